@@ -1,0 +1,121 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// One set of settings for every Swift target (STYLE.md §1).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "wu",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "wu", targets: ["wu"]),
+        .executable(name: "wu-orchestrator", targets: ["wu-orchestrator"]),
+        .executable(name: "wu-runner", targets: ["wu-runner"]),
+        .library(name: "WUCore", targets: ["WUCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // libarchive, reached directly from Swift.
+        .systemLibrary(
+            name: "CArchive",
+            pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]
+        ),
+        // The only C: what must happen between clone() and execve().
+        .target(
+            name: "CSandbox",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]
+        ),
+        .target(
+            name: "WUCore",
+            dependencies: [
+                "CArchive",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WUProtocol",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WUSandbox",
+            dependencies: ["CSandbox", "WUCore", "WUProtocol"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WUOrchestrator",
+            dependencies: [
+                "WUCore", "WUProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WURunner",
+            dependencies: [
+                "WUCore", "WUProtocol", "WUSandbox",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "wu",
+            dependencies: [
+                "WUCore", "WUProtocol", "WUSandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "wu-orchestrator",
+            dependencies: [
+                "WUOrchestrator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "wu-runner",
+            dependencies: [
+                "WURunner",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "WUCoreTests", dependencies: ["WUCore", "CArchive"], swiftSettings: swiftSettings),
+        .testTarget(name: "WUSandboxTests", dependencies: ["WUSandbox", "CSandbox"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WUOrchestratorTests",
+            dependencies: [
+                "WUOrchestrator",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "WURunnerTests", dependencies: ["WURunner"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProtocol"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,132 @@
+/// `WU-MANIFEST.json`: what a job runs and every payload file it carries, pinned by SHA-256.
+///
+/// The orchestrator and runners keep its bytes exactly as signed; this type is how they read them.
+/// Units of measure follow the wire: bytes, millicpus, milliseconds.
+public struct Manifest: Codable, Sendable, Equatable {
+    /// The entry name of the manifest inside a bundle; always the first entry.
+    public static let entryName = "WU-MANIFEST.json"
+    /// The format this code writes and reads.
+    public static let currentFormat = 1
+
+    public var format: Int
+    public var name: String
+    public var version: String
+    /// argv, run in `/code`; a unit's `args` are appended.
+    public var command: [String]
+    public var env: [String: String]
+    /// A profile name from `sandbox-profiles/`.
+    public var profile: String
+    public var resources: Resources
+    public var units: [Unit]
+    public var redundancy: Redundancy
+    public var aggregate: Aggregate?
+    /// Every payload file, sorted by path; the archive holds them in this order.
+    public var files: [File]
+
+    public init(
+        name: String, version: String, command: [String], env: [String: String] = [:], profile: String = "default",
+        resources: Resources = Resources(), units: [Unit], redundancy: Redundancy = Redundancy(), aggregate: Aggregate? = nil,
+        files: [File]
+    ) {
+        self.format = Manifest.currentFormat
+        self.name = name
+        self.version = version
+        self.command = command
+        self.env = env
+        self.profile = profile
+        self.resources = resources
+        self.units = units
+        self.redundancy = redundancy
+        self.aggregate = aggregate
+        self.files = files
+    }
+
+    public struct Resources: Codable, Sendable, Equatable {
+        public var millicpus: Int
+        public var memoryBytes: Int64
+        public var diskBytes: Int64
+        public var wallTimeMs: Int64
+        public var pids: Int
+        public var gpus: Int
+        /// A `uname -m` value (`x86_64`, `aarch64`) when the code only runs there.
+        public var arch: String?
+
+        public init(
+            millicpus: Int = 1000, memoryBytes: Int64 = 256 << 20, diskBytes: Int64 = 64 << 20, wallTimeMs: Int64 = 60_000,
+            pids: Int = 64, gpus: Int = 0, arch: String? = nil
+        ) {
+            self.millicpus = millicpus
+            self.memoryBytes = memoryBytes
+            self.diskBytes = diskBytes
+            self.wallTimeMs = wallTimeMs
+            self.pids = pids
+            self.gpus = gpus
+            self.arch = arch
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case millicpus
+            case memoryBytes = "memory_bytes"
+            case diskBytes = "disk_bytes"
+            case wallTimeMs = "wall_time_ms"
+            case pids, gpus, arch
+        }
+    }
+
+    public struct Unit: Codable, Sendable, Equatable {
+        public var id: String
+        /// Appended to the manifest's `command`.
+        public var args: [String]
+        /// Bundle paths (`inputs/…`) this unit reads; they appear at `/in/…`.
+        public var inputs: [String]
+
+        public init(id: String, args: [String] = [], inputs: [String] = []) {
+            self.id = id
+            self.args = args
+            self.inputs = inputs
+        }
+    }
+
+    public struct Redundancy: Codable, Sendable, Equatable {
+        /// How many distinct runners run each unit.
+        public var replicas: Int
+        /// How many equal output digests make an output canonical.
+        public var quorum: Int
+
+        public init(replicas: Int = 1, quorum: Int = 1) {
+            self.replicas = replicas
+            self.quorum = quorum
+        }
+    }
+
+    public struct Aggregate: Codable, Sendable, Equatable {
+        /// argv, run in `/code`, with every unit's canonical output at `/in/<unit-id>/`.
+        public var command: [String]
+
+        public init(command: [String]) { self.command = command }
+    }
+
+    public struct File: Codable, Sendable, Equatable {
+        /// `code/…` or `inputs/…`, relative, no `.` or `..` components.
+        public var path: String
+        /// Lower-case hex SHA-256 of the contents.
+        public var sha256: String
+        public var size: Int64
+        /// Permission bits: 0o644 or 0o755.
+        public var mode: Int
+
+        public init(path: String, sha256: String, size: Int64, mode: Int) {
+            self.path = path
+            self.sha256 = sha256
+            self.size = size
+            self.mode = mode
+        }
+    }
+
+    /// The files a unit needs: everything under `code/` plus its own inputs.
+    public func files(forUnit unitID: String) -> [File] {
+        guard let unit = units.first(where: { $0.id == unitID }) else { return files.filter { $0.path.hasPrefix("code/") } }
+        let inputs = Set(unit.inputs)
+        return files.filter { $0.path.hasPrefix("code/") || inputs.contains($0.path) }
+    }
+}

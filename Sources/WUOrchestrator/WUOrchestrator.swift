@@ -1,0 +1,2 @@
+// WUOrchestrator: see DESIGN.md. Filled in by its issue.
+enum Placeholder {}

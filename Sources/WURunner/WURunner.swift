@@ -1,0 +1,2 @@
+// WURunner: see DESIGN.md. Filled in by its issue.
+enum Placeholder {}

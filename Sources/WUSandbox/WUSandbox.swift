@@ -1,0 +1,2 @@
+// WUSandbox: see DESIGN.md. Filled in by its issue.
+enum Placeholder {}

@@ -1,0 +1,1 @@
+print("wu-orchestrator: not built yet")

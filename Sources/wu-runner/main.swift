@@ -1,0 +1,1 @@
+print("wu-runner: not built yet")
