@@ -1,2 +1,788 @@
+// CSandbox: clone into namespaces, build the unit's root, drop every privilege, exec.
+//
+// Everything between clone3() and execve() below runs in a copy of a multi-threaded Swift
+// process. Only async-signal-safe calls are allowed there: no malloc, no stdio, no locks, no
+// libcap, no glibc wrapper that talks to other threads (the set*id wrappers do: they signal every
+// thread glibc thinks exists, and in the child those threads do not exist), so credentials are
+// changed with raw syscalls. See STYLE.md §10 for the order and the reasons, repeated inline.
+
 #include "wu_sandbox.h"
-int wu_sandbox_abi_version(void) { return 0; }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <stdio.h>
+
+int wu_sandbox_abi_version(void) { return 1; }
+
+// MARK: - Small async-signal-safe helpers (no allocation)
+
+#define WU_PATH_MAX 4096
+
+/// The message the child sends on failure. Smaller than PIPE_BUF, so one write is atomic.
+struct wu_child_error {
+    int32_t stage;
+    int32_t error;
+    char detail[256];
+};
+
+static size_t wu_strlen(const char *s) {
+    size_t n = 0;
+    while (s[n]) n++;
+    return n;
+}
+
+/// Joins `a` and `b` into `out` (size WU_PATH_MAX). Returns 0, or -1 when too long.
+static int wu_join(char *out, const char *a, const char *b) {
+    size_t la = wu_strlen(a), lb = wu_strlen(b);
+    if (la + lb + 1 > WU_PATH_MAX) return -1;
+    memcpy(out, a, la);
+    memcpy(out + la, b, lb);
+    out[la + lb] = 0;
+    return 0;
+}
+
+static void wu_copy_detail(char *dst, const char *_Nullable src) {
+    if (!src) { dst[0] = 0; return; }
+    size_t n = wu_strlen(src);
+    if (n > 255) n = 255;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+_Noreturn static void wu_child_fail(int fd, int stage, int err, const char *_Nullable detail) {
+    struct wu_child_error e;
+    memset(&e, 0, sizeof e);
+    e.stage = stage;
+    e.error = err;
+    wu_copy_detail(e.detail, detail);
+    ssize_t r;
+    do { r = write(fd, &e, sizeof e); } while (r < 0 && errno == EINTR);
+    _exit(127);
+}
+
+/// mkdir -p for `path` (absolute), each level created with `mode`. Existing levels are fine.
+static int wu_mkdir_p(char *path, mode_t mode) {
+    size_t n = wu_strlen(path);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] == '/' || path[i] == 0) {
+            char saved = path[i];
+            path[i] = 0;
+            if (mkdir(path, mode) < 0 && errno != EEXIST) { path[i] = saved; return -1; }
+            path[i] = saved;
+        }
+    }
+    return 0;
+}
+
+/// Creates the parent directories of `path` and then `path` itself as an empty file.
+static int wu_touch_p(char *path) {
+    size_t n = wu_strlen(path);
+    size_t slash = 0;
+    for (size_t i = 0; i < n; i++) if (path[i] == '/') slash = i;
+    if (slash > 0) {
+        path[slash] = 0;
+        int r = wu_mkdir_p(path, 0755);
+        path[slash] = '/';
+        if (r < 0) return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && errno != EEXIST) return -1;
+    if (fd >= 0) close(fd);
+    return 0;
+}
+
+static int wu_setattr(const char *path, uint64_t set, int recursive) {
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = set;
+    return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &attr, sizeof attr);
+}
+
+/// Brings the loopback interface of the new network namespace up (needs CAP_NET_ADMIN there).
+static int wu_loopback_up(void) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    struct ifreq req;
+    memset(&req, 0, sizeof req);
+    memcpy(req.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &req) < 0) { int e = errno; close(s); errno = e; return -1; }
+    req.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &req) < 0) { int e = errno; close(s); errno = e; return -1; }
+    close(s);
+    return 0;
+}
+
+/// Looks `name` up in the `PATH` of `envp` and execs it; returns only on failure with errno set.
+static void wu_execvpe(const char *name, char *const *argv, char *const *envp) {
+    for (const char *p = name; *p; p++) {
+        if (*p == '/') { execve(name, argv, envp); return; }
+    }
+    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    for (char *const *e = envp; *e; e++) {
+        if (strncmp(*e, "PATH=", 5) == 0) { path = *e + 5; break; }
+    }
+    int saved = ENOENT;
+    char buf[WU_PATH_MAX];
+    size_t ln = wu_strlen(name);
+    while (*path) {
+        const char *end = path;
+        while (*end && *end != ':') end++;
+        size_t ld = (size_t)(end - path);
+        if (ld + ln + 2 <= sizeof buf) {
+            memcpy(buf, path, ld);
+            if (ld == 0) { buf[0] = '.'; ld = 1; }
+            buf[ld] = '/';
+            memcpy(buf + ld + 1, name, ln + 1);
+            execve(buf, argv, envp);
+            if (errno == EACCES) saved = EACCES;
+            else if (errno != ENOENT && errno != ENOTDIR) saved = errno;
+        }
+        path = *end ? end + 1 : end;
+    }
+    errno = saved;
+}
+
+// MARK: - The child
+
+/// The unit's pid as seen by the init, for the SIGTERM forwarder.
+static volatile pid_t wu_unit_pid = 0;
+
+static void wu_forward_signal(int sig) {
+    int saved = errno;
+    if (wu_unit_pid > 0) kill(wu_unit_pid, sig);
+    errno = saved;
+}
+
+struct wu_child_fds {
+    int err_w;
+    int sync_r;
+    int status_w;
+    /// The runner's argument and environment strings ([start, end) in /proc/self/stat).
+    uintptr_t arg_start, arg_end, env_start, env_end;
+};
+
+/// Applies one mount-plan entry under `root` (the new root, before pivot_root).
+static int wu_apply_mount(const char *root, const wu_mount *m, int err_fd) {
+    char dst[WU_PATH_MAX];
+    if (wu_join(dst, root, m->target) < 0) wu_child_fail(err_fd, WU_STAGE_MOUNT, ENAMETOOLONG, m->target);
+    struct stat st;
+    switch (m->kind) {
+    case WU_MOUNT_DIR:
+        if (wu_mkdir_p(dst, 0755) < 0) return -1;
+        return 0;
+    case WU_MOUNT_SYMLINK: {
+        size_t n = wu_strlen(dst), slash = 0;
+        for (size_t i = 0; i < n; i++) if (dst[i] == '/') slash = i;
+        dst[slash] = 0;
+        if (wu_mkdir_p(dst, 0755) < 0) return -1;
+        dst[slash] = '/';
+        if (symlink(m->source, dst) < 0 && errno != EEXIST) return -1;
+        return 0;
+    }
+    case WU_MOUNT_TMPFS:
+        if (wu_mkdir_p(dst, 0755) < 0) return -1;
+        if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, m->data) < 0) return -1;
+        return 0;
+    case WU_MOUNT_PROC:
+        if (wu_mkdir_p(dst, 0555) < 0) return -1;
+        if (mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) return -1;
+        return 0;
+    case WU_MOUNT_REMOUNT_RO:
+        if (stat(dst, &st) < 0) { if (m->optional && errno == ENOENT) return 0; return -1; }
+        if (mount(dst, dst, NULL, MS_BIND | MS_REC, NULL) < 0) return -1;
+        if (wu_setattr(dst, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 1) < 0) return -1;
+        return 0;
+    case WU_MOUNT_BIND_RO:
+    case WU_MOUNT_BIND_RW:
+    case WU_MOUNT_DEVICE: {
+        if (!m->source) { errno = EINVAL; return -1; }
+        if (stat(m->source, &st) < 0) {
+            if (m->optional && (errno == ENOENT || errno == ENOTDIR)) return 0;
+            return -1;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (wu_mkdir_p(dst, 0755) < 0) return -1;
+        } else {
+            if (wu_touch_p(dst) < 0) return -1;
+        }
+        if (mount(m->source, dst, NULL, MS_BIND | MS_REC, NULL) < 0) return -1;
+        uint64_t attrs = MOUNT_ATTR_NOSUID;
+        if (m->kind == WU_MOUNT_BIND_RO) attrs |= MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV;
+        if (m->kind == WU_MOUNT_BIND_RW) attrs |= MOUNT_ATTR_NODEV;
+        if (m->kind == WU_MOUNT_DEVICE) attrs |= MOUNT_ATTR_NOEXEC;
+        if (wu_setattr(dst, attrs, 1) < 0) return -1;
+        return 0;
+    }
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+_Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds) {
+    int efd = fds.err_w;
+
+    // The init must die with the thread that spawned it (the runner's unit thread): if the runner
+    // dies while setting up, nothing is left behind. Armed again after the uid change, which
+    // clears it.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) wu_child_fail(efd, WU_STAGE_SIGNALS, errno, NULL);
+
+    // 1. Signal handlers and mask come from the runner; the unit starts from defaults. setsid()
+    //    detaches from the runner's terminal: no controlling tty for TIOCSTI (hostile item 17).
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        (void)sigaction(s, &dfl, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) wu_child_fail(efd, WU_STAGE_SIGNALS, errno, NULL);
+    if (setsid() < 0) wu_child_fail(efd, WU_STAGE_SETSID, errno, NULL);
+
+    // 2. Wait until the parent has written uid_map/gid_map and put us in every cgroup. Before
+    //    that our ids are unmapped and our usage would be charged to the runner. EOF means the
+    //    parent gave up or died.
+    char byte;
+    ssize_t r;
+    do { r = read(fds.sync_r, &byte, 1); } while (r < 0 && errno == EINTR);
+    if (r != 1) wu_child_fail(efd, WU_STAGE_SYNC, r < 0 ? errno : EPIPE, NULL);
+
+    //    A cgroup namespace entered only now, so the unit's cgroup root is its own cgroup.
+    if ((c->namespaces & WU_NS_CGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+        wu_child_fail(efd, WU_STAGE_CGROUP_NS, errno, NULL);
+
+    //    Become root of the new user namespace (mapped to an unprivileged host id) for the setup:
+    //    files created in the new root need a mapped owner.
+    if (c->namespaces & WU_NS_USER) {
+        if (syscall(SYS_setresgid, c->setup_gid, c->setup_gid, c->setup_gid) < 0)
+            wu_child_fail(efd, WU_STAGE_SETUP_IDS, errno, "setresgid");
+        if (syscall(SYS_setresuid, c->setup_uid, c->setup_uid, c->setup_uid) < 0)
+            wu_child_fail(efd, WU_STAGE_SETUP_IDS, errno, "setresuid");
+    }
+
+    // 3. Mounts. Private first so nothing we mount propagates back to the host, then a fresh
+    //    tmpfs root holding only what the plan lists, then pivot_root and detach the old root so
+    //    no path leads back to the host's tree.
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) wu_child_fail(efd, WU_STAGE_MOUNT_PRIVATE, errno, NULL);
+    if (mount("tmpfs", c->root_dir, "tmpfs", MS_NOSUID | MS_NODEV, c->root_options) < 0)
+        wu_child_fail(efd, WU_STAGE_MOUNT_ROOT, errno, c->root_dir);
+    for (int i = 0; i < c->mount_count; i++) {
+        if (wu_apply_mount(c->root_dir, &c->mounts[i], efd) < 0) wu_child_fail(efd, WU_STAGE_MOUNT, errno, c->mounts[i].target);
+    }
+    //    The root itself becomes read-only: writing anywhere but /out and /tmp gives EROFS.
+    if (wu_setattr(c->root_dir, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0) < 0)
+        wu_child_fail(efd, WU_STAGE_MOUNT_ROOT, errno, "remount ro");
+    if (chdir(c->root_dir) < 0) wu_child_fail(efd, WU_STAGE_PIVOT_ROOT, errno, c->root_dir);
+    if (syscall(SYS_pivot_root, ".", ".") < 0) wu_child_fail(efd, WU_STAGE_PIVOT_ROOT, errno, NULL);
+    if (umount2(".", MNT_DETACH) < 0) wu_child_fail(efd, WU_STAGE_PIVOT_ROOT, errno, "umount old root");
+    if (chdir("/") < 0) wu_child_fail(efd, WU_STAGE_PIVOT_ROOT, errno, "/");
+
+    // 4. Hostname (own UTS namespace), loopback (own net namespace), rlimits (lowered only).
+    if (c->namespaces & WU_NS_UTS) {
+        if (sethostname(c->hostname, wu_strlen(c->hostname)) < 0) wu_child_fail(efd, WU_STAGE_HOSTNAME, errno, NULL);
+        if (setdomainname("wu", 2) < 0) wu_child_fail(efd, WU_STAGE_HOSTNAME, errno, "domainname");
+    }
+    if ((c->namespaces & WU_NS_NET) && c->loopback_up && wu_loopback_up() < 0) wu_child_fail(efd, WU_STAGE_LOOPBACK, errno, NULL);
+    for (int i = 0; i < c->rlimit_count; i++) {
+        struct rlimit rl = {.rlim_cur = c->rlimits[i].soft, .rlim_max = c->rlimits[i].hard};
+        if (setrlimit(c->rlimits[i].resource, &rl) < 0) wu_child_fail(efd, WU_STAGE_RLIMIT, errno, NULL);
+    }
+
+    // 5. Empty the bounding set while we still hold CAP_SETPCAP: afterwards no execve (setuid
+    //    binary, file capabilities) can ever grant a capability again.
+    for (int cap = 0; cap <= c->cap_last_cap; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) wu_child_fail(efd, WU_STAGE_CAPBSET, errno, NULL);
+    }
+
+    // 6. Supplementary groups first (needs CAP_SETGID), then the gid, then the uid last: after
+    //    setuid we could no longer change the groups.
+    if (syscall(SYS_setgroups, 0, NULL) < 0 && (c->namespaces & WU_NS_USER) == 0) wu_child_fail(efd, WU_STAGE_SETGROUPS, errno, NULL);
+    if (syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0) wu_child_fail(efd, WU_STAGE_SETGID, errno, NULL);
+    if (syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0) wu_child_fail(efd, WU_STAGE_SETUID, errno, NULL);
+
+    // 7. Clear ambient, then every set, then no_new_privs (needed by the unprivileged seccomp
+    //    filter and making setuid bits in the bundle inert).
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) wu_child_fail(efd, WU_STAGE_CAPS, errno, "ambient");
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capset, &hdr, data) < 0) wu_child_fail(efd, WU_STAGE_CAPS, errno, "capset");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) wu_child_fail(efd, WU_STAGE_NO_NEW_PRIVS, errno, NULL);
+
+    //    The unit's standard descriptors, through temporaries so that overlapping numbers work.
+    int in = c->stdin_fd;
+    if (in < 0) {
+        in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (in < 0) wu_child_fail(efd, WU_STAGE_STDIO, errno, "/dev/null");
+    }
+    int t0 = fcntl(in, F_DUPFD_CLOEXEC, 10);
+    int t1 = fcntl(c->stdout_fd, F_DUPFD_CLOEXEC, 10);
+    int t2 = fcntl(c->stderr_fd, F_DUPFD_CLOEXEC, 10);
+    if (t0 < 0 || t1 < 0 || t2 < 0) wu_child_fail(efd, WU_STAGE_STDIO, errno, NULL);
+    if (dup2(t0, 0) < 0 || dup2(t1, 1) < 0 || dup2(t2, 2) < 0) wu_child_fail(efd, WU_STAGE_STDIO, errno, NULL);
+    close(t0);
+    close(t1);
+    close(t2);
+
+    // 8. Every other inherited descriptor closes at exec; the error pipe keeps working until then.
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) wu_child_fail(efd, WU_STAGE_CLOSE_RANGE, errno, NULL);
+
+    // 9. The init. Non-dumpable first: it is a copy of the runner's memory, and the unit (same
+    //    uid) must not read it through /proc/1/mem. The uid change cleared the parent-death
+    //    signal, so arm it again and then check the parent did not die in between (it holds the
+    //    sync pipe's write end open until the unit has exec'd).
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) wu_child_fail(efd, WU_STAGE_INIT, errno, "dumpable");
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) wu_child_fail(efd, WU_STAGE_INIT, errno, "pdeathsig");
+    struct pollfd pfd = {.fd = fds.sync_r, .events = POLLIN};
+    if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) wu_child_fail(efd, WU_STAGE_PARENT_GONE, EPIPE, NULL);
+    close(fds.sync_r);
+
+    //    Block SIGTERM/SIGINT/SIGHUP until the unit's pid is known, so forwarding never misses.
+    sigset_t fwd;
+    sigemptyset(&fwd);
+    sigaddset(&fwd, SIGTERM);
+    sigaddset(&fwd, SIGINT);
+    sigaddset(&fwd, SIGHUP);
+    sigprocmask(SIG_BLOCK, &fwd, NULL);
+
+    pid_t unit = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (unit < 0) wu_child_fail(efd, WU_STAGE_FORK, errno, NULL);
+    if (unit == 0) {
+        // 10. The unit: default signals, working directory, the seccomp filter last (it must
+        //     still allow execve), then execve.
+        sigprocmask(SIG_UNBLOCK, &fwd, NULL);
+        close(fds.status_w);
+        if (chdir(c->cwd) < 0) wu_child_fail(efd, WU_STAGE_CHDIR, errno, c->cwd);
+        if (c->seccomp_filter && c->seccomp_filter_len > 0) {
+            struct sock_fprog prog = {
+                .len = (unsigned short)(c->seccomp_filter_len / sizeof(struct sock_filter)),
+                .filter = (struct sock_filter *)c->seccomp_filter,
+            };
+            if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) wu_child_fail(efd, WU_STAGE_SECCOMP, errno, NULL);
+        }
+        wu_execvpe(c->argv[0], (char *const *)c->argv, (char *const *)c->envp);
+        wu_child_fail(efd, WU_STAGE_EXEC, errno, c->argv[0]);
+    }
+
+    //    Init: the error pipe now belongs to the unit alone (EOF at its exec tells the parent it
+    //    started). Forward termination signals, reap everything, and leave with the unit.
+    close(efd);
+    //    /proc/1/cmdline is readable by anyone, whatever the dumpable flag: wipe the init's copy
+    //    of the runner's argv (it may hold a token) and environment. Only after the fork, since
+    //    the unit's argv may point there; the runner's own memory is untouched.
+    if (fds.arg_end > fds.arg_start) memset((void *)fds.arg_start, 0, fds.arg_end - fds.arg_start);
+    if (fds.env_end > fds.env_start) memset((void *)fds.env_start, 0, fds.env_end - fds.env_start);
+    wu_unit_pid = unit;
+    struct sigaction fw;
+    memset(&fw, 0, sizeof fw);
+    fw.sa_handler = wu_forward_signal;
+    fw.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &fw, NULL);
+    sigaction(SIGINT, &fw, NULL);
+    sigaction(SIGHUP, &fw, NULL);
+    sigprocmask(SIG_UNBLOCK, &fwd, NULL);
+
+    int unit_status = 0;
+    for (;;) {
+        int st = 0;
+        pid_t w = wait4(-1, &st, 0, NULL);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (w == unit) { unit_status = st; break; }
+    }
+    ssize_t wr;
+    do { wr = write(fds.status_w, &unit_status, sizeof unit_status); } while (wr < 0 && errno == EINTR);
+    // Leaving pid 1 makes the kernel SIGKILL whatever the unit left in its pid namespace.
+    if (WIFEXITED(unit_status)) _exit(WEXITSTATUS(unit_status));
+    _exit(128 + (WIFSIGNALED(unit_status) ? WTERMSIG(unit_status) : 0));
+}
+
+// MARK: - The parent
+
+struct wu_clone_args {
+    uint64_t flags;
+    uint64_t pidfd;
+    uint64_t child_tid;
+    uint64_t parent_tid;
+    uint64_t exit_signal;
+    uint64_t stack;
+    uint64_t stack_size;
+    uint64_t tls;
+};
+
+static pthread_mutex_t wu_spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/// Reads arg_start, arg_end, env_start, env_end (fields 48-51 of /proc/self/stat).
+static void wu_arg_env_area(uintptr_t area[4]) {
+    area[0] = area[1] = area[2] = area[3] = 0;
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    char buf[2048];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); // the command name may hold spaces; fields restart after it
+    if (!p) return;
+    p++;
+    // After ')' comes field 3; we want fields 48..51.
+    int field = 2;
+    unsigned long long v[4] = {0, 0, 0, 0};
+    while (*p && field < 51) {
+        while (*p == ' ') p++;
+        field++;
+        char *end = p;
+        unsigned long long x = strtoull(p, &end, 10);
+        if (field >= 48 && field <= 51) v[field - 48] = x;
+        p = end;
+        while (*p && *p != ' ') p++;
+    }
+    if (field >= 51) {
+        for (int i = 0; i < 4; i++) area[i] = (uintptr_t)v[i];
+    }
+}
+
+static int wu_write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t n = strlen(text);
+    ssize_t w = write(fd, text, n);
+    int e = errno;
+    close(fd);
+    if (w < 0) { errno = e; return -1; }
+    if ((size_t)w != n) { errno = EIO; return -1; }
+    return 0;
+}
+
+static void wu_fail(wu_spawn_result *res, int stage, int err, const char *_Nullable detail) {
+    res->stage = stage;
+    res->error = err;
+    wu_copy_detail(res->detail, detail);
+}
+
+int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
+    memset(res, 0, sizeof *res);
+    res->pid = -1;
+    res->pidfd = -1;
+    res->status_fd = -1;
+
+    int errp[2], syncp[2], statp[2];
+    if (pipe2(errp, O_CLOEXEC) < 0) { wu_fail(res, WU_STAGE_PIPE, errno, NULL); return -1; }
+    if (pipe2(syncp, O_CLOEXEC) < 0) {
+        wu_fail(res, WU_STAGE_PIPE, errno, NULL);
+        close(errp[0]); close(errp[1]);
+        return -1;
+    }
+    if (pipe2(statp, O_CLOEXEC) < 0) {
+        wu_fail(res, WU_STAGE_PIPE, errno, NULL);
+        close(errp[0]); close(errp[1]); close(syncp[0]); close(syncp[1]);
+        return -1;
+    }
+
+    uint64_t flags = CLONE_PIDFD;
+    if (c->namespaces & WU_NS_USER) flags |= CLONE_NEWUSER;
+    if (c->namespaces & WU_NS_PID) flags |= CLONE_NEWPID;
+    if (c->namespaces & WU_NS_MOUNT) flags |= CLONE_NEWNS;
+    if (c->namespaces & WU_NS_NET) flags |= CLONE_NEWNET;
+    if (c->namespaces & WU_NS_UTS) flags |= CLONE_NEWUTS;
+    if (c->namespaces & WU_NS_IPC) flags |= CLONE_NEWIPC;
+    // CLONE_NEWCGROUP is not here on purpose: the child enters it after joining its cgroups.
+
+    uintptr_t area[4];
+    wu_arg_env_area(area);
+
+    int pidfd = -1;
+    struct wu_clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = flags;
+    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    args.exit_signal = SIGCHLD;
+
+    // No signal handler of the runner may run in the child between clone and the reset.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_mutex_lock(&wu_spawn_lock);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) {
+        close(errp[0]);
+        close(syncp[1]);
+        close(statp[0]);
+        struct wu_child_fds fds = {
+            .err_w = errp[1], .sync_r = syncp[0], .status_w = statp[1],
+            .arg_start = area[0], .arg_end = area[1], .env_start = area[2], .env_end = area[3],
+        };
+        wu_child(c, fds);
+    }
+    int clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_mutex_unlock(&wu_spawn_lock);
+
+    close(errp[1]);
+    close(syncp[0]);
+    close(statp[1]);
+    if (pid < 0) {
+        wu_fail(res, WU_STAGE_CLONE, clone_errno, NULL);
+        close(errp[0]); close(syncp[1]); close(statp[0]);
+        return -1;
+    }
+
+    char path[64];
+    int stage = 0, err = 0;
+    const char *detail = NULL;
+    if (c->namespaces & WU_NS_USER) {
+        snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
+        if (wu_write_file(path, c->uid_map) < 0) { stage = WU_STAGE_UID_MAP; err = errno; }
+        if (!stage) {
+            snprintf(path, sizeof path, "/proc/%ld/setgroups", pid);
+            if (wu_write_file(path, c->setgroups) < 0) { stage = WU_STAGE_SETGROUPS_FILE; err = errno; }
+        }
+        if (!stage) {
+            snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
+            if (wu_write_file(path, c->gid_map) < 0) { stage = WU_STAGE_GID_MAP; err = errno; }
+        }
+    }
+    if (!stage && c->cgroup_procs) {
+        char num[32];
+        snprintf(num, sizeof num, "%ld\n", pid);
+        for (int i = 0; i < c->cgroup_count; i++) {
+            if (wu_write_file(c->cgroup_procs[i], num) < 0) {
+                stage = WU_STAGE_CGROUP;
+                err = errno;
+                detail = c->cgroup_procs[i];
+                break;
+            }
+        }
+    }
+    if (!stage) {
+        ssize_t w;
+        do { w = write(syncp[1], "g", 1); } while (w < 0 && errno == EINTR);
+        if (w != 1) { stage = WU_STAGE_SYNC; err = errno; }
+    }
+    if (stage) {
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        siginfo_t si;
+        waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+        close(pidfd); close(errp[0]); close(syncp[1]); close(statp[0]);
+        wu_fail(res, stage, err, detail);
+        return -1;
+    }
+
+    // EOF: the unit exec'd. Data: a (stage, errno) from the child or the unit before exec.
+    struct wu_child_error ce;
+    memset(&ce, 0, sizeof ce);
+    size_t got = 0;
+    while (got < sizeof ce) {
+        ssize_t n = read(errp[0], (char *)&ce + got, sizeof ce - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(errp[0]);
+    close(syncp[1]);
+    if (got > 0) {
+        siginfo_t si;
+        waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+        close(pidfd);
+        close(statp[0]);
+        wu_fail(res, ce.stage ? ce.stage : WU_STAGE_INIT, ce.error ? ce.error : EIO, ce.detail);
+        return -1;
+    }
+    res->pid = (int)pid;
+    res->pidfd = pidfd;
+    res->status_fd = statp[0];
+    return 0;
+}
+
+const char *wu_sandbox_stage_name(int stage) {
+    switch (stage) {
+    case WU_STAGE_NONE: return "none";
+    case WU_STAGE_PIPE: return "pipe";
+    case WU_STAGE_CLONE: return "clone";
+    case WU_STAGE_UID_MAP: return "uid_map";
+    case WU_STAGE_GID_MAP: return "gid_map";
+    case WU_STAGE_SETGROUPS_FILE: return "setgroups file";
+    case WU_STAGE_CGROUP: return "join cgroup";
+    case WU_STAGE_SYNC: return "sync";
+    case WU_STAGE_SIGNALS: return "signals";
+    case WU_STAGE_SETSID: return "setsid";
+    case WU_STAGE_CGROUP_NS: return "cgroup namespace";
+    case WU_STAGE_SETUP_IDS: return "setup ids";
+    case WU_STAGE_MOUNT_PRIVATE: return "make / private";
+    case WU_STAGE_MOUNT_ROOT: return "root tmpfs";
+    case WU_STAGE_MOUNT: return "mount";
+    case WU_STAGE_PIVOT_ROOT: return "pivot_root";
+    case WU_STAGE_HOSTNAME: return "hostname";
+    case WU_STAGE_LOOPBACK: return "loopback";
+    case WU_STAGE_RLIMIT: return "rlimit";
+    case WU_STAGE_CAPBSET: return "bounding set";
+    case WU_STAGE_SETGROUPS: return "setgroups";
+    case WU_STAGE_SETGID: return "setgid";
+    case WU_STAGE_SETUID: return "setuid";
+    case WU_STAGE_CAPS: return "capabilities";
+    case WU_STAGE_NO_NEW_PRIVS: return "no_new_privs";
+    case WU_STAGE_STDIO: return "stdio";
+    case WU_STAGE_CLOSE_RANGE: return "close_range";
+    case WU_STAGE_INIT: return "init";
+    case WU_STAGE_FORK: return "fork";
+    case WU_STAGE_CHDIR: return "chdir";
+    case WU_STAGE_SECCOMP: return "seccomp";
+    case WU_STAGE_EXEC: return "execve";
+    case WU_STAGE_PARENT_GONE: return "parent gone";
+    default: return "unknown";
+    }
+}
+
+// MARK: - seccomp
+
+static uint32_t wu_action(int action, int errno_ret) {
+    switch (action) {
+    case WU_SECCOMP_ALLOW: return SCMP_ACT_ALLOW;
+    case WU_SECCOMP_ERRNO: return SCMP_ACT_ERRNO((uint16_t)errno_ret);
+    case WU_SECCOMP_KILL_PROCESS: return SCMP_ACT_KILL_PROCESS;
+    case WU_SECCOMP_KILL_THREAD: return SCMP_ACT_KILL_THREAD;
+    case WU_SECCOMP_TRAP: return SCMP_ACT_TRAP;
+    case WU_SECCOMP_LOG: return SCMP_ACT_LOG;
+    default: return 0xFFFFFFFFu;
+    }
+}
+
+int wu_seccomp_resolve(const char *name) {
+    int n = seccomp_syscall_resolve_name(name);
+    if (n == __NR_SCMP_ERROR) return -1;
+    return n;
+}
+
+int wu_seccomp_compile(int default_action, int default_errno, const wu_seccomp_rule *rules, int rule_count,
+                       void **out, size_t *out_len, int *failed_rule, int *error) {
+    *out = NULL;
+    *out_len = 0;
+    *failed_rule = -1;
+    *error = 0;
+    uint32_t def = wu_action(default_action, default_errno);
+    if (def == 0xFFFFFFFFu) { *error = EINVAL; return -1; }
+    scmp_filter_ctx ctx = seccomp_init(def);
+    if (!ctx) { *error = ENOMEM; return -1; }
+    // A binary tree of syscall numbers: the filter costs O(log n) per syscall, not O(n).
+    (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+    for (int i = 0; i < rule_count; i++) {
+        const wu_seccomp_rule *r = &rules[i];
+        uint32_t act = wu_action(r->action, r->errno_ret);
+        if (act == 0xFFFFFFFFu || r->arg_count > 6 || r->arg_count < 0) { *failed_rule = i; *error = EINVAL; seccomp_release(ctx); return -1; }
+        if (act == def) continue; // libseccomp refuses rules that repeat the default; they change nothing.
+        struct scmp_arg_cmp cmps[6];
+        memset(cmps, 0, sizeof cmps);
+        for (int a = 0; a < r->arg_count; a++) {
+            const wu_seccomp_arg *x = &r->args[a];
+            cmps[a].arg = x->index;
+            cmps[a].datum_a = x->value;
+            cmps[a].datum_b = x->value_two;
+            switch (x->op) {
+            case WU_CMP_NE: cmps[a].op = SCMP_CMP_NE; break;
+            case WU_CMP_LT: cmps[a].op = SCMP_CMP_LT; break;
+            case WU_CMP_LE: cmps[a].op = SCMP_CMP_LE; break;
+            case WU_CMP_EQ: cmps[a].op = SCMP_CMP_EQ; break;
+            case WU_CMP_GE: cmps[a].op = SCMP_CMP_GE; break;
+            case WU_CMP_GT: cmps[a].op = SCMP_CMP_GT; break;
+            case WU_CMP_MASKED_EQ: cmps[a].op = SCMP_CMP_MASKED_EQ; break;
+            default: *failed_rule = i; *error = EINVAL; seccomp_release(ctx); return -1;
+            }
+            if (x->index > 5) { *failed_rule = i; *error = EINVAL; seccomp_release(ctx); return -1; }
+        }
+        int rc = seccomp_rule_add_array(ctx, act, r->syscall, (unsigned int)r->arg_count, cmps);
+        if (rc < 0) { *failed_rule = i; *error = -rc; seccomp_release(ctx); return -1; }
+    }
+    int fd = memfd_create("wu-seccomp", MFD_CLOEXEC);
+    if (fd < 0) { *error = errno; seccomp_release(ctx); return -1; }
+    int rc = seccomp_export_bpf(ctx, fd);
+    seccomp_release(ctx);
+    if (rc < 0) { *error = -rc; close(fd); return -1; }
+    off_t len = lseek(fd, 0, SEEK_END);
+    if (len <= 0) { *error = EIO; close(fd); return -1; }
+    void *buf = malloc((size_t)len);
+    if (!buf) { *error = ENOMEM; close(fd); return -1; }
+    size_t got = 0;
+    while (got < (size_t)len) {
+        ssize_t n = pread(fd, (char *)buf + got, (size_t)len - got, (off_t)got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { *error = n < 0 ? errno : EIO; free(buf); close(fd); return -1; }
+        got += (size_t)n;
+    }
+    close(fd);
+    *out = buf;
+    *out_len = (size_t)len;
+    return 0;
+}
+
+int wu_seccomp_kernel_support(void) {
+    int support = 0;
+    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0) support = 1;
+    uint32_t action = SECCOMP_RET_USER_NOTIF;
+    if (support && syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0) support |= 2;
+    return support;
+}
+
+// MARK: - Helpers
+
+int wu_caps_describe_self(char *buffer, size_t size) {
+    cap_t caps = cap_get_proc();
+    if (!caps) return -1;
+    ssize_t len = 0;
+    char *text = cap_to_text(caps, &len);
+    cap_free(caps);
+    if (!text) return -1;
+    snprintf(buffer, size, "%s", text);
+    cap_free(text);
+    return 0;
+}
+
+int wu_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int wu_pidfd_send_signal(int pidfd, int signal) { return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0); }
+
+int wu_pidfd_reap(int pidfd, int *status) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) < 0) return -1;
+    if (si.si_pid == 0) return 0;
+    switch (si.si_code) {
+    case CLD_EXITED: *status = (si.si_status & 0xff) << 8; break;
+    case CLD_KILLED: *status = si.si_status & 0x7f; break;
+    case CLD_DUMPED: *status = (si.si_status & 0x7f) | 0x80; break;
+    default: *status = 0; break;
+    }
+    return 1;
+}
+
+int wu_wifexited(int status) { return WIFEXITED(status); }
+int wu_wexitstatus(int status) { return WEXITSTATUS(status); }
+int wu_wifsignaled(int status) { return WIFSIGNALED(status); }
+int wu_wtermsig(int status) { return WTERMSIG(status); }

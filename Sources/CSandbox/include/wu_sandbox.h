@@ -1,5 +1,264 @@
 #ifndef WU_SANDBOX_H
 #define WU_SANDBOX_H
-/// Placeholder until the sandbox issue lands: the version of the CSandbox interface.
+
+// CSandbox: the only C in wu. It spawns one process inside namespaces, a fresh root, no
+// capabilities and a seccomp filter, and it compiles that filter (libseccomp) in the parent.
+//
+// Rules of this header (STYLE.md §10): plain C ints, structs and pointers only; no variadic
+// functions, no function-like macros, no library headers. Everything that allocates happens in
+// the caller (Swift) before wu_sandbox_spawn; between clone and execve the child makes raw
+// syscalls only.
+
+#include <stddef.h>
+#include <stdint.h>
+
+#pragma clang assume_nonnull begin
+
+/// The version of this interface. Bumped whenever a struct below changes.
 int wu_sandbox_abi_version(void);
+
+// MARK: - Mount plan
+
+/// What one entry of the mount plan does inside the new root.
+enum {
+    /// Bind `source` (host) read-only, nosuid, nodev, recursively, at `target`.
+    WU_MOUNT_BIND_RO = 1,
+    /// Bind `source` (host) read-write, nosuid, nodev at `target` (`/out`, the progress file).
+    WU_MOUNT_BIND_RW = 2,
+    /// Mount a tmpfs at `target` with `data` as its options (`size=64m,mode=1777`), nosuid, nodev.
+    WU_MOUNT_TMPFS = 3,
+    /// Create a symbolic link at `target` that points to `source` (replicates `/bin -> usr/bin`).
+    WU_MOUNT_SYMLINK = 4,
+    /// Bind the host device node `source` at `target` (a file), nosuid, noexec.
+    WU_MOUNT_DEVICE = 5,
+    /// Mount a new procfs at `target` (needs the new pid namespace), nosuid, nodev, noexec.
+    WU_MOUNT_PROC = 6,
+    /// Bind `target` (inside the new root, already mounted) over itself read-only.
+    WU_MOUNT_REMOUNT_RO = 7,
+    /// Create an empty directory at `target`.
+    WU_MOUNT_DIR = 8,
+};
+
+/// One step of the mount plan. `target` is absolute inside the sandbox.
+///
+/// Binds of a directory create a directory target; binds of anything else create an empty file.
+typedef struct wu_mount {
+    int kind;
+    /// Non-zero: `source` may be missing on the host; the entry is then skipped.
+    int optional;
+    const char *_Nullable source;
+    const char *target;
+    const char *_Nullable data;
+} wu_mount;
+
+/// One resource limit, applied with setrlimit in the child.
+typedef struct wu_rlimit {
+    int resource;
+    uint64_t soft;
+    uint64_t hard;
+} wu_rlimit;
+
+// MARK: - Spawn
+
+/// Namespace flags, combined in `wu_spawn_config.namespaces`.
+enum {
+    WU_NS_USER = 1 << 0,
+    WU_NS_PID = 1 << 1,
+    WU_NS_MOUNT = 1 << 2,
+    WU_NS_NET = 1 << 3,
+    WU_NS_UTS = 1 << 4,
+    WU_NS_IPC = 1 << 5,
+    WU_NS_CGROUP = 1 << 6,
+};
+
+/// Everything the child needs, prepared and owned by the caller. Nothing here is freed by CSandbox.
+typedef struct wu_spawn_config {
+    /// The program: argv[0] is looked up in `PATH` of `envp` when it has no slash.
+    const char *_Nullable const *_Nonnull argv;
+    const char *_Nullable const *_Nonnull envp;
+    /// Working directory inside the sandbox.
+    const char *cwd;
+    /// An existing, empty host directory where the new root's tmpfs is mounted (only inside the
+    /// child's mount namespace; the host never sees that mount).
+    const char *root_dir;
+    /// Options of the root tmpfs, e.g. "size=16m,mode=0755".
+    const char *root_options;
+    const wu_mount *_Nullable mounts;
+    int mount_count;
+    const char *hostname;
+    const wu_rlimit *_Nullable rlimits;
+    int rlimit_count;
+    /// Combination of WU_NS_*.
+    int namespaces;
+    /// Lines for /proc/<pid>/uid_map and gid_map, e.g. "0 1073741824 65536\n".
+    const char *uid_map;
+    const char *gid_map;
+    /// "allow" or "deny", written to /proc/<pid>/setgroups before gid_map.
+    const char *setgroups;
+    /// Ids the unit runs as, inside the user namespace, and the ids the init uses for setup.
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t setup_uid;
+    uint32_t setup_gid;
+    /// `cgroup.procs` (or `tasks`) files the parent writes the child's pid into before it runs.
+    const char *_Nullable const *_Nullable cgroup_procs;
+    int cgroup_count;
+    /// Descriptors that become the unit's 0, 1 and 2. -1 for stdin means /dev/null.
+    int stdin_fd;
+    int stdout_fd;
+    int stderr_fd;
+    /// The compiled filter (struct sock_filter[]) and its length in bytes; NULL for none.
+    const void *_Nullable seccomp_filter;
+    size_t seccomp_filter_len;
+    /// The highest capability number of this kernel (/proc/sys/kernel/cap_last_cap).
+    int cap_last_cap;
+    /// Non-zero: bring up `lo` in the new network namespace.
+    int loopback_up;
+} wu_spawn_config;
+
+/// Stages of the setup, reported with an errno when one fails.
+enum {
+    WU_STAGE_NONE = 0,
+    WU_STAGE_PIPE = 1,
+    WU_STAGE_CLONE = 2,
+    WU_STAGE_UID_MAP = 3,
+    WU_STAGE_GID_MAP = 4,
+    WU_STAGE_SETGROUPS_FILE = 5,
+    WU_STAGE_CGROUP = 6,
+    WU_STAGE_SYNC = 7,
+    WU_STAGE_SIGNALS = 8,
+    WU_STAGE_SETSID = 9,
+    WU_STAGE_CGROUP_NS = 10,
+    WU_STAGE_SETUP_IDS = 11,
+    WU_STAGE_MOUNT_PRIVATE = 12,
+    WU_STAGE_MOUNT_ROOT = 13,
+    WU_STAGE_MOUNT = 14,
+    WU_STAGE_PIVOT_ROOT = 15,
+    WU_STAGE_HOSTNAME = 16,
+    WU_STAGE_LOOPBACK = 17,
+    WU_STAGE_RLIMIT = 18,
+    WU_STAGE_CAPBSET = 19,
+    WU_STAGE_SETGROUPS = 20,
+    WU_STAGE_SETGID = 21,
+    WU_STAGE_SETUID = 22,
+    WU_STAGE_CAPS = 23,
+    WU_STAGE_NO_NEW_PRIVS = 24,
+    WU_STAGE_STDIO = 25,
+    WU_STAGE_CLOSE_RANGE = 26,
+    WU_STAGE_INIT = 27,
+    WU_STAGE_FORK = 28,
+    WU_STAGE_CHDIR = 29,
+    WU_STAGE_SECCOMP = 30,
+    WU_STAGE_EXEC = 31,
+    WU_STAGE_PARENT_GONE = 32,
+};
+
+/// The outcome of wu_sandbox_spawn.
+typedef struct wu_spawn_result {
+    /// The init's pid (host pid namespace) and a pidfd for it; -1 on failure.
+    int pid;
+    int pidfd;
+    /// A descriptor (close-on-exec) from which the unit's raw wait status (4 bytes, native
+    /// endian) can be read once the init has exited; EOF without data means the init died first.
+    int status_fd;
+    /// On failure: the WU_STAGE_* that failed and its errno.
+    int stage;
+    int error;
+    /// On failure, the path the failing stage was working on, if any (mounts), NUL-terminated.
+    char detail[256];
+} wu_spawn_result;
+
+/// Spawns `config->argv` inside the sandbox.
+///
+/// Returns 0 once the unit has called execve successfully (its init keeps running as pid 1 of the
+/// new pid namespace). Returns -1 on failure with `result->stage` and `result->error` set; the
+/// child has then been reaped and nothing is left running. On success the caller owns
+/// `result->pidfd` and `result->status_fd` and must close them, and must reap `result->pid`
+/// (waitid(P_PIDFD)). Thread-safe: spawns are serialised by a process-wide mutex.
+int wu_sandbox_spawn(const wu_spawn_config *config, wu_spawn_result *result);
+
+/// A human name for a WU_STAGE_* value (static storage, never NULL).
+const char *wu_sandbox_stage_name(int stage);
+
+// MARK: - seccomp (compiled in the parent)
+
+/// Actions of a seccomp rule or of the filter's default.
+enum {
+    WU_SECCOMP_ALLOW = 1,
+    WU_SECCOMP_ERRNO = 2,
+    WU_SECCOMP_KILL_PROCESS = 3,
+    WU_SECCOMP_KILL_THREAD = 4,
+    WU_SECCOMP_TRAP = 5,
+    WU_SECCOMP_LOG = 6,
+};
+
+/// Comparison operators of an argument condition (OCI `SCMP_CMP_*`).
+enum {
+    WU_CMP_NE = 1,
+    WU_CMP_LT = 2,
+    WU_CMP_LE = 3,
+    WU_CMP_EQ = 4,
+    WU_CMP_GE = 5,
+    WU_CMP_GT = 6,
+    WU_CMP_MASKED_EQ = 7,
+};
+
+/// One argument condition: `arg[index] op value` (for MASKED_EQ: `(arg & value) == value_two`).
+typedef struct wu_seccomp_arg {
+    unsigned int index;
+    int op;
+    uint64_t value;
+    uint64_t value_two;
+} wu_seccomp_arg;
+
+/// One rule: a syscall (resolved number) with an action and up to 6 AND-ed conditions.
+typedef struct wu_seccomp_rule {
+    int syscall;
+    int action;
+    int errno_ret;
+    const wu_seccomp_arg *_Nullable args;
+    int arg_count;
+} wu_seccomp_rule;
+
+/// The syscall number of `name` on the native architecture, or -1 when libseccomp does not know
+/// the name. A negative number other than -1 is a pseudo-number (a syscall this architecture does
+/// not have); rules for it are accepted and never match.
+int wu_seccomp_resolve(const char *name);
+
+/// Compiles a filter with libseccomp and exports it as BPF.
+///
+/// On success returns 0 and stores a malloc'ed buffer in `*out` (release with free()) and its
+/// length in bytes in `*out_len`. On failure returns -1, sets `*failed_rule` to the index of the
+/// rule libseccomp refused (or -1) and `*error` to a positive errno.
+int wu_seccomp_compile(int default_action, int default_errno, const wu_seccomp_rule *_Nullable rules, int rule_count,
+                       void *_Nullable *_Nonnull out, size_t *out_len, int *failed_rule, int *error);
+
+// MARK: - Helpers for the parent and the tests
+
+/// Reads the capability sets of the calling process with libcap, as `cap_to_text` would print
+/// them, into `buffer`. Returns 0, or -1 with errno set.
+int wu_caps_describe_self(char *buffer, size_t size);
+
+/// Whether the kernel supports seccomp filters (1), and user notification (2 | 1); 0 if neither.
+int wu_seccomp_kernel_support(void);
+
+/// A pidfd for `pid` (pidfd_open), or -1 with errno.
+int wu_pidfd_open(int pid);
+
+/// Sends `signal` through a pidfd (pidfd_send_signal). Returns 0, or -1 with errno.
+int wu_pidfd_send_signal(int pidfd, int signal);
+
+/// Reaps the process behind `pidfd` without blocking (waitid(P_PIDFD, WEXITED|WNOHANG)).
+/// Returns 1 and the raw wait status in `*status` when it had exited, 0 when it still runs,
+/// -1 with errno on error.
+int wu_pidfd_reap(int pidfd, int *status);
+
+/// Raw wait-status helpers (the W* macros are not importable into Swift).
+int wu_wifexited(int status);
+int wu_wexitstatus(int status);
+int wu_wifsignaled(int status);
+int wu_wtermsig(int status);
+
+#pragma clang assume_nonnull end
+
 #endif
