@@ -7,7 +7,7 @@ public enum ByteSize {
         let trimmed = text.trimmingSpaces()
         var digits = Substring(trimmed)
         var multiplier: Double = 1
-        let suffixes: [(String, Double)] = [
+        let suffixes: [(String, Int64)] = [
             ("TIB", 1 << 40), ("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10),
             ("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10),
             ("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("B", 1),
@@ -15,7 +15,7 @@ public enum ByteSize {
         let upper = trimmed.uppercased()
         for (suffix, value) in suffixes where upper.hasSuffix(suffix) {
             digits = digits.dropLast(suffix.count)
-            multiplier = value
+            multiplier = Double(value)
             break
         }
         guard !digits.isEmpty, digits.allSatisfy({ $0.isNumber || $0 == "." }), let number = Double(digits), number >= 0,

@@ -1,0 +1,39 @@
+/// Human-readable summaries of a manifest, for `wu inspect` and friends.
+public enum BundleDescription {
+    public static func text(of manifest: Manifest, signerKeyID: String) -> String {
+        let r = manifest.resources
+        var lines: [String] = []
+        lines.append("job        \(manifest.name) \(manifest.version)")
+        lines.append("signer     key \(signerKeyID) (not checked: use `wu verify --trust KEY.pub`)")
+        lines.append("command    \(manifest.command.joined(separator: " "))")
+        if !manifest.env.isEmpty {
+            lines.append("env        " + manifest.env.keys.sorted().map { "\($0)=\(manifest.env[$0]!)" }.joined(separator: " "))
+        }
+        lines.append("profile    \(manifest.profile)")
+        var resources = "cpus \(Double(r.millicpus) / 1000), memory \(ByteSize.format(r.memoryBytes)), disk \(ByteSize.format(r.diskBytes)), "
+        resources += "wall time \(DurationText.format(milliseconds: r.wallTimeMs)), pids \(r.pids)"
+        if r.gpus > 0 { resources += ", gpus \(r.gpus)" }
+        if let arch = r.arch { resources += ", arch \(arch)" }
+        lines.append("resources  \(resources)")
+        lines.append("redundancy \(manifest.redundancy.replicas) replica(s), quorum \(manifest.redundancy.quorum)")
+        if let aggregate = manifest.aggregate { lines.append("aggregate  \(aggregate.command.joined(separator: " "))") }
+        lines.append("units      \(manifest.units.count)")
+        for unit in manifest.units {
+            let args = unit.args.isEmpty ? "" : " args: \(unit.args.joined(separator: " "))"
+            let inputs = unit.inputs.isEmpty ? "" : " inputs: \(unit.inputs.joined(separator: ", "))"
+            lines.append("  \(unit.id)\(args)\(inputs)")
+        }
+        let total = manifest.files.reduce(Int64(0)) { $0 + $1.size }
+        lines.append("files      \(manifest.files.count), \(ByteSize.format(total))")
+        for file in manifest.files {
+            lines.append("  \(String(file.mode, radix: 8)) \(ByteSize.format(file.size).padding(8)) \(file.sha256.prefix(16))… \(file.path)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

@@ -1,0 +1,103 @@
+import CArchive
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Thin, throwing wrappers over the file calls WUCore makes; each error names the call and the path.
+enum FileIO {
+    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0) throws -> Int32 {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw WUError(.io, "cannot open \(path)", cause: SystemCallError("open", path: path, errno: errno)) }
+        return fd
+    }
+
+    /// Reads up to `count` bytes, retrying on EINTR; 0 means end of file.
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw WUError(.io, "cannot read \(path)", cause: SystemCallError("read", path: path, errno: errno))
+        }
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw WUError(.io, "cannot write \(path)", cause: SystemCallError("write", path: path, errno: errno))
+            }
+            offset += n
+        }
+    }
+
+    static func readFile(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try read(fd, into: $0, path: path) }
+            if n == 0 { return result }
+            result += buffer[0..<n]
+            guard result.count <= limit else { throw WUError(.limitExceeded, "\(path) is larger than \(ByteSize.format(Int64(limit)))") }
+        }
+    }
+
+    static func lstat(_ path: String) throws -> stat {
+        var st = stat()
+        guard Glibc.lstat(path, &st) == 0 else {
+            throw WUError(.io, "cannot stat \(path)", cause: SystemCallError("lstat", path: path, errno: errno))
+        }
+        return st
+    }
+
+    static func fileType(_ st: stat) -> mode_t { st.st_mode & S_IFMT }
+
+    /// Removes a tree without following symbolic links.
+    static func removeTree(_ path: String) {
+        var st = stat()
+        guard Glibc.lstat(path, &st) == 0 else { return }
+        if st.st_mode & S_IFMT == S_IFDIR {
+            if let dir = opendir(path) {
+                var names: [String] = []
+                while let entry = readdir(dir) {
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                    if name != "." && name != ".." { names.append(name) }
+                }
+                closedir(dir)
+                for name in names { removeTree(path + "/" + name) }
+            }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+
+    /// Lists a directory's entries, sorted by byte order.
+    static func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            throw WUError(.io, "cannot list \(path)", cause: SystemCallError("opendir", path: path, errno: errno))
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// `mkdir -p` for a path whose parent chain the caller created or trusts.
+    static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, mode) != 0 && errno != EEXIST {
+                throw WUError(.io, "cannot create \(current)", cause: SystemCallError("mkdir", path: current, errno: errno))
+            }
+        }
+    }
+}
