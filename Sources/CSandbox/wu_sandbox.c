@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -781,6 +782,10 @@ int wu_pidfd_reap(int pidfd, int *status) {
     }
     return 1;
 }
+
+int wu_pipe_cloexec(int *fds) { return pipe2(fds, O_CLOEXEC); }
+
+int wu_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
 int wu_wifexited(int status) { return WIFEXITED(status); }
 int wu_wexitstatus(int status) { return WEXITSTATUS(status); }

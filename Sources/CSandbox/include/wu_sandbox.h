@@ -253,6 +253,12 @@ int wu_pidfd_send_signal(int pidfd, int signal);
 /// -1 with errno on error.
 int wu_pidfd_reap(int pidfd, int *status);
 
+/// pipe2(fds, O_CLOEXEC). Returns 0, or -1 with errno.
+int wu_pipe_cloexec(int *fds);
+
+/// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK). Returns the descriptor, or -1 with errno.
+int wu_eventfd(void);
+
 /// Raw wait-status helpers (the W* macros are not importable into Swift).
 int wu_wifexited(int status);
 int wu_wexitstatus(int status);

@@ -1,0 +1,244 @@
+import Glibc
+
+/// One cgroup (a directory in each v1 hierarchy, or one directory in v2) that the sandbox
+/// created and will remove: a volunteer cap or a unit's group nested under it.
+///
+/// The parent writes these files directly (STYLE.md §10); CSandbox writes the child's pid into
+/// ``procsFiles`` before the child runs a single instruction of the unit.
+public struct Cgroup: Sendable {
+    public let hierarchy: CgroupHierarchy
+    /// Path relative to each hierarchy's root, e.g. `wu/cap-default/unit-42`.
+    public let relativePath: String
+
+    /// Resource limits of a cgroup; nil fields are left unlimited.
+    public struct Limits: Sendable, Equatable {
+        public var memoryBytes: Int64?
+        public var millicpus: Int?
+        public var pids: Int?
+        /// v2 only: `io.max` lines (`MAJ:MIN rbps=… wbps=…`), written as given.
+        public var ioMax: [String]
+
+        public init(memoryBytes: Int64? = nil, millicpus: Int? = nil, pids: Int? = nil, ioMax: [String] = []) {
+            self.memoryBytes = memoryBytes
+            self.millicpus = millicpus
+            self.pids = pids
+            self.ioMax = ioMax
+        }
+    }
+
+    /// What the kernel counted for this cgroup.
+    public struct Usage: Sendable, Equatable {
+        public var cpuUserMs: Int64 = 0
+        public var cpuSystemMs: Int64 = 0
+        public var peakMemoryBytes: Int64 = 0
+        public var peakPids: Int64?
+        public var currentPids: Int64 = 0
+        public var oomKills: Int64 = 0
+    }
+
+    /// The directories of this cgroup, one per hierarchy in use (deduplicated).
+    public var directories: [String] {
+        switch hierarchy.version {
+        case .v2:
+            return [hierarchy.unifiedRoot! + "/" + relativePath]
+        case .v1:
+            var seen: [String] = []
+            for c in CgroupHierarchy.v1Controllers {
+                if let m = hierarchy.v1Mounts[c] {
+                    let d = m + "/" + relativePath
+                    if !seen.contains(d) { seen.append(d) }
+                }
+            }
+            return seen
+        }
+    }
+
+    /// The `cgroup.procs` files a new process must be written into.
+    public var procsFiles: [String] { directories.map { $0 + "/cgroup.procs" } }
+
+    func dir(_ controller: String) -> String? {
+        switch hierarchy.version {
+        case .v2: hierarchy.unifiedRoot.map { $0 + "/" + relativePath }
+        case .v1: hierarchy.v1Mounts[controller].map { $0 + "/" + relativePath }
+        }
+    }
+
+    /// Creates the cgroup (and any missing parent) and applies `limits`.
+    ///
+    /// On v2, the parent's `cgroup.subtree_control` gets `+memory +cpu +pids (+io)` first.
+    public static func create(_ hierarchy: CgroupHierarchy, relativePath: String, limits: Limits) throws(SandboxError) -> Cgroup {
+        let group = Cgroup(hierarchy: hierarchy, relativePath: relativePath)
+        switch hierarchy.version {
+        case .v2:
+            guard let root = hierarchy.unifiedRoot else { throw SandboxError(.cgroup, "no cgroup2 mount") }
+            var current = root
+            let enable = ["memory", "cpu", "pids", "io"].filter { hierarchy.v2Controllers.contains($0) }.map { "+" + $0 }.joined(separator: " ")
+            for part in relativePath.split(separator: "/") {
+                // Delegate the controllers to the next level down (no-internal-process rule: the
+                // sandbox's own levels hold no process).
+                try? FileSystem.write(enable, to: current + "/cgroup.subtree_control")
+                current += "/" + part
+                if mkdir(current, 0o755) != 0 && errno != EEXIST { throw SandboxError(.cgroup, "mkdir \(current)", errno: errno) }
+            }
+        case .v1:
+            for d in group.directories {
+                do { try FileSystem.makeDirectories(d) } catch { throw SandboxError(.cgroup, "mkdir \(d)", errno: error.errno) }
+            }
+        }
+        do {
+            try group.apply(limits)
+        } catch {
+            group.remove()
+            throw error
+        }
+        return group
+    }
+
+    func apply(_ limits: Limits) throws(SandboxError) {
+        func set(_ controller: String, _ file: String, _ value: String) throws(SandboxError) {
+            guard let d = dir(controller) else { throw SandboxError(.cgroup, "no \(controller) controller") }
+            do { try FileSystem.write(value, to: d + "/" + file) } catch {
+                throw SandboxError(.cgroup, "cannot set \(file)=\(value) in \(d)", errno: error.errno)
+            }
+        }
+        switch hierarchy.version {
+        case .v2:
+            if let m = limits.memoryBytes {
+                try set("memory", "memory.max", String(m))
+                // No swap: the memory limit is the whole limit.
+                if FileSystem.exists(dir("memory")! + "/memory.swap.max") { try set("memory", "memory.swap.max", "0") }
+                try? set("memory", "memory.oom.group", "1")
+            }
+            if let c = limits.millicpus { try set("cpu", "cpu.max", "\(c * 100) 100000") }
+            if let p = limits.pids { try set("pids", "pids.max", String(p)) }
+            for line in limits.ioMax { try set("io", "io.max", line) }
+        case .v1:
+            if let m = limits.memoryBytes {
+                try set("memory", "memory.limit_in_bytes", String(m))
+                if let d = dir("memory"), FileSystem.exists(d + "/memory.memsw.limit_in_bytes") {
+                    try set("memory", "memory.memsw.limit_in_bytes", String(m))
+                }
+            }
+            if let c = limits.millicpus {
+                try set("cpu", "cpu.cfs_period_us", "100000")
+                try set("cpu", "cpu.cfs_quota_us", String(c * 100))
+            }
+            if let p = limits.pids { try set("pids", "pids.max", String(p)) }
+        }
+    }
+
+    /// Reads what the kernel counted.
+    public func usage() -> Usage {
+        var u = Usage()
+        func read(_ controller: String, _ file: String) -> String? {
+            dir(controller).flatMap { FileSystem.readText($0 + "/" + file) }
+        }
+        func int(_ text: String?) -> Int64? { text.flatMap { Int64($0.trimmingWhitespace()) } }
+        func keyed(_ text: String?, _ key: String) -> Int64? {
+            guard let text else { return nil }
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2, parts[0] == key { return Int64(parts[1]) }
+            }
+            return nil
+        }
+        switch hierarchy.version {
+        case .v2:
+            let stat = read("cpu", "cpu.stat")
+            u.cpuUserMs = (keyed(stat, "user_usec") ?? 0) / 1000
+            u.cpuSystemMs = (keyed(stat, "system_usec") ?? 0) / 1000
+            u.peakMemoryBytes = int(read("memory", "memory.peak")) ?? 0
+            u.oomKills = keyed(read("memory", "memory.events"), "oom_kill") ?? 0
+            u.peakPids = int(read("pids", "pids.peak"))
+            u.currentPids = int(read("pids", "pids.current")) ?? 0
+        case .v1:
+            u.cpuUserMs = (int(read("cpuacct", "cpuacct.usage_user")) ?? 0) / 1_000_000
+            u.cpuSystemMs = (int(read("cpuacct", "cpuacct.usage_sys")) ?? 0) / 1_000_000
+            u.peakMemoryBytes = int(read("memory", "memory.max_usage_in_bytes")) ?? 0
+            u.oomKills = keyed(read("memory", "memory.oom_control"), "oom_kill") ?? 0
+            u.peakPids = int(read("pids", "pids.peak"))
+            u.currentPids = int(read("pids", "pids.current")) ?? 0
+        }
+        return u
+    }
+
+    /// The pids in this cgroup (v1: union over the hierarchies).
+    public func processes() -> [Int32] {
+        var pids = Set<Int32>()
+        for d in directories {
+            if let text = FileSystem.readText(d + "/cgroup.procs") {
+                for line in text.split(separator: "\n") { if let p = Int32(line) { pids.insert(p) } }
+            }
+        }
+        return pids.sorted()
+    }
+
+    /// Kills every process in the cgroup and waits (up to `timeoutMs`) until it is empty.
+    ///
+    /// v2: `cgroup.kill`. v1: freeze (so nothing can fork while we read the list), SIGKILL every
+    /// pid, thaw; repeat until empty.
+    @discardableResult
+    public func killAll(timeoutMs: Int = 5000) -> Bool {
+        let deadline = Monotonic.nowMs() + Int64(timeoutMs)
+        repeat {
+            let pids = processes()
+            if pids.isEmpty { return true }
+            switch hierarchy.version {
+            case .v2:
+                if let d = dir("memory"), FileSystem.exists(d + "/cgroup.kill") {
+                    try? FileSystem.write("1", to: d + "/cgroup.kill")
+                } else {
+                    for p in pids { kill(p, SIGKILL) }
+                }
+            case .v1:
+                let freezer = dir("freezer")
+                if let freezer { try? FileSystem.write("FROZEN", to: freezer + "/freezer.state") }
+                for p in processes() { kill(p, SIGKILL) }
+                if let freezer { try? FileSystem.write("THAWED", to: freezer + "/freezer.state") }
+            }
+            usleep(2000)
+        } while Monotonic.nowMs() < deadline
+        return processes().isEmpty
+    }
+
+    /// Removes the cgroup's directories (they must be empty of processes; children first).
+    public func remove() {
+        for d in directories.reversed() {
+            for child in FileSystem.list(d) where FileSystem.isDirectory(d + "/" + child) && !child.contains(".") {
+                Cgroup.removeDirectoryTree(d + "/" + child)
+            }
+            rmdir(d)
+        }
+    }
+
+    static func removeDirectoryTree(_ d: String) {
+        for child in FileSystem.list(d) where FileSystem.isDirectory(d + "/" + child) && !child.contains(".") {
+            removeDirectoryTree(d + "/" + child)
+        }
+        rmdir(d)
+    }
+}
+
+/// Monotonic clock in milliseconds.
+enum Monotonic {
+    static func nowMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    static func nowNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

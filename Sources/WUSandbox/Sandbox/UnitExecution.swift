@@ -1,0 +1,374 @@
+import CSandbox
+import Glibc
+import Synchronization
+import WUProtocol
+
+/// One run of one unit: plan, spawn, watch, account, tear down. Blocking; runs on its own thread.
+struct UnitExecution: Sendable {
+    let sandbox: Sandbox
+    let request: SandboxRequest
+    let cancel: CancelSignal
+
+    private static let counter = Atomic<Int>(0)
+
+    /// The effective limits: the request's, bounded by the profile's maximum.
+    func effectiveLimits() throws(SandboxError) -> (memory: Int64, millicpus: Int, pids: Int, disk: Int64, wallMs: Int64) {
+        let p = sandbox.profile.limits
+        let l = request.limits
+        func check<T: Comparable>(_ name: String, _ v: T?, _ max: T) throws(SandboxError) -> T {
+            guard let v else { return max }
+            guard v <= max else { throw SandboxError(.invalidLimits, "\(name) \(v) is above the '\(sandbox.profile.name)' profile's maximum \(max)") }
+            return v
+        }
+        let r = (
+            memory: try check("memory", l.memoryBytes, p.maxMemoryBytes), millicpus: try check("millicpus", l.millicpus, p.maxMillicpus),
+            pids: try check("pids", l.pids, p.maxPids), disk: try check("disk", l.diskBytes, p.maxDiskBytes),
+            wallMs: try check("wall time (ms)", l.wallTimeMs, p.maxWallTimeMs)
+        )
+        guard r.memory >= 1 << 20, r.millicpus >= 10, r.pids >= 1, r.disk >= 0, r.wallMs > 0 else {
+            throw SandboxError(.invalidLimits, "limits too small: memory ≥ 1M, cpus ≥ 0.01, pids ≥ 1, wall time > 0")
+        }
+        return r
+    }
+
+    func execute() -> Swift.Result<Sandbox.Result, SandboxError> {
+        do {
+            return .success(try executeOrThrow())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func executeOrThrow() throws(SandboxError) -> Sandbox.Result {
+        guard !request.command.isEmpty else { throw SandboxError(.invalidLimits, "no command to run") }
+        let limits = try effectiveLimits()
+        let rootless = geteuid() != 0
+        let n = UnitExecution.counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        // Each unit gets its own block of 65536 host ids, so a unit's processes are identifiable
+        // on the host (and never host uid 0 or the runner's uid).
+        let slot = UInt32((Int(getpid()) &* 64 &+ n) % 16000)
+        let hostBase: UInt32 = rootless ? geteuid() : 0x4000_0000 + slot * 65536
+        let unitUID: UInt32 = rootless ? 0 : Sandbox.unitUID
+        let hostUID = rootless ? geteuid() : hostBase + unitUID
+        let hostGID = rootless ? getegid() : hostBase + unitUID
+
+        // The unit's writable host paths belong to its host uid.
+        if let out = request.outputDirectory {
+            guard FileSystem.isDirectory(out) else { throw SandboxError(.io, "output directory \(out) does not exist") }
+            if !rootless, chown(out, hostUID, hostGID) != 0 { throw SandboxError(.io, "chown \(out)", errno: errno) }
+        }
+        if let progress = request.progressFile {
+            if !FileSystem.exists(progress) {
+                let fd = open(progress, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+                if fd >= 0 { close(fd) }
+            }
+            if !rootless, chown(progress, hostUID, hostGID) != 0 { throw SandboxError(.io, "chown \(progress)", errno: errno) }
+        }
+
+        // cgroups: the unit's group under the cap, created before the clone.
+        var group: Cgroup?
+        if let capGroup = sandbox.cap.cgroup {
+            group = try Cgroup.create(
+                capGroup.hierarchy, relativePath: capGroup.relativePath + "/unit-\(getpid())-\(n)",
+                limits: .init(memoryBytes: limits.memory, millicpus: limits.millicpus, pids: limits.pids))
+        }
+        defer {
+            if let group {
+                group.killAll()
+                group.remove()
+            }
+        }
+
+        let rootDir = try UnitExecution.rootDirectory()
+        let plan = try mountPlan(tmpBytes: min(sandbox.profile.limits.tmpSizeBytes, limits.memory))
+
+        var outPipe: [Int32] = [-1, -1]
+        var errPipe: [Int32] = [-1, -1]
+        guard wu_pipe_cloexec(&outPipe) == 0 else { throw SandboxError(.io, "pipe", errno: errno) }
+        guard wu_pipe_cloexec(&errPipe) == 0 else {
+            close(outPipe[0])
+            close(outPipe[1])
+            throw SandboxError(.io, "pipe", errno: errno)
+        }
+        var outOpen = true
+        var errOpen = true
+        defer {
+            close(outPipe[0])
+            close(errPipe[0])
+        }
+
+        var environment = sandbox.profile.environment
+        environment["HOME"] = "/tmp"
+        for (k, v) in request.environment { environment[k] = v }
+        let envList = environment.keys.sorted().map { "\($0)=\(environment[$0]!)" }
+
+        var rlimits: [wu_rlimit] = [
+            wu_rlimit(resource: Int32(RLIMIT_CORE.rawValue), soft: 0, hard: 0),
+            wu_rlimit(resource: Int32(RLIMIT_NOFILE.rawValue), soft: UInt64(sandbox.profile.limits.openFiles), hard: UInt64(sandbox.profile.limits.openFiles)),
+        ]
+        if request.outputDirectory != nil, limits.disk > 0 {
+            rlimits.append(wu_rlimit(resource: Int32(RLIMIT_FSIZE.rawValue), soft: UInt64(limits.disk), hard: UInt64(limits.disk)))
+        }
+
+        let uidMap = rootless ? "0 \(hostBase) 1\n" : "0 \(hostBase) 65536\n"
+        let gidMap = rootless ? "0 \(getegid()) 1\n" : "0 \(hostBase) 65536\n"
+        let capLast = Int32(FileSystem.readText("/proc/sys/kernel/cap_last_cap")?.trimmingWhitespace() ?? "") ?? 63
+
+        let strings = CStrings()
+        defer { strings.free() }
+        let argv = strings.array(request.command)
+        let envp = strings.array(envList)
+        let cgroupFiles = group.map { strings.array($0.procsFiles) }
+        var mounts: [wu_mount] = plan.map {
+            wu_mount(kind: $0.kind, optional: $0.optional ? 1 : 0, source: $0.source.map { strings.make($0) }, target: strings.make($0.target), data: $0.data.map { strings.make($0) })
+        }
+
+        let start = Monotonic.nowNs()
+        var result = wu_spawn_result()
+        let rc: Int32 = sandbox.filter.bytes.withUnsafeBytes { bpf in
+            mounts.withUnsafeMutableBufferPointer { mountBuf in
+                rlimits.withUnsafeMutableBufferPointer { rlBuf in
+                    var config = wu_spawn_config(
+                        argv: UnsafePointer(argv), envp: UnsafePointer(envp), cwd: strings.make(request.workingDirectory),
+                        root_dir: strings.make(rootDir), root_options: strings.make("size=1m,nr_inodes=4096,mode=0755"),
+                        mounts: UnsafePointer(mountBuf.baseAddress), mount_count: Int32(mountBuf.count),
+                        hostname: strings.make(sandbox.profile.hostname),
+                        rlimits: UnsafePointer(rlBuf.baseAddress), rlimit_count: Int32(rlBuf.count),
+                        namespaces: Int32(WU_NS_USER | WU_NS_PID | WU_NS_MOUNT | WU_NS_NET | WU_NS_UTS | WU_NS_IPC | WU_NS_CGROUP),
+                        uid_map: strings.make(uidMap), gid_map: strings.make(gidMap), setgroups: strings.make(rootless ? "deny" : "allow"),
+                        uid: unitUID, gid: unitUID, setup_uid: 0, setup_gid: 0,
+                        cgroup_procs: cgroupFiles.map { UnsafePointer($0) }, cgroup_count: Int32(group?.procsFiles.count ?? 0),
+                        stdin_fd: -1, stdout_fd: outPipe[1], stderr_fd: errPipe[1],
+                        seccomp_filter: bpf.baseAddress, seccomp_filter_len: bpf.count,
+                        cap_last_cap: capLast, loopback_up: 1)
+                    return wu_sandbox_spawn(&config, &result)
+                }
+            }
+        }
+        close(outPipe[1])
+        close(errPipe[1])
+        guard rc == 0 else {
+            let detail = withUnsafeBytes(of: result.detail) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            let stage = CSandboxBridge.stageName(result.stage)
+            throw SandboxError(
+                .spawn, "could not start \(request.command[0]) in the sandbox" + (detail.isEmpty ? "" : " (\(detail))"), stage: stage,
+                errno: result.error)
+        }
+        let pidfd = result.pidfd
+        let statusFD = result.status_fd
+        defer {
+            close(pidfd)
+            close(statusFD)
+        }
+        _ = fcntl(outPipe[0], F_SETFL, fcntl(outPipe[0], F_GETFL) | O_NONBLOCK)
+        _ = fcntl(errPipe[0], F_SETFL, fcntl(errPipe[0], F_GETFL) | O_NONBLOCK)
+
+        var stdoutTail = TailBuffer(capacity: request.tailBytes)
+        var stderrTail = TailBuffer(capacity: request.tailBytes)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        func drain(_ fd: Int32, _ tail: inout TailBuffer, echo: Int32) -> Bool {
+            // Reads what is there; false at EOF. At most 1 MiB per call so the clock keeps ticking.
+            var budget = 16
+            while budget > 0 {
+                budget -= 1
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    buffer.withUnsafeBytes { raw in
+                        let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                        tail.append(chunk)
+                        if echo >= 0 { _ = Glibc.write(echo, chunk.baseAddress, chunk.count) }
+                    }
+                    continue
+                }
+                if n == 0 { return false }
+                if errno == EINTR { continue }
+                return errno == EAGAIN || errno == EWOULDBLOCK
+            }
+            return true
+        }
+
+        let deadline = start + limits.wallMs * 1_000_000
+        var timedOut = false
+        var diskExceeded = false
+        var cancelled = false
+        var peakPids: Int64 = 0
+        var nextWatch: Int64 = 0
+        var exited = false
+        var initStatus: Int32 = 0
+        func killUnit() {
+            _ = wu_pidfd_send_signal(pidfd, SIGKILL)
+        }
+
+        while !exited {
+            let now = Monotonic.nowNs()
+            if now >= deadline && !timedOut {
+                timedOut = true
+                killUnit()
+            }
+            if now >= nextWatch {
+                nextWatch = now + 100_000_000
+                if let group {
+                    let u = group.usage()
+                    peakPids = max(peakPids, u.currentPids)
+                }
+                if let out = request.outputDirectory, limits.disk > 0, !diskExceeded {
+                    if FileSystem.usage(of: out).allocated > limits.disk {
+                        diskExceeded = true
+                        killUnit()
+                    }
+                }
+            }
+            var fds = [pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)]
+            if outOpen { fds.append(pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0)) }
+            if errOpen { fds.append(pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)) }
+            fds.append(pollfd(fd: cancel.descriptor, events: Int16(POLLIN), revents: 0))
+            let remainingMs = max(0, (deadline - Monotonic.nowNs()) / 1_000_000)
+            let timeout = Int32(min(100, remainingMs + 1))
+            let r = poll(&fds, nfds_t(fds.count), timeout)
+            if r < 0 && errno != EINTR { break }
+            if outOpen { outOpen = drain(outPipe[0], &stdoutTail, echo: request.echoOutput ? 1 : -1) }
+            if errOpen { errOpen = drain(errPipe[0], &stderrTail, echo: request.echoOutput ? 2 : -1) }
+            if let last = fds.last, last.revents & Int16(POLLIN) != 0, !cancelled {
+                cancelled = true
+                killUnit()
+            }
+            var status: Int32 = 0
+            if wu_pidfd_reap(pidfd, &status) == 1 {
+                initStatus = status
+                exited = true
+            }
+        }
+        let end = Monotonic.nowNs()
+        // The init is gone, so is its pid namespace: the pipes reach EOF at once. Bound the wait anyway.
+        let drainDeadline = Monotonic.nowNs() + 500_000_000
+        while (outOpen || errOpen) && Monotonic.nowNs() < drainDeadline {
+            var fds: [pollfd] = []
+            if outOpen { fds.append(pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0)) }
+            if errOpen { fds.append(pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)) }
+            _ = poll(&fds, nfds_t(fds.count), 50)
+            if outOpen { outOpen = drain(outPipe[0], &stdoutTail, echo: request.echoOutput ? 1 : -1) }
+            if errOpen { errOpen = drain(errPipe[0], &stderrTail, echo: request.echoOutput ? 2 : -1) }
+        }
+
+        var usage = ResourceUsage()
+        usage.wallMs = (end - start) / 1_000_000
+        if let group {
+            let u = group.usage()
+            usage.cpuUserMs = u.cpuUserMs
+            usage.cpuSystemMs = u.cpuSystemMs
+            usage.peakMemoryBytes = u.peakMemoryBytes
+            usage.peakPids = u.peakPids ?? max(peakPids, 1)
+            usage.oomKilled = u.oomKills > 0
+        }
+        // The unit's own status, from the init; without it (the init was killed) the init's.
+        var unitStatus: Int32 = 0
+        let got = read(statusFD, &unitStatus, 4)
+        let status = got == 4 ? unitStatus : initStatus
+        if wu_wifexited(status) != 0 {
+            usage.exitCode = wu_wexitstatus(status)
+        } else if wu_wifsignaled(status) != 0 {
+            usage.signal = wu_wtermsig(status)
+        }
+        usage.timedOut = timedOut
+        usage.diskExceeded = diskExceeded
+        if let out = request.outputDirectory {
+            let u = FileSystem.usage(of: out)
+            usage.outputBytes = u.fileBytes
+            if limits.disk > 0, u.allocated > limits.disk { usage.diskExceeded = true }
+        }
+        if !usage.diskExceeded, usage.signal == Int32(SIGXFSZ) { usage.diskExceeded = true }
+        usage.stdoutTail = stdoutTail.text
+        usage.stderrTail = stderrTail.text
+        if cancelled && !timedOut && !diskExceeded {
+            usage.stderrTail += stderrTail.text.isEmpty ? "wu: cancelled" : "\nwu: cancelled"
+        }
+        return Sandbox.Result(usage: usage, hostUID: hostUID, initPID: result.pid)
+    }
+
+    /// The mount point the child puts its root tmpfs on (only inside its own mount namespace).
+    static func rootDirectory() throws(SandboxError) -> String {
+        let dir = geteuid() == 0 ? "/run/wu/sandbox-root" : "/tmp/wu-\(geteuid())/sandbox-root"
+        if !FileSystem.isDirectory(dir) { try FileSystem.makeDirectories(dir, mode: 0o755) }
+        return dir
+    }
+
+    struct PlannedMount {
+        var kind: Int32
+        var optional: Bool
+        var source: String?
+        var target: String
+        var data: String?
+    }
+
+    /// The mount plan: profile binds, /proc, /dev, /tmp and the unit's paths.
+    func mountPlan(tmpBytes: Int64) throws(SandboxError) -> [PlannedMount] {
+        var plan: [PlannedMount] = []
+        for m in sandbox.profile.mounts {
+            if FileSystem.isSymlink(m.source), let link = FileSystem.readLink(m.source) {
+                // `/bin -> usr/bin`: replicate the link; the real tree comes with its own bind.
+                plan.append(.init(kind: Int32(WU_MOUNT_SYMLINK), optional: false, source: link, target: m.target))
+            } else if FileSystem.exists(m.source) {
+                plan.append(.init(kind: Int32(WU_MOUNT_BIND_RO), optional: m.optional, source: m.source, target: m.target))
+            } else if !m.optional {
+                throw SandboxError(.unsupported, "the '\(sandbox.profile.name)' profile binds \(m.source), which this host does not have")
+            }
+        }
+        plan.append(.init(kind: Int32(WU_MOUNT_PROC), optional: false, target: "/proc"))
+        for p in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/kcore", "/proc/timer_list"] {
+            plan.append(.init(kind: Int32(WU_MOUNT_REMOUNT_RO), optional: true, target: p))
+        }
+        plan.append(.init(kind: Int32(WU_MOUNT_TMPFS), optional: false, target: "/dev", data: "size=64k,nr_inodes=64,mode=0755"))
+        for d in sandbox.profile.devices {
+            plan.append(.init(kind: Int32(WU_MOUNT_DEVICE), optional: false, source: "/dev/" + d, target: "/dev/" + d))
+        }
+        plan.append(.init(kind: Int32(WU_MOUNT_SYMLINK), optional: false, source: "/proc/self/fd", target: "/dev/fd"))
+        for (i, name) in ["stdin", "stdout", "stderr"].enumerated() {
+            plan.append(.init(kind: Int32(WU_MOUNT_SYMLINK), optional: false, source: "/proc/self/fd/\(i)", target: "/dev/" + name))
+        }
+        plan.append(.init(kind: Int32(WU_MOUNT_TMPFS), optional: false, target: "/tmp", data: "size=\(max(tmpBytes, 4096)),nr_inodes=65536,mode=1777"))
+        func bind(_ source: String?, _ target: String, writable: Bool) {
+            if let source {
+                plan.append(.init(kind: Int32(writable ? WU_MOUNT_BIND_RW : WU_MOUNT_BIND_RO), optional: false, source: source, target: target))
+            } else {
+                plan.append(.init(kind: Int32(WU_MOUNT_DIR), optional: false, target: target))
+            }
+        }
+        bind(request.codeDirectory, "/code", writable: false)
+        bind(request.inputDirectory, "/in", writable: false)
+        bind(request.outputDirectory, "/out", writable: true)
+        if let progress = request.progressFile {
+            plan.append(.init(kind: Int32(WU_MOUNT_BIND_RW), optional: false, source: progress, target: "/run/wu/progress"))
+        } else {
+            plan.append(.init(kind: Int32(WU_MOUNT_DIR), optional: false, target: "/run/wu"))
+        }
+        return plan
+    }
+}
+
+/// C strings that live until ``free()``: built in the parent, read by the child after clone.
+final class CStrings {
+    private var owned: [UnsafeMutablePointer<CChar>] = []
+    private var arrays: [UnsafeMutablePointer<UnsafePointer<CChar>?>] = []
+
+    func make(_ s: String) -> UnsafePointer<CChar> {
+        let p = strdup(s)!
+        owned.append(p)
+        return UnsafePointer(p)
+    }
+
+    /// A NULL-terminated array of C strings.
+    func array(_ items: [String]) -> UnsafeMutablePointer<UnsafePointer<CChar>?> {
+        let a = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: items.count + 1)
+        for (i, s) in items.enumerated() { a[i] = make(s) }
+        a[items.count] = nil
+        arrays.append(a)
+        return a
+    }
+
+    func free() {
+        for p in owned { Glibc.free(p) }
+        for a in arrays { a.deallocate() }
+        owned = []
+        arrays = []
+    }
+}

@@ -1,2 +1,0 @@
-// WUSandbox: see DESIGN.md. Filled in by its issue.
-enum Placeholder {}
