@@ -42,8 +42,8 @@ public struct JobSpec: Sendable, Equatable {
 
     static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
-            let text = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return text.hasPrefix(".") ? String(text.dropFirst()) : (text.isEmpty ? "the top level" : text)
+            let text = fieldPath(context.codingPath)
+            return text.isEmpty ? "the top level" : text
         }
         switch error {
         case .typeMismatch(let type, let context):
@@ -60,6 +60,13 @@ public struct JobSpec: Sendable, Equatable {
         @unknown default:
             return "\(error)"
         }
+    }
+
+    /// `units[0].id` for a coding path.
+    static func fieldPath(_ codingPath: [any CodingKey], appending name: String? = nil) -> String {
+        var text = codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        if let name { text += "." + name }
+        return text.hasPrefix(".") ? String(text.dropFirst()) : text
     }
 
     static func typeName(_ type: Any.Type) -> String {
@@ -89,16 +96,12 @@ extension Decoder {
     func rejectUnknownKeys(_ allowed: [String]) throws {
         let container = try self.container(keyedBy: AnyCodingKey.self)
         for key in container.allKeys where !allowed.contains(key.stringValue) {
-            let prefix = codingPath.map(\.stringValue).joined(separator: ".")
-            let field = prefix.isEmpty ? key.stringValue : "\(prefix).\(key.stringValue)"
+            let field = JobSpec.fieldPath(codingPath, appending: key.stringValue)
             throw WUError(.invalidJobSpec, "unknown key '\(field)' (allowed here: \(allowed.joined(separator: ", ")))")
         }
     }
 
-    func field(_ name: String) -> String {
-        let prefix = codingPath.map(\.stringValue).joined(separator: ".")
-        return prefix.isEmpty ? name : "\(prefix).\(name)"
-    }
+    func field(_ name: String) -> String { JobSpec.fieldPath(codingPath, appending: name) }
 }
 
 extension JobSpec {

@@ -1,0 +1,35 @@
+import Testing
+@testable import WUCore
+
+/// The real `wu` binary: exit statuses and messages a requester sees.
+@Suite struct CLITests {
+    @Test func keygenPackVerifyInspectAndTamper() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        let wu = wuBinary
+        var r = try shell("cd \(tmp.path) && \(wu) keygen alice && \(wu) keygen bob")
+        #expect(r.status == 0, "\(r.output)")
+        r = try shell("\(wu) pack \(repositoryRoot)/bundles/hello -o \(tmp.path)/hello.wu --key \(tmp.path)/alice.key")
+        #expect(r.status == 0 && r.output.contains("packed hello"), "\(r.output)")
+        r = try shell("\(wu) verify \(tmp.path)/hello.wu --trust \(tmp.path)/alice.pub")
+        #expect(r.status == 0 && r.output.hasPrefix("ok: hello"), "\(r.output)")
+        r = try shell("\(wu) verify \(tmp.path)/hello.wu --trust \(tmp.path)/bob.pub")
+        #expect(r.status == 3 && r.output.contains("not trusted"), "\(r.output)")
+        r = try shell("\(wu) inspect \(tmp.path)/hello.wu")
+        #expect(r.status == 0 && r.output.contains("greet args: world"), "\(r.output)")
+        r = try shell("\(wu) inspect --json \(tmp.path)/hello.wu")
+        #expect(r.status == 0 && r.output.contains("\"signer_key_id\""), "\(r.output)")
+
+        // A flipped payload byte: exit 4 and the file named.
+        var entries = try readEntries(tmp.path + "/hello.wu")
+        entries[2].bytes[3] ^= 0x20
+        try writeTar(entries, to: tmp.path + "/tampered.wu")
+        r = try shell("\(wu) verify \(tmp.path)/tampered.wu --trust \(tmp.path)/alice.pub")
+        #expect(r.status == 4 && r.output.contains("code/hello.sh has SHA-256"), "\(r.output)")
+
+        r = try shell("\(wu) pack \(tmp.path)/nowhere -o \(tmp.path)/x.wu --key \(tmp.path)/alice.key")
+        #expect(r.status != 0 && r.output.contains("nowhere"), "\(r.output)")
+        r = try shell("\(wu) verify \(tmp.path)/hello.wu")
+        #expect(r.status == 2 && r.output.contains("--trust"), "\(r.output)")
+    }
+}
