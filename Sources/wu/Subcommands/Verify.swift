@@ -11,8 +11,13 @@ extension WU {
 
         @OptionGroup var trust: TrustOptions
 
+        @Option(name: .customLong("extract"), help: "Also extract the payload into this new directory while verifying (removed again on any failure).")
+        var destination: String?
+
         func run() throws {
-            let verified = try BundleReader.verify(.file(bundle), trusting: try trust.store())
+            let store = try trust.store()
+            let verified = try destination.map { try BundleReader.extract(.file(bundle), trusting: store, to: $0) }
+                ?? BundleReader.verify(.file(bundle), trusting: store)
             let manifest = verified.manifest
             let bytes = manifest.files.reduce(Int64(0)) { $0 + $1.size }
             print(

@@ -1,0 +1,56 @@
+# wu: two commands do everything on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_PACKAGES := libseccomp-dev libcap-dev libarchive-dev libsqlite3-dev zstd python3
+BENCH_PACKAGES := bubblewrap hyperfine
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps bench-deps build release test demo bench-bundle bench-sandbox bench-orchestrator clean
+
+## deps: install the C libraries wu builds against, when missing (apt-get).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+bench-deps: deps
+	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+## build: debug build of every executable.
+build: deps
+	$(SWIFT) build
+
+## release: optimized, statically linked executables in .build/release.
+release: deps
+	$(SWIFT) build -c release --static-swift-stdlib
+
+## test: the whole test suite, built once (the sandbox suites need root and run serialized).
+test: deps
+	$(SWIFT) test
+
+## demo: the main job end to end.
+demo: deps
+	$(SWIFT) build --product wu
+	bash scripts/demo.sh .build/debug
+
+## bench-bundle: wu pack / verify+extract against tar --zstd + sha256sum on a 1 GiB job.
+bench-bundle: deps
+	$(SWIFT) build -c release --product wu
+	python3 scripts/bench-bundle.py .build/release/wu
+
+## bench-sandbox: wu sandbox exec against bubblewrap and unshare starting /bin/true.
+bench-sandbox: bench-deps
+	bash scripts/bench-sandbox.sh
+
+## bench-orchestrator: claim -> complete throughput of a real server on loopback.
+bench-orchestrator: deps
+	bash scripts/bench-orchestrator.sh
+
+clean:
+	rm -rf .build
