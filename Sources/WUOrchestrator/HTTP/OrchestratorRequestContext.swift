@@ -1,0 +1,25 @@
+public import Hummingbird
+
+/// The request context of every route: the core storage plus who is calling.
+public struct OrchestratorRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by `AuthMiddleware` on `/v1` routes.
+    public var identity: Identity?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        identity = nil
+    }
+
+    /// JSON bodies; blob and bundle uploads stream with their own limits.
+    public var maxUploadSize: Int { 4 << 20 }
+
+    /// The caller, who must hold one of `roles`.
+    func require(_ roles: Role...) throws -> Identity {
+        guard let identity else { throw APIError.unauthorized }
+        guard roles.contains(identity.role) else {
+            throw APIError.forbidden("this route is for \(roles.map(\.rawValue).joined(separator: " or ")) tokens, not \(identity.role.rawValue)")
+        }
+        return identity
+    }
+}

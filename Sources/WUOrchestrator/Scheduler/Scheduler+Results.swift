@@ -1,0 +1,247 @@
+import FoundationEssentials
+import GRDB
+import HTTPTypes
+public import WUProtocol
+
+extension Scheduler {
+    /// Records a copy's output and runs quorum validation. Idempotent on the assignment id.
+    ///
+    /// The output archive must have been uploaded first (`PUT /v1/blobs/{blob_digest}`).
+    public func complete(_ identity: Identity, assignmentID: String, _ request: CompleteRequest, blobs: BlobStore) async throws
+        -> AssignmentAck
+    {
+        guard Hex.isSHA256(request.outputDigest), Hex.isSHA256(request.blobDigest) else {
+            throw APIError.badRequest("output_digest and blob_digest must be 64 lower-case hex digits")
+        }
+        guard blobs.exists(request.blobDigest) else {
+            throw APIError(.conflict, "blob-missing", "upload the output archive first: PUT /v1/blobs/\(request.blobDigest)")
+        }
+        let usage = String(decoding: try JSONEncoder().encode(request.usage), as: UTF8.self)
+        return try await transaction { tx in
+            let runner = try Self.ownedRunner(tx, identity, request.runnerID)
+            var assignment = try Self.ownedAssignment(tx, runner, assignmentID)
+            switch assignment.state {
+            case "completed":
+                guard assignment.outputDigest == request.outputDigest, assignment.blobDigest == request.blobDigest else {
+                    throw APIError.conflict("assignment \(assignmentID) was already completed with a different output")
+                }
+                return try Self.ack(tx, assignment)
+            case "failed", "released":
+                throw APIError.conflict("assignment \(assignmentID) was already reported as \(assignment.state)")
+            default: break
+            }
+            guard var copy = try CopyRecord.fetchOne(tx.db, key: assignment.copyId),
+                let job = try JobRecord.fetchOne(tx.db, key: copy.jobId),
+                let unit = try UnitRecord.fetchOne(tx.db, key: copy.unitId)
+            else { throw APIError.notFound("assignment '\(assignmentID)'") }
+            let live = copy.state == "leased" && copy.assignmentId == assignment.id
+            // A lease that expired but whose copy nobody has taken since: the result is still useful.
+            let otherCopies =
+                try Int.fetchOne(
+                    tx.db, sql: "SELECT COUNT(*) FROM copy WHERE unit_id = ? AND runner_id = ? AND state IN ('leased', 'uploaded', 'valid')",
+                    arguments: [unit.id!, runner.id!]) ?? 0
+            let lateButOpen =
+                copy.state == "queued" && assignment.state == "expired" && unit.state == "pending"
+                && ["running", "aggregating", "paused"].contains(job.state) && otherCopies == 0
+            assignment.state = "completed"
+            assignment.finishedAt = tx.now
+            assignment.outputDigest = request.outputDigest
+            assignment.blobDigest = request.blobDigest
+            assignment.usage = usage
+            assignment.counted = live || lateButOpen
+            try assignment.update(tx.db)
+            tx.counters.completed += 1
+            if live || lateButOpen {
+                copy.state = "uploaded"
+                copy.runnerId = runner.id
+                copy.assignmentId = assignment.id
+                copy.outputDigest = request.outputDigest
+                copy.blobDigest = request.blobDigest
+                copy.usage = usage
+                copy.leaseExpiresAt = nil
+                copy.finishedAt = tx.now
+                copy.progress = 1
+                try copy.update(tx.db)
+                try tx.db.execute(
+                    sql: "INSERT OR IGNORE INTO unit_blob (digest, unit_id) VALUES (?, ?)", arguments: [request.blobDigest, unit.id!])
+                tx.emit("copy", job: job, ["unit_id": unit.name, "copy_id": String(copy.id!), "state": "uploaded"])
+                try Self.evaluate(tx, unitID: unit.id!)
+            }
+            return try Self.ack(tx, assignment)
+        }
+    }
+
+    /// Records that a copy could not produce an output. Idempotent on the assignment id.
+    ///
+    /// `released` gives the copy back without counting an attempt; anything else counts one, and
+    /// the unit fails once a copy has used `max_attempts`.
+    public func fail(_ identity: Identity, assignmentID: String, _ request: FailRequest) async throws -> AssignmentAck {
+        guard (1...100).contains(request.reason.count) else { throw APIError.badRequest("reason must be 1 to 100 characters") }
+        let usage = try request.usage.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try await transaction { tx in
+            let runner = try Self.ownedRunner(tx, identity, request.runnerID)
+            var assignment = try Self.ownedAssignment(tx, runner, assignmentID)
+            switch assignment.state {
+            case "failed", "released": return try Self.ack(tx, assignment)
+            case "completed": throw APIError.conflict("assignment \(assignmentID) was already completed")
+            default: break
+            }
+            guard var copy = try CopyRecord.fetchOne(tx.db, key: assignment.copyId) else { throw APIError.notFound("assignment '\(assignmentID)'") }
+            let job = try JobRecord.fetchOne(tx.db, key: copy.jobId)
+            let released = request.reason == FailRequest.released
+            let live = copy.state == "leased" && copy.assignmentId == assignment.id
+            var reason = request.reason
+            if let message = request.message, !message.isEmpty { reason += ": " + message.prefix(2000) }
+            assignment.state = released ? "released" : "failed"
+            assignment.finishedAt = tx.now
+            assignment.failReason = reason
+            assignment.usage = usage
+            assignment.counted = live
+            try assignment.update(tx.db)
+            if live {
+                copy.runnerId = nil
+                copy.leaseExpiresAt = nil
+                copy.progress = nil
+                if released {
+                    copy.state = "queued"
+                    tx.counters.requeued += 1
+                } else {
+                    copy.attempts += 1
+                    copy.failReason = reason
+                    copy.state = copy.attempts >= tx.config.maxAttempts ? "failed" : "queued"
+                    tx.counters.failed += 1
+                }
+                try copy.update(tx.db)
+                tx.emit("copy", job: job, ["copy_id": String(copy.id!), "state": copy.state, "reason": request.reason])
+                if copy.state == "queued" {
+                    tx.workAvailable = true
+                } else {
+                    try Self.failUnit(tx, unitID: copy.unitId, reason: "a copy failed \(copy.attempts) times; last: \(reason)")
+                }
+            }
+            return try Self.ack(tx, assignment)
+        }
+    }
+
+    static func ownedAssignment(_ tx: Transaction, _ runner: RunnerRecord, _ assignmentID: String) throws -> AssignmentRecord {
+        let id = try parseID(assignmentID, "assignment")
+        guard let assignment = try AssignmentRecord.fetchOne(tx.db, key: id) else { throw APIError.notFound("assignment '\(assignmentID)'") }
+        guard assignment.runnerId == runner.id else {
+            throw APIError.forbidden("assignment \(assignmentID) belongs to another runner")
+        }
+        return assignment
+    }
+
+    static func ack(_ tx: Transaction, _ assignment: AssignmentRecord) throws -> AssignmentAck {
+        let copyState = try String.fetchOne(tx.db, sql: "SELECT state FROM copy WHERE id = ?", arguments: [assignment.copyId]) ?? "unknown"
+        return AssignmentAck(assignmentID: String(assignment.id!), state: assignment.state, copyState: copyState, counted: assignment.counted)
+    }
+
+    // MARK: Quorum
+
+    /// Validates a unit's uploaded copies: a quorum of distinct runners on one output digest makes
+    /// it canonical; agreeing copies are valid, the others invalid. No agreement and nothing left
+    /// running → one more copy, up to `replicas + maxExtraCopies`, then the unit fails.
+    static func evaluate(_ tx: Transaction, unitID: Int64) throws {
+        guard var unit = try UnitRecord.fetchOne(tx.db, key: unitID), var job = try JobRecord.fetchOne(tx.db, key: unit.jobId) else { return }
+        let uploaded = try CopyRecord.fetchAll(
+            tx.db, sql: "SELECT * FROM copy WHERE unit_id = ? AND state = 'uploaded' ORDER BY finished_at, id", arguments: [unitID])
+        if unit.state == "valid" {
+            for copy in uploaded { try judge(tx, copy, valid: copy.outputDigest == unit.outputDigest, job: job, unit: unit) }
+            return
+        }
+        guard unit.state == "pending" else { return }
+        let quorum = unit.isAggregate ? 1 : job.quorum
+        var runnersByDigest: [String: Set<Int64>] = [:]
+        var winner: CopyRecord?
+        for copy in uploaded {
+            guard let digest = copy.outputDigest, let runner = copy.runnerId else { continue }
+            runnersByDigest[digest, default: []].insert(runner)
+            if winner == nil, runnersByDigest[digest]!.count >= quorum { winner = copy }
+        }
+        if let winner {
+            unit.state = "valid"
+            unit.canonicalCopyId = winner.id
+            unit.outputDigest = winner.outputDigest
+            unit.blobDigest = winner.blobDigest
+            try unit.update(tx.db)
+            for copy in uploaded { try judge(tx, copy, valid: copy.outputDigest == winner.outputDigest, job: job, unit: unit) }
+            // Copies not yet handed out are no longer needed.
+            try tx.db.execute(
+                sql: "UPDATE copy SET state = 'cancelled', finished_at = ? WHERE unit_id = ? AND state = 'queued'", arguments: [tx.now, unitID])
+            tx.emit("unit", job: job, ["unit_id": unit.name, "state": "valid", "output_digest": unit.outputDigest ?? ""])
+            if unit.isAggregate {
+                job.resultDigest = unit.blobDigest
+                try finishJob(tx, &job, state: "completed", reason: nil)
+                return
+            }
+            job.unitsValid += 1
+            if job.unitsValid == job.unitsTotal {
+                if job.hasAggregate {
+                    try createAggregate(tx, job: job, codeFiles: unit.files)
+                    try setState(tx, &job, "aggregating")
+                } else {
+                    try finishJob(tx, &job, state: "completed", reason: nil)
+                    return
+                }
+            }
+            try tx.db.execute(sql: "UPDATE job SET units_valid = ? WHERE id = ?", arguments: [job.unitsValid, job.id!])
+            return
+        }
+        let active =
+            try Int.fetchOne(tx.db, sql: "SELECT COUNT(*) FROM copy WHERE unit_id = ? AND state IN ('queued', 'leased')", arguments: [unitID])
+            ?? 0
+        guard active == 0 else { return }
+        if unit.copiesTotal < job.replicas + tx.config.maxExtraCopies && !unit.isAggregate {
+            var extra = CopyRecord(id: nil, jobId: job.id!, unitId: unitID, state: "queued", createdAt: tx.now)
+            try extra.insert(tx.db)
+            unit.copiesTotal += 1
+            try unit.update(tx.db)
+            tx.workAvailable = true
+            tx.emit("unit", job: job, ["unit_id": unit.name, "state": "pending", "extra_copy": String(extra.id!)])
+        } else {
+            try failUnit(tx, unitID: unitID, reason: "inconclusive: \(uploaded.count) outputs, no \(quorum) of them agree")
+        }
+    }
+
+    /// Marks an uploaded copy valid or invalid and moves its runner's reputation.
+    static func judge(_ tx: Transaction, _ copy: CopyRecord, valid: Bool, job: JobRecord, unit: UnitRecord) throws {
+        try tx.db.execute(sql: "UPDATE copy SET state = ? WHERE id = ?", arguments: [valid ? "valid" : "invalid", copy.id!])
+        if let runner = copy.runnerId {
+            if valid {
+                try tx.db.execute(
+                    sql: """
+                        UPDATE runner SET reputation = reputation + ?, consecutive_valid = consecutive_valid + 1,
+                            valid_count = valid_count + 1 WHERE id = ?
+                        """, arguments: [tx.config.validReward, runner])
+                tx.counters.valid += 1
+            } else {
+                try tx.db.execute(
+                    sql: """
+                        UPDATE runner SET reputation = reputation - ?, consecutive_valid = 0,
+                            invalid_count = invalid_count + 1 WHERE id = ?
+                        """, arguments: [tx.config.invalidPenalty, runner])
+                tx.counters.invalid += 1
+            }
+        }
+        tx.emit("copy", job: job, ["unit_id": unit.name, "copy_id": String(copy.id!), "state": valid ? "valid" : "invalid"])
+    }
+
+    /// Creates the aggregate unit and its one copy; its inputs are every unit's canonical output.
+    static func createAggregate(_ tx: Transaction, job: JobRecord, codeFiles: String) throws {
+        let files = (try? JSONDecoder().decode([Assignment.FileRef].self, from: Data(codeFiles.utf8))) ?? []
+        let code = files.filter { $0.path.hasPrefix("code/") }
+        let encoded = String(decoding: try JSONEncoder().encode(code), as: UTF8.self)
+        var unit = UnitRecord(id: nil, jobId: job.id!, name: "aggregate", isAggregate: true, state: "pending", copiesTotal: 1, files: encoded)
+        try unit.insert(tx.db)
+        var copy = CopyRecord(id: nil, jobId: job.id!, unitId: unit.id!, state: "queued", createdAt: tx.now)
+        try copy.insert(tx.db)
+        try tx.db.execute(
+            sql: """
+                INSERT OR IGNORE INTO unit_blob (digest, unit_id)
+                SELECT blob_digest, ? FROM unit WHERE job_id = ? AND is_aggregate = 0 AND blob_digest IS NOT NULL
+                """, arguments: [unit.id!, job.id!])
+        tx.workAvailable = true
+        tx.emit("unit", job: job, ["unit_id": "aggregate", "state": "pending"])
+    }
+}

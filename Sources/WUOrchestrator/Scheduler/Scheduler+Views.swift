@@ -1,0 +1,171 @@
+import FoundationEssentials
+import GRDB
+public import WUProtocol
+
+extension Scheduler {
+    public func jobs(_ identity: Identity) async throws -> JobList {
+        try await store.read { db in
+            let jobs: [JobRecord] =
+                identity.role == .admin
+                ? try JobRecord.order(Column("id").desc).limit(1000).fetchAll(db)
+                : try JobRecord.filter(Column("owner_token_id") == identity.tokenID).order(Column("id").desc).limit(1000).fetchAll(db)
+            return JobList(jobs: try jobs.map { try Self.view(db, $0) })
+        }
+    }
+
+    public func job(_ identity: Identity, _ jobID: String) async throws -> JobView {
+        try await store.read { db in try Self.view(db, try Self.visibleJob(db, identity, jobID)) }
+    }
+
+    static func view(_ db: Database, _ job: JobRecord) throws -> JobView {
+        func counts(_ sql: String) throws -> [String: Int] {
+            var result: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: sql, arguments: [job.id!]) { result[row[0]] = row[1] }
+            return result
+        }
+        let copies = try counts("SELECT state, COUNT(*) FROM copy WHERE job_id = ? GROUP BY state")
+        let units = try counts("SELECT state, COUNT(*) FROM unit WHERE job_id = ? AND is_aggregate = 0 GROUP BY state")
+        var reasons: [String] = []
+        if let reason = job.failureReason { reasons.append(reason) }
+        reasons += try String.fetchAll(
+            db, sql: "SELECT DISTINCT fail_reason FROM copy WHERE job_id = ? AND fail_reason IS NOT NULL LIMIT 20", arguments: [job.id!])
+        let owner = try String.fetchOne(db, sql: "SELECT name FROM token WHERE id = ?", arguments: [job.ownerTokenId]) ?? ""
+        return JobView(
+            jobID: String(job.id!), name: job.name, version: job.version, state: job.state, priority: job.priority, owner: owner,
+            signerKeyID: job.signerKeyId, replicas: job.replicas, quorum: job.quorum, hasAggregate: job.hasAggregate,
+            unitsTotal: job.unitsTotal, units: units, copies: copies,
+            progress: job.unitsTotal == 0 ? 1 : Double(job.unitsValid) / Double(job.unitsTotal), createdAt: job.createdAt,
+            startedAt: job.startedAt, finishedAt: job.finishedAt, failureReasons: reasons, resultDigest: job.resultDigest)
+    }
+
+    public func units(_ identity: Identity, _ jobID: String) async throws -> UnitList {
+        try await store.read { db in
+            let job = try Self.visibleJob(db, identity, jobID)
+            let units = try UnitRecord.filter(Column("job_id") == job.id!).order(Column("id")).fetchAll(db)
+            var copiesByUnit: [Int64: [CopyView]] = [:]
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT c.*, r.name AS runner_name FROM copy c LEFT JOIN runner r ON r.id = c.runner_id WHERE c.job_id = ? ORDER BY c.id",
+                arguments: [job.id!])
+            for row in rows {
+                let copy = try CopyRecord(row: row)
+                let usage = copy.usage.flatMap { try? JSONDecoder().decode(ResourceUsage.self, from: Data($0.utf8)) }
+                copiesByUnit[copy.unitId, default: []].append(
+                    CopyView(
+                        copyID: String(copy.id!), state: copy.state, attempts: copy.attempts, runnerID: copy.runnerId.map { String($0) },
+                        runnerName: row["runner_name"], assignmentID: copy.assignmentId.map { String($0) }, progress: copy.progress,
+                        outputDigest: copy.outputDigest, blobDigest: copy.blobDigest, usage: usage, failReason: copy.failReason,
+                        leaseExpiresAt: copy.leaseExpiresAt, finishedAt: copy.finishedAt))
+            }
+            return UnitList(
+                units: units.map {
+                    UnitView(
+                        unitID: $0.name, isAggregate: $0.isAggregate, state: $0.state, outputDigest: $0.outputDigest, blobDigest: $0.blobDigest,
+                        failureReason: $0.failureReason, copies: copiesByUnit[$0.id!] ?? [])
+                })
+        }
+    }
+
+    /// `active`, `stale` or `offline`, from the last time a runner called.
+    func runnerStatus(lastSeen: Int64, now: Int64, leased: Int) -> String {
+        let silent = now - lastSeen
+        let ttl = Int64(config.heartbeatTTLSeconds) * 1000
+        if silent <= ttl { return "active" }
+        if leased > 0 || silent <= 4 * ttl { return "stale" }
+        return "offline"
+    }
+
+    public func runners(_ identity: Identity) async throws -> RunnerList {
+        let now = clock.now()
+        return try await store.read { db in
+            let leased = try Dictionary(
+                Row.fetchAll(db, sql: "SELECT runner_id, COUNT(*) FROM copy WHERE state = 'leased' GROUP BY runner_id").map {
+                    ($0[0] as Int64, $0[1] as Int)
+                }, uniquingKeysWith: { a, _ in a })
+            let runners =
+                identity.role == .admin
+                ? try RunnerRecord.order(Column("id")).fetchAll(db)
+                : try RunnerRecord.filter(Column("token_id") == identity.tokenID).order(Column("id")).fetchAll(db)
+            return RunnerList(
+                runners: runners.map { r in
+                    let running = leased[r.id!] ?? 0
+                    return RunnerView(
+                        runnerID: String(r.id!), name: r.name, status: self.runnerStatus(lastSeen: r.lastSeenAt, now: now, leased: running),
+                        capacity: Capacity(millicpus: r.millicpus, memoryBytes: r.memoryBytes, diskBytes: r.diskBytes, gpus: r.gpus),
+                        arch: r.arch, profiles: (try? JSONDecoder().decode([String].self, from: Data(r.profiles.utf8))) ?? [],
+                        version: r.version, registeredAt: r.registeredAt, lastSeenAt: r.lastSeenAt, runningCopies: running,
+                        reputation: r.reputation, consecutiveValid: r.consecutiveValid, valid: r.validCount, invalid: r.invalidCount)
+                })
+        }
+    }
+
+    public func leaderboard() async throws -> Leaderboard {
+        try await store.read { db in
+            let runners = try RunnerRecord.order(Column("reputation").desc, Column("consecutive_valid").desc, Column("id")).limit(100).fetchAll(db)
+            return Leaderboard(
+                runners: runners.enumerated().map { index, r in
+                    LeaderboardEntry(
+                        rank: index + 1, runnerID: String(r.id!), name: r.name, reputation: r.reputation, consecutiveValid: r.consecutiveValid,
+                        valid: r.validCount, invalid: r.invalidCount)
+                })
+        }
+    }
+
+    public func stats() async throws -> StatsView {
+        let now = clock.now()
+        return try await store.read { db in
+            func counts(_ sql: String) throws -> [String: Int] {
+                var result: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: sql) { result[row[0]] = row[1] }
+                return result
+            }
+            let jobs = try counts("SELECT state, COUNT(*) FROM job GROUP BY state")
+            let copies = try counts("SELECT state, COUNT(*) FROM copy GROUP BY state")
+            let leased = try Dictionary(
+                Row.fetchAll(db, sql: "SELECT runner_id, COUNT(*) FROM copy WHERE state = 'leased' GROUP BY runner_id").map {
+                    ($0[0] as Int64, $0[1] as Int)
+                }, uniquingKeysWith: { a, _ in a })
+            var runners: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, last_seen_at FROM runner") {
+                runners[self.runnerStatus(lastSeen: row[1], now: now, leased: leased[row[0]] ?? 0), default: 0] += 1
+            }
+            let blobs = try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM job_blob) + (SELECT COUNT(*) FROM unit_blob)") ?? 0
+            return StatsView(jobs: jobs, copies: copies, runners: runners, blobs: blobs)
+        }
+    }
+
+    func copyCounts() async throws -> [String: Int] {
+        try await store.read { db in
+            var result: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM copy GROUP BY state") { result[row[0]] = row[1] }
+            return result
+        }
+    }
+
+    /// May this caller fetch this blob? Admins always; requesters for their jobs; runners for copies they hold.
+    func mayRead(_ identity: Identity, blob digest: String) async throws -> Bool {
+        if identity.role == .admin { return true }
+        return try await store.read { db in
+            switch identity.role {
+            case .admin: return true
+            case .requester:
+                return try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM job_blob b JOIN job j ON j.id = b.job_id WHERE b.digest = :d AND j.owner_token_id = :t)
+                            OR EXISTS (SELECT 1 FROM unit_blob b JOIN unit u ON u.id = b.unit_id JOIN job j ON j.id = u.job_id
+                                       WHERE b.digest = :d AND j.owner_token_id = :t)
+                        """, arguments: ["d": digest, "t": identity.tokenID]) ?? false
+            case .runner:
+                return try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM job_blob b JOIN copy c ON c.job_id = b.job_id JOIN runner r ON r.id = c.runner_id
+                                       WHERE b.digest = :d AND c.state = 'leased' AND r.token_id = :t)
+                            OR EXISTS (SELECT 1 FROM unit_blob b JOIN copy c ON c.unit_id = b.unit_id JOIN runner r ON r.id = c.runner_id
+                                       WHERE b.digest = :d AND c.state = 'leased' AND r.token_id = :t)
+                        """, arguments: ["d": digest, "t": identity.tokenID]) ?? false
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import GRDB
+
+/// What one write transaction of the scheduler needs and produces: the time, the settings,
+/// and the events and wake-ups to publish once it commits.
+///
+/// Not `Sendable`: it lives inside one transaction closure.
+final class Transaction {
+    let db: Database
+    let now: Int64
+    let config: OrchestratorConfiguration
+    var events: [OrchestratorEvent] = []
+    /// Set when new work became claimable: long-polling claims are woken after the commit.
+    var workAvailable = false
+    var counters = Counters()
+
+    struct Counters: Sendable {
+        var claimed = 0
+        var completed = 0
+        var failed = 0
+        var valid = 0
+        var invalid = 0
+        var requeued = 0
+    }
+
+    init(db: Database, now: Int64, config: OrchestratorConfiguration) {
+        self.db = db
+        self.now = now
+        self.config = config
+    }
+
+    func emit(_ kind: String, job: JobRecord?, _ fields: [String: String]) {
+        events.append(OrchestratorEvent(kind: kind, jobID: job?.id, ownerTokenID: job?.ownerTokenId, runnerTokenIDs: [], fields: fields))
+    }
+
+    var output: Output { Output(events: events, workAvailable: workAvailable, counters: counters) }
+
+    struct Output: Sendable {
+        var events: [OrchestratorEvent]
+        var workAvailable: Bool
+        var counters: Counters
+    }
+}
+
+/// Parses an id from the wire; anything that is not a positive integer is unknown.
+func parseID(_ text: String, _ what: String) throws -> Int64 {
+    guard let id = Int64(text), id > 0 else { throw APIError.notFound("\(what) '\(text.prefix(80))'") }
+    return id
+}

@@ -1,0 +1,151 @@
+import GRDB
+
+/// The schema, as append-only named migrations (STYLE.md §6): never edit one that has shipped.
+///
+/// Times are milliseconds since the epoch. Ids are integers here and decimal strings on the wire.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-initial") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE token (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        role TEXT NOT NULL CHECK (role IN ('requester', 'runner', 'admin')),
+                        hash TEXT NOT NULL UNIQUE,
+                        created_at INTEGER NOT NULL,
+                        revoked_at INTEGER
+                    );
+                    CREATE TABLE session (
+                        id INTEGER PRIMARY KEY,
+                        hash TEXT NOT NULL UNIQUE,
+                        token_id INTEGER NOT NULL REFERENCES token(id),
+                        created_at INTEGER NOT NULL,
+                        expires_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE signing_key (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL UNIQUE,
+                        key_id TEXT NOT NULL UNIQUE,
+                        public_key TEXT NOT NULL,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE runner (
+                        id INTEGER PRIMARY KEY,
+                        token_id INTEGER NOT NULL REFERENCES token(id),
+                        name TEXT NOT NULL,
+                        millicpus INTEGER NOT NULL,
+                        memory_bytes INTEGER NOT NULL,
+                        disk_bytes INTEGER NOT NULL,
+                        gpus INTEGER NOT NULL,
+                        arch TEXT NOT NULL,
+                        profiles TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        registered_at INTEGER NOT NULL,
+                        last_seen_at INTEGER NOT NULL,
+                        reputation INTEGER NOT NULL DEFAULT 0,
+                        consecutive_valid INTEGER NOT NULL DEFAULT 0,
+                        valid_count INTEGER NOT NULL DEFAULT 0,
+                        invalid_count INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX runner_token ON runner(token_id);
+                    CREATE TABLE job (
+                        id INTEGER PRIMARY KEY,
+                        owner_token_id INTEGER NOT NULL REFERENCES token(id),
+                        name TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        resume_state TEXT,
+                        priority INTEGER NOT NULL DEFAULT 0,
+                        signer_key_id TEXT NOT NULL,
+                        manifest_digest TEXT NOT NULL,
+                        signature_digest TEXT NOT NULL,
+                        profile TEXT NOT NULL,
+                        millicpus INTEGER NOT NULL,
+                        memory_bytes INTEGER NOT NULL,
+                        disk_bytes INTEGER NOT NULL,
+                        wall_time_ms INTEGER NOT NULL,
+                        pids INTEGER NOT NULL,
+                        gpus INTEGER NOT NULL,
+                        arch TEXT,
+                        replicas INTEGER NOT NULL,
+                        quorum INTEGER NOT NULL,
+                        has_aggregate INTEGER NOT NULL,
+                        units_total INTEGER NOT NULL,
+                        units_valid INTEGER NOT NULL DEFAULT 0,
+                        created_at INTEGER NOT NULL,
+                        started_at INTEGER,
+                        finished_at INTEGER,
+                        failure_reason TEXT,
+                        result_digest TEXT
+                    );
+                    CREATE INDEX job_owner ON job(owner_token_id, id);
+                    CREATE INDEX job_schedule ON job(state, priority DESC, id);
+                    CREATE TABLE unit (
+                        id INTEGER PRIMARY KEY,
+                        job_id INTEGER NOT NULL REFERENCES job(id),
+                        name TEXT NOT NULL,
+                        is_aggregate INTEGER NOT NULL DEFAULT 0,
+                        state TEXT NOT NULL,
+                        copies_total INTEGER NOT NULL,
+                        files TEXT NOT NULL,
+                        canonical_copy_id INTEGER,
+                        output_digest TEXT,
+                        blob_digest TEXT,
+                        failure_reason TEXT,
+                        UNIQUE (job_id, is_aggregate, name)
+                    );
+                    CREATE TABLE copy (
+                        id INTEGER PRIMARY KEY,
+                        job_id INTEGER NOT NULL REFERENCES job(id),
+                        unit_id INTEGER NOT NULL REFERENCES unit(id),
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        runner_id INTEGER,
+                        assignment_id INTEGER,
+                        leased_at INTEGER,
+                        lease_expires_at INTEGER,
+                        progress REAL,
+                        output_digest TEXT,
+                        blob_digest TEXT,
+                        usage TEXT,
+                        fail_reason TEXT,
+                        created_at INTEGER NOT NULL,
+                        finished_at INTEGER
+                    );
+                    CREATE INDEX copy_queue ON copy(job_id, id) WHERE state = 'queued';
+                    CREATE INDEX copy_lease ON copy(lease_expires_at) WHERE state = 'leased';
+                    CREATE INDEX copy_unit ON copy(unit_id);
+                    CREATE INDEX copy_job_state ON copy(job_id, state);
+                    CREATE INDEX copy_runner ON copy(runner_id) WHERE state = 'leased';
+                    CREATE TABLE assignment (
+                        id INTEGER PRIMARY KEY,
+                        copy_id INTEGER NOT NULL REFERENCES copy(id),
+                        unit_id INTEGER NOT NULL,
+                        runner_id INTEGER NOT NULL REFERENCES runner(id),
+                        state TEXT NOT NULL,
+                        leased_at INTEGER NOT NULL,
+                        finished_at INTEGER,
+                        output_digest TEXT,
+                        blob_digest TEXT,
+                        usage TEXT,
+                        fail_reason TEXT,
+                        counted INTEGER NOT NULL DEFAULT 1
+                    );
+                    CREATE INDEX assignment_runner_unit ON assignment(runner_id, unit_id);
+                    CREATE TABLE job_blob (
+                        digest TEXT NOT NULL,
+                        job_id INTEGER NOT NULL,
+                        PRIMARY KEY (digest, job_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE unit_blob (
+                        digest TEXT NOT NULL,
+                        unit_id INTEGER NOT NULL,
+                        PRIMARY KEY (digest, unit_id)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,65 @@
+public import Prometheus
+
+/// The orchestrator's Prometheus metrics, served at `GET /metrics`.
+///
+/// Counters move as transactions commit; the copies-by-state gauges are read from the store at
+/// each scrape.
+public final class OrchestratorMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let claims: Counter
+    let claimedCopies: Counter
+    let completions: Counter
+    let failures: Counter
+    let requeues: Counter
+    let validCopies: Counter
+    let invalidCopies: Counter
+    let claimLatency: DurationHistogram
+    let requestLatency: DurationHistogram
+    let copies: [String: Gauge]
+
+    static let copyStates = ["queued", "leased", "uploaded", "valid", "invalid", "failed", "cancelled"]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        claims = registry.makeCounter(name: "wu_claims_total", help: "Claim requests answered")
+        claimedCopies = registry.makeCounter(name: "wu_claimed_copies_total", help: "Copies leased to runners")
+        completions = registry.makeCounter(name: "wu_completions_total", help: "Completions recorded")
+        failures = registry.makeCounter(name: "wu_copy_failures_total", help: "Copy failures and expired leases that counted an attempt")
+        requeues = registry.makeCounter(name: "wu_requeues_total", help: "Copies put back in the queue")
+        validCopies = registry.makeCounter(name: "wu_validations_total", labels: [("result", "valid")], help: "Copies validated")
+        invalidCopies = registry.makeCounter(name: "wu_validations_total", labels: [("result", "invalid")], help: "Copies validated")
+        let buckets: [Duration] = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20),
+            .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30),
+        ]
+        claimLatency = registry.makeDurationHistogram(name: "wu_claim_duration_seconds", buckets: buckets, help: "Claim latency, long-poll included")
+        requestLatency = registry.makeDurationHistogram(name: "wu_http_request_duration_seconds", buckets: buckets, help: "HTTP request latency")
+        var copies: [String: Gauge] = [:]
+        for state in Self.copyStates {
+            copies[state] = registry.makeGauge(name: "wu_copies", labels: [("state", state)], help: "Copies of units by state")
+        }
+        self.copies = copies
+    }
+
+    func record(_ counters: Transaction.Counters) {
+        if counters.claimed > 0 { claimedCopies.increment(by: Int64(counters.claimed)) }
+        if counters.completed > 0 { completions.increment(by: Int64(counters.completed)) }
+        if counters.failed > 0 { failures.increment(by: Int64(counters.failed)) }
+        if counters.requeued > 0 { requeues.increment(by: Int64(counters.requeued)) }
+        if counters.valid > 0 { validCopies.increment(by: Int64(counters.valid)) }
+        if counters.invalid > 0 { invalidCopies.increment(by: Int64(counters.invalid)) }
+    }
+
+    func observeClaim(seconds duration: Duration, count: Int) {
+        claims.increment()
+        claimLatency.record(duration)
+    }
+
+    /// The text exposition format.
+    func render(copyCounts: [String: Int]) -> [UInt8] {
+        for state in Self.copyStates { copies[state]?.set(Double(copyCounts[state] ?? 0)) }
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

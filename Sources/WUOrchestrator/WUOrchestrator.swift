@@ -1,2 +1,0 @@
-// WUOrchestrator: see DESIGN.md. Filled in by its issue.
-enum Placeholder {}

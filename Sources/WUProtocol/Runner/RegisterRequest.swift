@@ -1,0 +1,52 @@
+/// `POST /v1/runners/register`: who the runner is and the cap it offers.
+public struct RegisterRequest: Codable, Sendable, Equatable {
+    public var name: String
+    /// The volunteer's cap, not the machine.
+    public var capacity: Capacity
+    /// A `uname -m` value.
+    public var arch: String
+    /// Sandbox profiles this runner allows.
+    public var profiles: [String]
+    public var version: String
+
+    public init(name: String, capacity: Capacity, arch: String, profiles: [String], version: String) {
+        self.name = name
+        self.capacity = capacity
+        self.arch = arch
+        self.profiles = profiles
+        self.version = version
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, capacity, arch, profiles, version
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        capacity = try c.decode(Capacity.self, forKey: .capacity)
+        arch = try c.decode(String.self, forKey: .arch)
+        profiles = try c.decodeIfPresent([String].self, forKey: .profiles) ?? ["default"]
+        version = try c.decodeIfPresent(String.self, forKey: .version) ?? "unknown"
+    }
+}
+
+/// The answer to `register`.
+public struct RegisterResponse: Codable, Sendable, Equatable {
+    public var runnerID: String
+    public var leaseSeconds: Int
+    public var heartbeatSeconds: Int
+
+    public init(runnerID: String, leaseSeconds: Int, heartbeatSeconds: Int) {
+        self.runnerID = runnerID
+        self.leaseSeconds = leaseSeconds
+        self.heartbeatSeconds = heartbeatSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case runnerID = "runner_id"
+        case leaseSeconds = "lease_seconds"
+        case heartbeatSeconds = "heartbeat_seconds"
+    }
+}

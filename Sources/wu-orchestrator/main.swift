@@ -1,1 +1,0 @@
-print("wu-orchestrator: not built yet")
