@@ -22,3 +22,15 @@ public enum Digest {
         text.utf8.count == 64 && text.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
     }
 }
+
+/// Incremental SHA-256 for callers that do not import Crypto themselves.
+public struct SHA256Stream: Sendable {
+    private var hasher = SHA256()
+
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
+
+    /// The digest in lower-case hex.
+    public func finalize() -> String { Digest.hex(hasher.finalize()) }
+}

@@ -3,16 +3,16 @@ import CArchive
 import Glibc
 #endif
 
-/// Thin, throwing wrappers over the file calls WUCore makes; each error names the call and the path.
-enum FileIO {
-    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0) throws -> Int32 {
+/// Thin, throwing wrappers over the file calls wu makes; each error names the call and the path.
+public enum FileIO {
+    public static func open(_ path: String, _ flags: Int32, mode: UInt32 = 0) throws -> Int32 {
         let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
         guard fd >= 0 else { throw WUError(.io, "cannot open \(path)", cause: SystemCallError("open", path: path, errno: errno)) }
         return fd
     }
 
     /// Reads up to `count` bytes, retrying on EINTR; 0 means end of file.
-    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
         while true {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if n >= 0 { return n }
@@ -21,7 +21,7 @@ enum FileIO {
         }
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -33,7 +33,7 @@ enum FileIO {
         }
     }
 
-    static func readFile(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
+    public static func readFile(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
         var result: [UInt8] = []
@@ -57,7 +57,7 @@ enum FileIO {
     static func fileType(_ st: stat) -> mode_t { st.st_mode & S_IFMT }
 
     /// Removes a tree without following symbolic links.
-    static func removeTree(_ path: String) {
+    public static func removeTree(_ path: String) {
         var st = stat()
         guard Glibc.lstat(path, &st) == 0 else { return }
         if st.st_mode & S_IFMT == S_IFDIR {
@@ -77,7 +77,7 @@ enum FileIO {
     }
 
     /// Lists a directory's entries, sorted by byte order.
-    static func listDirectory(_ path: String) throws -> [String] {
+    public static func listDirectory(_ path: String) throws -> [String] {
         guard let dir = opendir(path) else {
             throw WUError(.io, "cannot list \(path)", cause: SystemCallError("opendir", path: path, errno: errno))
         }
@@ -91,7 +91,7 @@ enum FileIO {
     }
 
     /// `mkdir -p` for a path whose parent chain the caller created or trusts.
-    static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+    public static func makeDirectories(_ path: String, mode: UInt32 = 0o755) throws {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component

@@ -66,6 +66,9 @@ enum Validate {
 }
 
 extension Manifest {
+    /// True for a name a unit may have: 1–64 of `[A-Za-z0-9._-]`, not `aggregate`, not starting with `.` or `-`.
+    public static func isValidUnitID(_ id: String) -> Bool { Validate.isIdentifier(id) && id != "aggregate" }
+
     /// Checks what a signed manifest promises before anything trusts it: format, paths, units, sizes.
     ///
     /// A trusted key can still sign a manifest with a path like `../x`: verification never relies on the signer.

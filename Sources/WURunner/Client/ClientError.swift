@@ -1,0 +1,25 @@
+/// What went wrong talking to the orchestrator: the HTTP status and the server's own error, or the transport.
+public struct ClientError: Error, Sendable, CustomStringConvertible {
+    /// The HTTP status, or nil when no response arrived (connection refused, timeout, reset).
+    public let status: Int?
+    /// The server's error code (`not-found`, `forbidden`, …) when it sent one.
+    public let code: String?
+    public let message: String
+
+    public init(status: Int?, code: String?, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    /// Worth retrying: no response, a 5xx, 429, or 408.
+    public var isTransient: Bool {
+        guard let status else { return true }
+        return status >= 500 || status == 429 || status == 408
+    }
+
+    public var description: String {
+        if let status { return "orchestrator answered \(status)\(code.map { " (\($0))" } ?? ""): \(message)" }
+        return "cannot reach the orchestrator: \(message)"
+    }
+}

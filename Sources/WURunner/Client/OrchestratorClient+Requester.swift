@@ -1,0 +1,55 @@
+import FoundationEssentials
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+public import WUProtocol
+
+/// What a requester and an operator ask of the orchestrator.
+extension OrchestratorClient {
+    /// Uploads a `.wu` bundle as a new job (`POST /v1/jobs`).
+    public func submit(bundle path: String, priority: Int?) async throws -> SubmitJobResponse {
+        var request = request(.POST, "/v1/jobs" + (priority.map { "?priority=\($0)" } ?? ""))
+        request.headers.add(name: "Content-Type", value: "application/octet-stream")
+        let (stream, length) = try FileChunks.open(path)
+        request.body = .stream(stream, length: .known(length))
+        let bytes = try await execute(request, timeout: .minutes(10))
+        return try decode(SubmitJobResponse.self, bytes, "POST /v1/jobs")
+    }
+
+    public func jobs() async throws -> JobList { try await send(.GET, "/v1/jobs") }
+
+    public func job(_ id: String) async throws -> JobView { try await send(.GET, "/v1/jobs/\(id)") }
+
+    public func units(ofJob id: String) async throws -> UnitList { try await send(.GET, "/v1/jobs/\(id)/units") }
+
+    /// `cancel`, `pause` or `resume`.
+    public func control(job id: String, action: String) async throws -> JobView {
+        try await send(.POST, "/v1/jobs/\(id)/\(action)")
+    }
+
+    public func runners() async throws -> RunnerList { try await send(.GET, "/v1/runners") }
+
+    public func leaderboard() async throws -> Leaderboard { try await send(.GET, "/v1/leaderboard") }
+
+    /// Streams `GET /v1/jobs/{id}/results` (a tar in the output layout) into `path`.
+    public func downloadResults(job id: String, to path: String) async throws {
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request(.GET, "/v1/jobs/\(id)/results"), timeout: .minutes(30))
+        } catch {
+            throw ClientError(status: nil, code: nil, message: "GET /v1/jobs/\(id)/results: \(error)")
+        }
+        guard response.status == .ok else {
+            throw Self.error(status: Int(response.status.code), body: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+        }
+        try await ResponseFile.write(response.body, to: path)
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ what: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch {
+            throw ClientError(status: 200, code: nil, message: "cannot read the answer to \(what): \(error)")
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Logging
+import Synchronization
+import WUCore
+import WUProtocol
+import WUSandbox
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Carries one assignment from claim to outcome: fetch and verify against the runner's own trusted
+/// keys, lay out the workspace, run in the sandbox, pack `/out`, upload it.
+///
+/// It trusts nothing the claim says that the signed manifest can say instead: the command, the files and
+/// their digests, the resources and the profile all come from the manifest.
+struct AssignmentExecutor: Sendable {
+    let configuration: RunnerConfiguration
+    let client: OrchestratorClient
+    let cache: BlobCache
+    let cap: VolunteerCap
+    let sandboxes: SandboxPool
+    let logger: Logger
+
+    func execute(_ assignment: Assignment, workspace: UnitWorkspace) async -> AssignmentOutcome {
+        var logger = logger
+        logger[metadataKey: "assignment.id"] = "\(assignment.assignmentID)"
+        logger[metadataKey: "unit.id"] = "\(assignment.jobID)/\(assignment.unitID)"
+        let manifest: Manifest
+        let signer: PublicSigningKey
+        do {
+            let manifestPath = try await cache.fetch(assignment.manifestDigest, maxBytes: BundleLimits.default.maxManifestBytes)
+            let signaturePath = try await cache.fetch(assignment.signatureDigest, maxBytes: 64 << 10)
+            (manifest, signer) = try BundleSignature.verify(
+                manifestBytes: try FileIO.readFile(manifestPath), signatureBytes: try FileIO.readFile(signaturePath), trusting: configuration.trust
+            )
+        } catch let error as WUError where [.untrustedKey, .badSignature, .invalidManifest].contains(error.code) {
+            logger.info("refused: \(error.message)")
+            return .failed(reason: "untrusted", message: error.message, usage: nil)
+        } catch {
+            return .failed(reason: "fetch", message: "cannot fetch the manifest: \(error)", usage: nil)
+        }
+        logger.info("verified", metadata: ["signer": "\(signer.keyID)", "job.name": "\(manifest.name)"])
+
+        guard configuration.profiles.contains(manifest.profile) else {
+            return .failed(reason: "profile", message: "the job asks for profile '\(manifest.profile)'; this runner allows \(configuration.profiles.joined(separator: ", "))", usage: nil)
+        }
+        let unit: Manifest.Unit?
+        if assignment.isAggregate {
+            guard manifest.aggregate != nil else { return .failed(reason: "invalid", message: "the manifest has no aggregate step", usage: nil) }
+            unit = nil
+        } else {
+            guard let found = manifest.units.first(where: { $0.id == assignment.unitID }) else {
+                return .failed(reason: "invalid", message: "the signed manifest has no unit '\(assignment.unitID)'", usage: nil)
+            }
+            unit = found
+        }
+        let files = unit.map { manifest.files(forUnit: $0.id) } ?? manifest.files.filter { $0.path.hasPrefix("code/") }
+
+        // Fetch every payload blob (checked against the manifest's digest on download) and lay out the unit.
+        let digests = files.map(\.sha256)
+        cache.pin(digests)
+        defer { cache.unpin(digests) }
+        do {
+            for file in files {
+                let blob = try await cache.fetch(file.sha256, maxBytes: file.size)
+                try workspace.place(blob: blob, as: file)
+            }
+            for input in assignment.aggregateInputs {
+                guard Manifest.isValidUnitID(input.unitID) else { throw WUError(.invalidManifest, "aggregate input id '\(input.unitID)' is not valid") }
+                let blob = try await cache.fetch(input.digest, maxBytes: manifest.resources.diskBytes + (64 << 20))
+                try OutputArchive.extract(
+                    compressed: blob, expectedOutputDigest: input.outputDigest, to: workspace.input + "/" + input.unitID,
+                    limits: .init(maxFileBytes: max(manifest.resources.diskBytes, 1 << 30))
+                )
+            }
+        } catch {
+            logger.info("fetch failed: \(error)")
+            return .failed(reason: "fetch", message: "\(error)", usage: nil)
+        }
+
+        let sandbox: Sandbox
+        do {
+            sandbox = try sandboxes.sandbox(for: manifest.profile, cap: cap)
+        } catch {
+            return .failed(reason: "sandbox", message: "\(error)", usage: nil)
+        }
+        let request = UnitWorkspace.request(manifest: manifest, unit: unit, jobID: assignment.jobID, workspace: workspace)
+        logger.info("started", metadata: ["command": "\(request.command.joined(separator: " "))"])
+        var usage: ResourceUsage
+        do {
+            usage = try await sandbox.run(request).usage
+        } catch {
+            logger.info("sandbox refused the unit: \(error)")
+            return .failed(reason: "sandbox", message: "\(error)", usage: nil)
+        }
+        if Task.isCancelled { return .failed(reason: "aborted", message: "stopped by the runner", usage: usage) }
+        logger.info(
+            "finished",
+            metadata: [
+                "exit": "\(usage.exitCode.map(String.init) ?? "signal \(usage.signal ?? 0)")", "wall_ms": "\(usage.wallMs)",
+                "cpu_ms": "\(usage.cpuUserMs + usage.cpuSystemMs)", "peak_memory": "\(ByteSize.format(usage.peakMemoryBytes))",
+            ]
+        )
+        guard usage.succeeded else {
+            let (reason, message) = AssignmentOutcome.reason(for: usage)
+            return .failed(reason: reason, message: message, usage: usage)
+        }
+
+        do {
+            let compressed = workspace.root + "/output.tar.zst"
+            let summary = try OutputArchive.pack(
+                directory: workspace.output, compressedPath: compressed, limits: .init(maxFileBytes: manifest.resources.diskBytes)
+            )
+            usage.outputBytes = summary.fileBytes
+            let blobDigest = summary.blobDigest!
+            try await Backoff.retrying(logger: logger, "upload") { try await client.uploadBlob(blobDigest, from: compressed) }
+            logger.info("uploaded", metadata: ["output.digest": "\(summary.outputDigest)", "bytes": "\(summary.fileBytes)"])
+            return .completed(outputDigest: summary.outputDigest, blobDigest: blobDigest, usage: usage)
+        } catch let error as WUError where error.code == .limitExceeded {
+            usage.diskExceeded = true
+            return .failed(reason: "disk-exceeded", message: error.message, usage: usage)
+        } catch {
+            return .failed(reason: "upload", message: "\(error)", usage: usage)
+        }
+    }
+}
+
+/// One compiled sandbox per profile, shared by every unit that uses it.
+final class SandboxPool: Sendable {
+    private let sandboxes = Mutex<[String: Sandbox]>([:])
+
+    func sandbox(for profile: String, cap: VolunteerCap) throws -> Sandbox {
+        if let ready = sandboxes.withLock({ $0[profile] }) { return ready }
+        let sandbox = try Sandbox(profile: SandboxProfile.load(named: profile), cap: cap)
+        sandboxes.withLock { $0[profile] = sandbox }
+        return sandbox
+    }
+}

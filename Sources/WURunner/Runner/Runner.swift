@@ -1,0 +1,228 @@
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+import WUCore
+import WUProtocol
+import WUSandbox
+
+/// The volunteer's daemon: register, then claim what fits the free part of the cap, run it, report it,
+/// heartbeat with progress; on graceful shutdown stop claiming, drain, and release what is left.
+public final class Runner: Service, Sendable {
+    public let configuration: RunnerConfiguration
+    let client: OrchestratorClient
+    let logger: Logger
+    private let state = Mutex(State())
+
+    struct State {
+        var running: [String: RunningUnit] = [:]
+        var draining = false
+        var runnerID: String?
+    }
+
+    struct RunningUnit {
+        var assignment: Assignment
+        var workspace: UnitWorkspace
+        var abort: AsyncStream<String>.Continuation
+        /// Why it was stopped early: `aborted` (the orchestrator asked) or `released` (shutdown).
+        var stoppedBecause: String?
+    }
+
+    public init(configuration: RunnerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.client = OrchestratorClient(baseURL: configuration.orchestratorURL, token: configuration.token)
+        self.logger = logger
+    }
+
+    /// The id the orchestrator gave this runner, once registered.
+    public var runnerID: String? { state.withLock { $0.runnerID } }
+
+    public func run() async throws {
+        let unitsDirectory = configuration.workDirectory + "/units"
+        // A previous run's leftovers: its cgroups go with the cap below, its unit directories here.
+        FileIO.removeTree(unitsDirectory)
+        try FileIO.makeDirectories(unitsDirectory, mode: 0o700)
+        let cache = try BlobCache(directory: configuration.workDirectory + "/cache", budgetBytes: configuration.cacheBudgetBytes, client: client)
+        let capName = "runner-" + String(configuration.name.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
+        let cap = try VolunteerCap.create(
+            name: capName, limits: .init(memoryBytes: configuration.memoryBytes, millicpus: configuration.millicpus, pids: configuration.pids)
+        )
+        defer { cap.remove() }
+        let executor = AssignmentExecutor(configuration: configuration, client: client, cache: cache, cap: cap, sandboxes: SandboxPool(), logger: logger)
+
+        guard let registration = try await register() else { return }
+        state.withLock { $0.runnerID = registration.runnerID }
+        logger.info(
+            "registered",
+            metadata: [
+                "runner.id": "\(registration.runnerID)", "cpus": "\(Double(configuration.millicpus) / 1000)",
+                "memory": "\(ByteSize.format(configuration.memoryBytes))", "disk": "\(ByteSize.format(configuration.diskBytes))",
+            ]
+        )
+
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.heartbeatLoop(runnerID: registration.runnerID, every: registration.heartbeatSeconds) }
+                await self.claimLoop(runnerID: registration.runnerID, executor: executor, group: &group, wakeups: wakeups, wake: wake)
+                await self.drain()
+            }
+        } onGracefulShutdown: {
+            self.logger.info("shutting down: no new claims, draining running units")
+            self.state.withLock { $0.draining = true }
+            wake.yield()
+        }
+        logger.info("stopped")
+    }
+
+    /// Registers, retrying transient failures until it works or shutdown begins.
+    func register() async throws -> RegisterResponse? {
+        let body = RegisterRequest(
+            name: configuration.name, capacity: configuration.capacity, arch: configuration.arch, profiles: configuration.profiles,
+            version: WUVersion.current
+        )
+        var attempt = 0
+        while !state.withLock({ $0.draining }) && !Task.isCancelled {
+            do {
+                return try await client.register(body)
+            } catch let error as ClientError where error.isTransient {
+                logger.info("cannot register yet, retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: Backoff.delay(attempt: attempt))
+                attempt += 1
+            }
+        }
+        return nil
+    }
+
+    /// Claims while not draining, as long as a slot and some capacity are free.
+    func claimLoop(
+        runnerID: String, executor: AssignmentExecutor, group: inout DiscardingTaskGroup, wakeups: AsyncStream<Void>,
+        wake: AsyncStream<Void>.Continuation
+    ) async {
+        var wakeupIterator = wakeups.makeAsyncIterator()
+        var failures = 0
+        while true {
+            let (draining, free, slots) = state.withLock { state -> (Bool, Capacity, Int) in
+                var free = configuration.capacity
+                for unit in state.running.values { free = free.subtracting(unit.assignment.resources.capacity) }
+                return (state.draining, free, configuration.maxUnits - state.running.count)
+            }
+            if draining { return }
+            if slots <= 0 || free.millicpus <= 0 || free.memoryBytes <= 0 {
+                _ = await wakeupIterator.next()
+                continue
+            }
+            let claimed: [Assignment]
+            do {
+                let request = ClaimRequest(runnerID: runnerID, free: free, wait: configuration.claimWaitSeconds, max: slots)
+                claimed = try await cancelWhenGracefulShutdown { try await self.client.claim(request) }.assignments
+                failures = 0
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.info("claim failed, backing off", metadata: ["error": "\(error)"])
+                let pause = Backoff.delay(attempt: failures)
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+                failures += 1
+                continue
+            }
+            for assignment in claimed {
+                let workspace: UnitWorkspace
+                do {
+                    workspace = try UnitWorkspace(root: configuration.workDirectory + "/units/" + assignment.assignmentID)
+                } catch {
+                    await report(assignment, .failed(reason: "workspace", message: "\(error)", usage: nil), runnerID: runnerID)
+                    continue
+                }
+                let (aborts, abort) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1))
+                state.withLock { $0.running[assignment.assignmentID] = RunningUnit(assignment: assignment, workspace: workspace, abort: abort) }
+                logger.info("claimed", metadata: ["assignment.id": "\(assignment.assignmentID)", "unit.id": "\(assignment.jobID)/\(assignment.unitID)"])
+                group.addTask {
+                    let outcome = await Self.racing({ await executor.execute(assignment, workspace: workspace) }, against: aborts)
+                    let stopped = self.state.withLock { $0.running[assignment.assignmentID]?.stoppedBecause }
+                    let final: AssignmentOutcome = stopped.map { .failed(reason: $0, message: "stopped by the runner", usage: nil) } ?? outcome
+                    await self.report(assignment, final, runnerID: runnerID)
+                    workspace.remove()
+                    self.state.withLock { _ = $0.running.removeValue(forKey: assignment.assignmentID) }
+                    wake.yield()
+                }
+            }
+        }
+    }
+
+    /// Runs `work`, cancelling it when `aborts` yields first.
+    static func racing(_ work: @escaping @Sendable () async -> AssignmentOutcome, against aborts: AsyncStream<String>) async -> AssignmentOutcome {
+        await withTaskGroup(of: AssignmentOutcome?.self) { group in
+            group.addTask { await work() }
+            group.addTask {
+                for await reason in aborts { return .failed(reason: reason, message: "stopped by the runner", usage: nil) }
+                return nil
+            }
+            var result: AssignmentOutcome?
+            for await outcome in group {
+                if let outcome, result == nil {
+                    result = outcome
+                    group.cancelAll()
+                }
+            }
+            return result!
+        }
+    }
+
+    /// Sends the outcome; retries transient errors so an acknowledged result is never lost to a blip.
+    func report(_ assignment: Assignment, _ outcome: AssignmentOutcome, runnerID: String) async {
+        let id = assignment.assignmentID
+        do {
+            switch outcome {
+            case .completed(let outputDigest, let blobDigest, let usage):
+                let body = CompleteRequest(runnerID: runnerID, outputDigest: outputDigest, blobDigest: blobDigest, usage: usage)
+                let ack = try await Backoff.retrying(attempts: 40, logger: logger, "complete") { try await self.client.complete(assignment: id, body) }
+                logger.info("completed", metadata: ["assignment.id": "\(id)", "copy.state": "\(ack.copyState)", "wall_ms": "\(usage.wallMs)"])
+            case .failed(let reason, let message, let usage):
+                let body = FailRequest(runnerID: runnerID, reason: reason, message: String(message.prefix(2000)), usage: usage)
+                let ack = try await Backoff.retrying(attempts: 40, logger: logger, "fail") { try await self.client.fail(assignment: id, body) }
+                logger.info("failed", metadata: ["assignment.id": "\(id)", "reason": "\(reason)", "copy.state": "\(ack.copyState)"])
+            }
+        } catch {
+            logger.info("could not report the outcome; the lease will expire and the copy be requeued", metadata: ["assignment.id": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    /// Heartbeats with progress until the runner stops; aborts what the orchestrator says to abort.
+    func heartbeatLoop(runnerID: String, every seconds: Int) async {
+        let period = Duration.seconds(max(1, seconds))
+        while true {
+            try? await Task.sleep(for: period)
+            let (items, done) = state.withLock { state in
+                (state.running.values.map { HeartbeatRequest.Item(assignmentID: $0.assignment.assignmentID, progress: $0.workspace.readProgress()) },
+                 state.draining && state.running.isEmpty)
+            }
+            if done { return }
+            do {
+                let answer = try await client.heartbeat(HeartbeatRequest(runnerID: runnerID, assignments: items))
+                for id in answer.abort { stop(id, because: "aborted") }
+            } catch {
+                logger.info("heartbeat failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    func stop(_ assignmentID: String, because reason: String) {
+        state.withLock { state in
+            guard var unit = state.running[assignmentID], unit.stoppedBecause == nil else { return }
+            unit.stoppedBecause = reason
+            unit.abort.yield(reason)
+            state.running[assignmentID] = unit
+        }
+        logger.info("stopping unit", metadata: ["assignment.id": "\(assignmentID)", "reason": "\(reason)"])
+    }
+
+    /// Gives running units the drain timeout, then releases them (they are requeued without counting an attempt).
+    func drain() async {
+        let deadline = ContinuousClock.now + .seconds(configuration.drainTimeoutSeconds)
+        while ContinuousClock.now < deadline, !state.withLock({ $0.running.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        let left = state.withLock { Array($0.running.keys) }
+        for id in left { stop(id, because: FailRequest.released) }
+    }
+}

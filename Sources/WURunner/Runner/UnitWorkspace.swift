@@ -1,0 +1,81 @@
+public import WUCore
+import WUProtocol
+public import WUSandbox
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The host side of one unit: `code/`, `in/`, `out/` and the progress file under the runner's work
+/// directory, and the sandbox request that mounts them at `/code`, `/in`, `/out`, `/run/wu/progress`.
+public struct UnitWorkspace: Sendable {
+    public let root: String
+    public var code: String { root + "/code" }
+    public var input: String { root + "/in" }
+    public var output: String { root + "/out" }
+    public var progress: String { root + "/progress" }
+
+    /// Creates a fresh workspace (removing any left by a previous run of the same id).
+    public init(root: String) throws {
+        FileIO.removeTree(root)
+        for directory in [root, root + "/code", root + "/in"] {
+            guard mkdir(directory, 0o755) == 0 else {
+                throw WUError(.io, "cannot create \(directory)", cause: SystemCallError("mkdir", path: directory, errno: errno))
+            }
+        }
+        guard mkdir(root + "/out", 0o700) == 0 else {
+            throw WUError(.io, "cannot create \(root)/out", cause: SystemCallError("mkdir", path: root + "/out", errno: errno))
+        }
+        self.root = root
+    }
+
+    /// Where a payload file goes: `code/x` under `code/`, `inputs/a/b` under `in/a/b`.
+    public func hostPath(forPayload path: String) -> String {
+        if path.hasPrefix("inputs/") { return input + "/" + path.dropFirst("inputs/".count) }
+        return code + "/" + path.dropFirst("code/".count)
+    }
+
+    /// Places a verified blob at its payload path: a hard link when the mode already matches, else a copy.
+    public func place(blob: String, as file: Manifest.File) throws {
+        let target = hostPath(forPayload: file.path)
+        try FileIO.makeDirectories(String(target[..<target.lastIndex(of: "/")!]))
+        var st = stat()
+        if stat(blob, &st) == 0, Int(st.st_mode & 0o777) == file.mode, link(blob, target) == 0 { return }
+        let bytes = try FileIO.readFile(blob, limit: Int(file.size) + 1)
+        let fd = try FileIO.open(target, O_WRONLY | O_CREAT | O_EXCL, mode: UInt32(file.mode))
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: target) }
+        fchmod(fd, mode_t(file.mode))
+    }
+
+    /// The unit's progress (0…1) from `/run/wu/progress`, read without following links; nil when unset.
+    public func readProgress() -> Double? {
+        let fd = open(progress, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0 else { return nil }
+        let text = String(decoding: buffer[0..<n], as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) ?? ""
+        guard let value = Double(text), value.isFinite else { return nil }
+        return min(1, max(0, value))
+    }
+
+    /// The sandbox request for a manifest's unit (or its aggregate when `unit` is nil).
+    public static func request(manifest: Manifest, unit: Manifest.Unit?, jobID: String, workspace: UnitWorkspace) -> SandboxRequest {
+        var environment = manifest.env
+        environment["WU_JOB_ID"] = jobID
+        environment["WU_UNIT_ID"] = unit?.id ?? "aggregate"
+        environment["WU_PROGRESS"] = "/run/wu/progress"
+        let command = unit.map { manifest.command + $0.args } ?? manifest.aggregate?.command ?? manifest.command
+        let r = manifest.resources
+        return SandboxRequest(
+            command: command, environment: environment, workingDirectory: "/code", codeDirectory: workspace.code,
+            inputDirectory: workspace.input, outputDirectory: workspace.output, progressFile: workspace.progress,
+            limits: .init(memoryBytes: r.memoryBytes, millicpus: r.millicpus, pids: r.pids, diskBytes: r.diskBytes, wallTimeMs: r.wallTimeMs)
+        )
+    }
+
+    public func remove() { FileIO.removeTree(root) }
+}

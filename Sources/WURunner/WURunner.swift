@@ -1,2 +1,0 @@
-// WURunner: see DESIGN.md. Filled in by its issue.
-enum Placeholder {}

@@ -1,1 +1,0 @@
-print("wu-runner: not built yet")
