@@ -187,6 +187,9 @@ struct UnitExecution: Sendable {
             return true
         }
 
+        var diskWatch: DiskWatch? = nil
+        if let out = request.outputDirectory, limits.disk > 0 { diskWatch = DiskWatch(root: out, limit: limits.disk) }
+        defer { diskWatch?.close() }
         let deadline = start + limits.wallMs * 1_000_000
         var timedOut = false
         var diskExceeded = false
@@ -211,16 +214,18 @@ struct UnitExecution: Sendable {
                     let u = group.usage()
                     peakPids = max(peakPids, u.currentPids)
                 }
-                if let out = request.outputDirectory, limits.disk > 0, !diskExceeded {
-                    if FileSystem.usage(of: out).allocated > limits.disk {
-                        diskExceeded = true
-                        killUnit()
-                    }
+            }
+            if diskWatch != nil, !diskExceeded {
+                diskWatch!.update()
+                if diskWatch!.exceeded {
+                    diskExceeded = true
+                    killUnit()
                 }
             }
             var fds = [pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)]
             if outOpen { fds.append(pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0)) }
             if errOpen { fds.append(pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)) }
+            if let w = diskWatch, w.fd >= 0, !diskExceeded { fds.append(pollfd(fd: w.fd, events: Int16(POLLIN), revents: 0)) }
             fds.append(pollfd(fd: cancel.descriptor, events: Int16(POLLIN), revents: 0))
             let remainingMs = max(0, (deadline - Monotonic.nowNs()) / 1_000_000)
             let timeout = Int32(min(100, remainingMs + 1))

@@ -1,0 +1,116 @@
+import Glibc
+import Testing
+@testable import WUSandbox
+
+@Suite struct ProfileTests {
+    /// The directory of `sandbox-profiles/`, found from this source file.
+    static let profileDirectory: String = {
+        var path = #filePath
+        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+        return path + "/sandbox-profiles"
+    }()
+
+    @Test func builtinProfilesMatchTheFilesOnDisk() throws {
+        for name in SandboxProfile.builtinNames {
+            let file = try #require(FileSystem.readText(Self.profileDirectory + "/" + name + ".json"))
+            let embedded = try #require(SandboxProfile.builtinSources[name])
+            #expect(file.trimmingWhitespace() == embedded.trimmingWhitespace(), "run sandbox-profiles/generate-builtin.sh")
+        }
+        #expect(SandboxProfile.builtinNames.contains("default"))
+        #expect(SandboxProfile.builtinNames.contains("strict"))
+    }
+
+    @Test(arguments: ["default", "strict"]) func builtinProfilesParseAndCompile(name: String) throws {
+        let profile = try SandboxProfile.load(named: name)
+        #expect(profile.name == name)
+        #expect(Set(profile.namespaces) == Set(SandboxProfile.Namespace.allCases))
+        #expect(profile.seccomp.defaultAction == .errno)
+        let filter = try SeccompFilter.compileNow(profile.seccomp, origin: name)
+        #expect(filter.bytes.count > 0 && filter.bytes.count % 8 == 0)
+    }
+
+    @Test func defaultProfileDeniesHostileSyscalls() throws {
+        let profile = try SandboxProfile.load(named: "default")
+        let allowed = Set(profile.seccomp.syscalls.filter { $0.action == .allow }.flatMap(\.names))
+        for name in [
+            "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "ptrace", "process_vm_readv", "process_vm_writev", "bpf",
+            "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key", "io_uring_setup", "init_module", "finit_module",
+            "kexec_load", "kexec_file_load", "reboot", "swapon", "swapoff", "clock_settime", "settimeofday", "clone3",
+        ] {
+            #expect(!allowed.contains(name), "\(name) must not be allowed")
+        }
+    }
+
+    func parseError(_ json: String) -> String {
+        do {
+            _ = try SandboxProfile.parse(Array(json.utf8), origin: "test.json")
+            return "no error"
+        } catch {
+            #expect(error.code == .invalidProfile)
+            return error.message
+        }
+    }
+
+    func validJSON(patch: (inout String) -> Void) throws -> String {
+        var text = try #require(SandboxProfile.builtinSources["default"])
+        patch(&text)
+        return text
+    }
+
+    @Test func unknownKeyIsNamed() throws {
+        let json = try validJSON { $0 = $0.replacingFirst("\"network\": \"none\",", with: "\"network\": \"none\", \"netwrk\": 1,") }
+        #expect(parseError(json).contains("unknown key \"netwrk\""))
+    }
+
+    @Test func unknownSyscallIsNamed() throws {
+        let json = try validJSON { $0 = $0.replacingFirst("\"accept\",", with: "\"acept\",") }
+        let message = parseError(json)
+        #expect(message.contains("unknown syscall 'acept'"))
+        #expect(message.contains("seccomp.syscalls[0].names"))
+    }
+
+    @Test func malformedProfilesAreRejected() throws {
+        #expect(parseError("{").contains("not valid JSON"))
+        #expect(parseError(try validJSON { $0 = $0.replacingFirst("\"SCMP_ACT_ERRNO\"", with: "\"SCMP_ACT_ALLOW\"") }).contains("must deny"))
+        #expect(parseError(try validJSON { $0 = $0.replacingFirst("\"cgroup\"", with: "\"ipc\"") }).contains("'cgroup' is missing"))
+        #expect(parseError(try validJSON { $0 = $0.replacingFirst("\"SCMP_CMP_MASKED_EQ\"", with: "\"SCMP_CMP_SOMETIMES\"") }).contains("unknown operator"))
+        #expect(parseError(try validJSON { $0 = $0.replacingFirst("\"source\": \"/usr\"", with: "\"source\": \"/usr\", \"target\": \"/out\"") }).contains("reserved"))
+        #expect(parseError(try validJSON { $0 = $0.replacingFirst("\"max_memory\": \"64G\"", with: "\"max_memory\": \"lots\"") }).contains("limits.max_memory"))
+    }
+
+    @Test func unknownProfileIsAnError() {
+        #expect(throws: SandboxError.self) { try SandboxProfile.load(named: "no-such-profile") }
+        #expect(throws: SandboxError.self) { try SandboxProfile.load(named: "../etc/passwd") }
+    }
+
+    @Test func profileDirectoryOverridesBuiltins() throws {
+        let dir = "/tmp/wu-profile-dir-\(getpid())"
+        try FileSystem.makeDirectories(dir)
+        defer { FileSystem.removeTree(dir) }
+        let text = try validJSON { $0 = $0.replacingFirst("\"hostname\": \"wu\"", with: "\"hostname\": \"custom\"") }
+        try FileSystem.writeFile(dir + "/default.json", Array(text.utf8))
+        #expect(try SandboxProfile.load(named: "default", directory: dir).hostname == "custom")
+        #expect(try SandboxProfile.load(named: "strict", directory: dir).hostname == "wu")
+    }
+}
+
+extension String {
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let r = range(of: target) else { return self }
+        var copy = self
+        copy.replaceSubrange(r, with: replacement)
+        return copy
+    }
+}
+
+extension StringProtocol {
+    func range(of target: String) -> Range<Index>? {
+        guard !target.isEmpty else { return nil }
+        var i = startIndex
+        while i < endIndex {
+            if self[i...].hasPrefix(target) { return i..<index(i, offsetBy: target.count) }
+            i = index(after: i)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,198 @@
+import Glibc
+import Testing
+import WUProtocol
+@testable import WUSandbox
+
+/// hostile-units.md items 24–31, with real cgroups.
+@Suite(.serialized) struct ResourceTests {
+    @Test(.enabled(if: isRoot, "needs root for cgroups")) func item24_memoryBombIsOOMKilled() async throws {
+        let h = try Harness("r24")
+        defer { h.close() }
+        let (r, v) = try await h.python(
+            """
+            blocks = []
+            for i in range(64):
+                blocks.append(bytearray(16 << 20))
+                out("allocated", (i + 1) * 16)
+            """, limits: .init(memoryBytes: 64 << 20, wallTimeMs: 20_000))
+        #expect(v["marker"] == "1")
+        #expect(r.usage.oomKilled)
+        #expect(r.usage.signal == SIGKILL)
+        #expect(r.usage.peakMemoryBytes <= 64 << 20)
+        #expect((Int(v["allocated"] ?? "0") ?? 0) < 64)
+        // The runner is unharmed: the next unit runs.
+        let next = try await h.run(["/bin/true"])
+        #expect(next.usage.exitCode == 0)
+    }
+
+    @Test(.enabled(if: isRoot)) func item25_forkBombStopsAtThePidsLimit() async throws {
+        let h = try Harness("r25")
+        defer { h.close() }
+        let (r, v) = try await h.python(
+            """
+            import time
+            n = 0
+            e = 0
+            while True:
+                try:
+                    if os.fork() == 0:
+                        time.sleep(30)
+                        os._exit(0)
+                    n += 1
+                except OSError as x:
+                    e = x.errno
+                    break
+            out("forked", n)
+            out("errno", e)
+            """, limits: .init(pids: 32, wallTimeMs: 20_000))
+        #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
+        #expect(v["errno"] == "\(EAGAIN)")
+        #expect((Int(v["forked"] ?? "99") ?? 99) < 32)
+        #expect((r.usage.peakPids ?? 0) <= 32)
+        // A real shell fork bomb, ended by the wall clock, leaves nothing.
+        let bomb = try await h.run(["/bin/sh", "-c", "echo WU-MARKER; b() { b | b & }; b"], limits: .init(pids: 64, wallTimeMs: 2_000))
+        #expect(bomb.usage.stdoutTail.hasPrefix("WU-MARKER"))
+        #expect(bomb.usage.timedOut || bomb.usage.exitCode != nil)
+        #expect(Harness.hostProcesses(uid: bomb.hostUID).isEmpty)
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        #expect(posix_spawn(&pid, "/bin/true", nil, nil, argv, environ) == 0)  // the host can still fork
+        var st: Int32 = 0
+        waitpid(pid, &st, 0)
+    }
+
+    @Test(.enabled(if: isRoot)) func item26_cpuQuotaHolds() async throws {
+        let h = try Harness("r26")
+        defer { h.close() }
+        let (r, v) = try await h.python(
+            """
+            import time
+            end = time.monotonic() + 2
+            while time.monotonic() < end:
+                pass
+            out("done", 1)
+            """, limits: .init(millicpus: 500, wallTimeMs: 20_000))
+        #expect(r.usage.exitCode == 0)
+        #expect(v["done"] == "1")
+        let cpu = Double(r.usage.cpuUserMs + r.usage.cpuSystemMs)
+        let ratio = cpu / Double(r.usage.wallMs)
+        #expect(ratio >= 0.35 && ratio <= 0.65, "cpu \(cpu) ms over wall \(r.usage.wallMs) ms = \(ratio)")
+    }
+
+    @Test(.enabled(if: isRoot)) func item27_wallClockLimitKills() async throws {
+        let h = try Harness("r27")
+        defer { h.close() }
+        let r = try await h.run(["/bin/sh", "-c", "echo WU-MARKER; trap '' TERM; sleep 1000"], limits: .init(wallTimeMs: 1_000))
+        #expect(r.usage.stdoutTail.hasPrefix("WU-MARKER"))
+        #expect(r.usage.timedOut)
+        #expect(r.usage.wallMs < 2_000)
+        #expect(r.usage.signal == SIGKILL)
+        #expect(Harness.hostProcesses(uid: r.hostUID).isEmpty)
+    }
+
+    @Test(.enabled(if: isRoot)) func item28_doubleForkedDaemonDoesNotSurvive() async throws {
+        let h = try Harness("r28")
+        defer { h.close() }
+        let r = try await h.run(
+            ["/bin/sh", "-c", "echo WU-MARKER; (setsid sh -c 'trap \"\" HUP TERM; sleep 1000' </dev/null >/dev/null 2>&1 &); sleep 0.2; echo started"])
+        #expect(r.usage.exitCode == 0)
+        #expect(r.usage.stdoutTail == "WU-MARKER\nstarted\n")
+        // Scan the host's /proc for anything still running as the unit's host uid.
+        #expect(Harness.hostProcesses(uid: r.hostUID).isEmpty)
+    }
+
+    @Test(.enabled(if: isRoot)) func item29_diskAndOutputAreCapped() async throws {
+        let h = try Harness("r29")
+        defer { h.close() }
+        let outDir = try h.directory("out")
+        // /out past --disk: RLIMIT_FSIZE and the watchdog.
+        let r = try await h.run(
+            ["/bin/sh", "-c", "echo WU-MARKER; head -c 100000000 /dev/zero > /out/big; echo after"],
+            limits: .init(diskBytes: 8 << 20, wallTimeMs: 20_000), out: outDir)
+        #expect(r.usage.stdoutTail.hasPrefix("WU-MARKER"))
+        #expect(r.usage.diskExceeded)
+        #expect(FileSystem.usage(of: outDir).fileBytes <= 8 << 20)
+        // Many files, each under the per-file limit: the watchdog stops it.
+        let outDir2 = try h.directory("out2")
+        let r2 = try await h.run(
+            ["/bin/sh", "-c", "echo WU-MARKER; i=0; while [ $i -lt 100 ]; do head -c 1000000 /dev/zero > /out/f$i; i=$((i+1)); done; echo after"],
+            limits: .init(diskBytes: 8 << 20, wallTimeMs: 20_000), out: outDir2)
+        #expect(r2.usage.diskExceeded)
+        #expect(!r2.usage.stdoutTail.contains("after"))
+        #expect(FileSystem.usage(of: outDir2).fileBytes < 40 << 20)
+        // /tmp is a capped tmpfs.
+        let t = try await h.python(
+            """
+            out("tmp", err(lambda: open("/tmp/fill", "wb").write(b"\\0" * (80 << 20))))
+            """, limits: .init(memoryBytes: 256 << 20, wallTimeMs: 20_000))
+        #expect(t.values["tmp"] == "\(ENOSPC)")
+        // Gigabytes on stdout: the tail stays 64 KiB.
+        let s = try await h.run(["/bin/sh", "-c", "echo WU-MARKER; head -c 300000000 /dev/zero | tr '\\0' x; echo; echo END"], limits: .init(wallTimeMs: 30_000))
+        #expect(s.usage.exitCode == 0)
+        #expect(s.usage.stdoutTail.utf8.count == 64 * 1024)
+        #expect(s.usage.stdoutTail.hasSuffix("x\nEND\n"))
+    }
+
+    @Test(.enabled(if: isRoot)) func item30_descriptorsAndThreadsAreBounded() async throws {
+        let h = try Harness("r30")
+        defer { h.close() }
+        let (r, v) = try await h.python(
+            """
+            import threading, time
+            fds = []
+            e = 0
+            while True:
+                try:
+                    fds.append(os.open("/dev/null", os.O_RDONLY))
+                except OSError as x:
+                    e = x.errno
+                    break
+            out("fds", len(fds))
+            out("fd_errno", e)
+            for f in fds: os.close(f)
+            n = 0
+            try:
+                while True:
+                    t = threading.Thread(target=time.sleep, args=(30,), daemon=True)
+                    t.start()
+                    n += 1
+            except RuntimeError:
+                pass
+            out("threads", n)
+            os._exit(0)
+            """, limits: .init(pids: 40, wallTimeMs: 20_000))
+        #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
+        #expect(v["fd_errno"] == "\(EMFILE)")
+        #expect((Int(v["fds"] ?? "0") ?? 0) <= 1024)
+        #expect((Int(v["threads"] ?? "99") ?? 99) < 40)
+    }
+
+    @Test(.enabled(if: isRoot)) func item31_capHoldsAcrossUnits() async throws {
+        let h = try Harness("r31", capLimits: .init(memoryBytes: 256 << 20))
+        defer { h.close() }
+        let program = """
+            import time
+            out("start", time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+            b = bytearray(200 << 20)
+            for i in range(0, len(b), 4096): b[i] = 1
+            out("allocated", 1)
+            time.sleep(1.5)
+            out("end", time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+            """
+        async let a = h.python(program, limits: .init(memoryBytes: 250 << 20, wallTimeMs: 30_000))
+        async let b = h.python(program, limits: .init(memoryBytes: 250 << 20, wallTimeMs: 30_000))
+        let (ra, rb) = try await (a, b)
+        #expect(ra.values["marker"] == "1" && rb.values["marker"] == "1")
+        // The two units overlapped in time.
+        let sa = Int64(ra.values["start"] ?? "0") ?? 0
+        let sb = Int64(rb.values["start"] ?? "0") ?? 0
+        let endA = ra.values["end"].flatMap { Int64($0) } ?? sa + ra.result.usage.wallMs * 1_000_000
+        let endB = rb.values["end"].flatMap { Int64($0) } ?? sb + rb.result.usage.wallMs * 1_000_000
+        #expect(sa < endB && sb < endA, "the units did not overlap")
+        // Not both could hold 200M under a 256M cap: at least one was OOM-killed.
+        #expect(ra.result.usage.oomKilled || rb.result.usage.oomKilled)
+        #expect(!(ra.values["end"] != nil && rb.values["end"] != nil))
+        let capUsage = try #require(h.cap.cgroup).usage()
+        #expect(capUsage.peakMemoryBytes <= 256 << 20)
+    }
+}

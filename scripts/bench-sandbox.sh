@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make bench-sandbox: /bin/true under the `default` profile (all namespaces + pivot_root + cgroups
+# + seccomp), side by side in one run, medians of >= 200 runs:
+#   1. whole process: `wu sandbox exec` vs bwrap (same binds + the same seccomp filter, no cgroups)
+#      vs `unshare` with all namespaces (the floor);
+#   2. in process: spawn-to-exit as the runner pays it (wu-bench-sandbox) vs the same bwrap command.
+# Needs root (cgroups), bubblewrap and hyperfine (make bench-deps installs them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-200}
+SCRATCH=${SCRATCH:-.build}
+
+[ "$(id -u)" = 0 ] || { echo "bench-sandbox needs root (cgroups)" >&2; exit 1; }
+for tool in bwrap hyperfine python3; do command -v $tool >/dev/null || { echo "missing $tool (make bench-deps)" >&2; exit 1; }; done
+
+echo "== building wu (release, static stdlib)"
+swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product wu >/dev/null
+WU="$SCRATCH/release/wu"
+HAVE_INPROC=0
+if grep -q '"wu-bench-sandbox"' Package.swift; then
+    swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product wu-bench-sandbox >/dev/null && HAVE_INPROC=1
+fi
+
+# Warm up: compiles the default profile's filter once into the root-owned cache.
+"$WU" sandbox exec --profile default -- /bin/true
+FILTER=$(ls -t /var/cache/wu/seccomp/*.bpf | head -1)
+echo "== seccomp filter (shared by wu and bwrap): $FILTER ($(stat -c %s "$FILTER") bytes)"
+
+# The same binds as the default profile (symlinks replicated as symlinks).
+BWRAP=(bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL --ro-bind /usr /usr)
+for p in /bin /sbin /lib /lib64 /lib32; do
+    if [ -L "$p" ]; then BWRAP+=(--symlink "$(readlink "$p")" "$p"); elif [ -e "$p" ]; then BWRAP+=(--ro-bind "$p" "$p"); fi
+done
+for p in /etc/ld.so.cache /etc/alternatives /etc/localtime; do [ -e "$p" ] && BWRAP+=(--ro-bind "$p" "$p"); done
+BWRAP+=(--proc /proc --dev /dev --tmpfs /tmp --dir /code --dir /in --dir /out --hostname wu --seccomp 9)
+BWRAP_CMD="${BWRAP[*]} /bin/true 9<$FILTER"
+UNSHARE_CMD="unshare --fork --pid --mount --net --uts --ipc --user --map-root-user --mount-proc /bin/true"
+WU_CMD="$WU sandbox exec --profile default --memory 256M --cpus 1 --pids 64 -- /bin/true"
+
+echo "== 1. whole process, $RUNS runs each"
+OUT=$(mktemp -d)
+hyperfine --warmup 20 --runs "$RUNS" --export-json "$OUT/whole.json" \
+    -n wu "$WU_CMD" -n bwrap "$BWRAP_CMD" -n unshare "$UNSHARE_CMD" >/dev/null
+python3 - "$OUT/whole.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+med = {k: v["median"] * 1000 for k, v in r.items()}
+for k in ("wu", "bwrap", "unshare"):
+    print(f"  {k:8s} median {med[k]:7.2f} ms  mean {r[k]['mean']*1000:7.2f} ms  (user {r[k]['user']*1000:.2f} ms, system {r[k]['system']*1000:.2f} ms)")
+print(f"  wu / bwrap   = {med['wu'] / med['bwrap']:.2f}x   (goal <= 1.0x; bwrap applies no cgroups)")
+print(f"  wu / unshare = {med['wu'] / med['unshare']:.2f}x")
+PY
+# hyperfine runs commands through a shell; its shell start is subtracted from every figure.
+
+if [ "$HAVE_INPROC" = 1 ]; then
+    echo "== 2. in process (spawn-to-exit as the runner pays it), $RUNS runs each"
+    # bwrap from the same process, the filter on descriptor 9.
+    BW_ARGS=("${BWRAP[@]}" /bin/true)
+    WU_BENCH_SECCOMP_FILE="$FILTER" "$SCRATCH/release/wu-bench-sandbox" "$RUNS" "${BW_ARGS[@]}" > "$OUT/inproc.json"
+    python3 - "$OUT/inproc.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"  wu (in process) median {r['wu_median_ms']:.2f} ms; bwrap median {r['bwrap_median_ms']:.2f} ms")
+print(f"  wu / bwrap = {r['ratio']:.2f}x   (goal <= 0.5x)")
+print(f"  runner CPU per start {r['wu_runner_cpu_ms_per_start']:.2f} ms; with the sandbox's own processes {r['wu_total_cpu_ms_per_start']:.2f} ms (goal < 5 ms)")
+PY
+else
+    echo "== 2. in process: skipped (Package.swift has no wu-bench-sandbox product yet)"
+fi
+rm -rf "$OUT"
