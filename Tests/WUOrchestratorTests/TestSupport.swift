@@ -1,0 +1,120 @@
+import FoundationEssentials
+import GRDB
+import Testing
+import WUCore
+import WUProtocol
+
+@testable import WUOrchestrator
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh orchestrator on a real SQLite file in a temporary directory, with a hand-moved clock.
+final class Harness: Sendable {
+    let directory: String
+    let clock: ManualClock
+    let orchestrator: Orchestrator
+    let adminToken: String
+    let requesterToken: String
+    let runnerToken: String
+    let admin: Identity
+    let requester: Identity
+    let runner: Identity
+
+    var scheduler: Scheduler { orchestrator.scheduler }
+
+    init(_ configure: (inout OrchestratorConfiguration) -> Void = { _ in }) throws {
+        directory = try Self.temporaryDirectory()
+        clock = ManualClock()
+        var config = OrchestratorConfiguration(dataDirectory: directory)
+        configure(&config)
+        orchestrator = try Orchestrator(config: config, clock: clock)
+        let tokens = TokenAdmin(store: orchestrator.store, clock: clock)
+        adminToken = try tokens.create(role: .admin, name: "ops")
+        requesterToken = try tokens.create(role: .requester, name: "alice")
+        runnerToken = try tokens.create(role: .runner, name: "pool")
+        let now = clock.now()
+        let (a, q, r) = (adminToken, requesterToken, runnerToken)
+        (admin, requester, runner) = try orchestrator.store.pool.read { db in
+            (
+                try TokenAdmin.identify(db, token: a, now: now)!, try TokenAdmin.identify(db, token: q, now: now)!,
+                try TokenAdmin.identify(db, token: r, now: now)!
+            )
+        }
+    }
+
+    deinit { Self.remove(directory) }
+
+    static func temporaryDirectory() throws -> String {
+        var template = Array("/tmp/wu-orch-test-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw WUError(.io, "mkdtemp failed") }
+        return String(cString: made)
+    }
+
+    static func remove(_ path: String) {
+        guard path.hasPrefix("/tmp/wu-") else { return }
+        var pid: pid_t = 0
+        let arguments: [String] = ["/bin/rm", "-rf", path]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        if posix_spawn(&pid, "/bin/rm", nil, nil, &argv, environ) == 0 {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+    }
+
+    static let codeDigest = String(repeating: "c", count: 64)
+    static let full = Capacity(millicpus: 8000, memoryBytes: 16 << 30, diskBytes: 100 << 30, gpus: 0)
+
+    /// Creates a job straight in the store (no bundle): `units` units named u0, u1, ….
+    @discardableResult
+    func makeJob(
+        units: Int, replicas: Int = 1, quorum: Int = 1, aggregate: Bool = false, priority: Int = 0, owner: Identity? = nil,
+        resources: Manifest.Resources = Manifest.Resources(millicpus: 1000), profile: String = "default"
+    ) async throws -> String {
+        let manifest = Manifest(
+            name: "test", version: "1", command: ["/bin/true"], profile: profile, resources: resources,
+            units: (0..<units).map { Manifest.Unit(id: "u\($0)") }, redundancy: .init(replicas: replicas, quorum: quorum),
+            aggregate: aggregate ? .init(command: ["/bin/true"]) : nil,
+            files: [Manifest.File(path: "code/run.sh", sha256: Self.codeDigest, size: 1, mode: 0o755)])
+        let owner = owner ?? requester
+        let response = try await scheduler.transaction { tx in
+            try Scheduler.createJob(
+                tx, owner: owner, manifest: manifest, priority: priority, signer: "test", manifestDigest: String(repeating: "a", count: 64),
+                signatureDigest: String(repeating: "b", count: 64))
+        }
+        return response.jobID
+    }
+
+    func register(_ name: String, arch: String = "x86_64", profiles: [String] = ["default"], capacity: Capacity = Harness.full) async throws
+        -> String
+    {
+        try await scheduler.register(runner, RegisterRequest(name: name, capacity: capacity, arch: arch, profiles: profiles, version: "test"))
+            .runnerID
+    }
+
+    func claim(_ runnerID: String, max: Int = 1, free: Capacity = Harness.full) async throws -> [Assignment] {
+        try await scheduler.claim(runner, ClaimRequest(runnerID: runnerID, free: free, wait: 0, max: max)).assignments
+    }
+
+    /// Uploads `output` as a blob and completes the assignment with its digest.
+    @discardableResult
+    func complete(_ assignment: Assignment, by runnerID: String, output: String) async throws -> AssignmentAck {
+        let blob = try orchestrator.blobs.putSync(Array(output.utf8))
+        return try await scheduler.complete(
+            runner, assignmentID: assignment.assignmentID,
+            CompleteRequest(runnerID: runnerID, outputDigest: Hex.sha256(output), blobDigest: blob, usage: ResourceUsage(wallMs: 5, exitCode: 0)),
+            blobs: orchestrator.blobs)
+    }
+
+    func job(_ id: String) async throws -> JobView { try await scheduler.job(admin, id) }
+
+    func runnerView(_ id: String) async throws -> RunnerView {
+        try #require(try await scheduler.runners(admin).runners.first { $0.runnerID == id })
+    }
+
+    func copies(_ jobID: String) async throws -> [CopyView] {
+        try await scheduler.units(admin, jobID).units.flatMap(\.copies)
+    }
+}
