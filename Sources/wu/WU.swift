@@ -12,7 +12,7 @@ struct WU: AsyncParsableCommand {
         abstract: "Pack, verify and run signed work-unit bundles.",
         discussion: "Exit status: 0 ok, 1 error, 2 invalid input, 3 untrusted or bad signature, 4 tampered or unsafe bundle.",
         subcommands: [
-            Keygen.self, Pack.self, Verify.self, Inspect.self, Sandbox.self, Doctor.self,
+            Keygen.self, Pack.self, Verify.self, Inspect.self, Run.self, Sandbox.self, Doctor.self,
             Submit.self, Status.self, Wait.self, Results.self, Cancel.self, Pause.self, Resume.self,
         ]
     )
