@@ -1,38 +1,74 @@
 #!/usr/bin/env bash
-# make demo: what a requester does with wu, on this machine, in a temporary directory.
+# make demo: the main job end to end on this machine, as DESIGN.md describes it.
+#
+# An orchestrator on loopback with the embedded SQLite in a temporary data dir, a requester key,
+# three runners each capped at one core and 512M, `bundles/wordcount` (2 replicas, quorum 2)
+# packed, submitted and waited for, then the word counts, the leaderboard and each unit's usage.
+# Everything is stopped on exit, also on Ctrl-C.
 set -euo pipefail
 bin=$(cd "${1:-.build/debug}" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/wu-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-wu="$bin/wu"
+chmod 711 "$work"  # runners keep their unit directories here: sandboxed units must be able to pass through
+port=${WU_DEMO_PORT:-$((20000 + RANDOM % 20000))}
+pids=()
+
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'echo; echo "interrupted: stopping everything"; exit 130' INT TERM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+wu() { "$bin/wu" "$@"; }
+orch() { "$bin/wu-orchestrator" "$@" --data-dir "$work/data"; }
 
-step "a requester's signing key"
-(cd "$work" && "$wu" keygen requester)
+step "orchestrator on http://127.0.0.1:$port (SQLite in $work/data)"
+"$bin/wu-orchestrator" serve --data-dir "$work/data" --listen "127.0.0.1:$port" >"$work/orchestrator.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$port/health" >/dev/null || { cat "$work/orchestrator.log"; exit 1; }
+export WU_ORCHESTRATOR="http://127.0.0.1:$port"
 
-for job in hello wordcount sha256; do
-  step "pack and verify bundles/$job"
-  "$wu" pack "$root/bundles/$job" -o "$work/$job.wu" --key "$work/requester.key"
-  "$wu" verify "$work/$job.wu" --trust "$work/requester.pub"
+step "tokens and the requester's key"
+requester_token=$(orch token create --role requester --name demo-requester)
+runner_token=$(orch token create --role runner --name demo-pool)
+(cd "$work" && wu keygen requester)
+orch keys add --name requester "$work/requester.pub"
+
+step "three runners, each capped at 1 cpu, 512M memory, 1G disk"
+for i in 1 2 3; do
+  "$bin/wu-runner" --token "$runner_token" --cpus 1 --memory 512M --disk 1G --max-units 2 \
+    --work-dir "$work/runner-$i" --trust "$work/requester.pub" --name "volunteer-$i" --claim-wait 5 \
+    >"$work/runner-$i.log" 2>&1 &
+  pids+=($!)
 done
 
-step "inspect wordcount.wu (no trust needed to look)"
-"$wu" inspect "$work/wordcount.wu"
+step "pack and submit bundles/wordcount (3 texts, 2 replicas each, quorum 2, then an aggregate)"
+wu pack "$root/bundles/wordcount" -o "$work/wordcount.wu" --key "$work/requester.key"
+export WU_TOKEN="$requester_token"
+job=$(wu submit "$work/wordcount.wu")
 
-step "a tampered bundle is refused"
-cp "$work/hello.wu" "$work/tampered.wu"
-printf '\x00' | dd of="$work/tampered.wu" bs=1 seek=200 conv=notrunc status=none
-if "$wu" verify "$work/tampered.wu" --trust "$work/requester.pub"; then
-  echo "a tampered bundle verified: this is a bug" >&2; exit 1
-else
-  echo "(refused, exit $?, as it should be)"
-fi
+step "wait for job $job"
+wu wait "$job" --timeout 300
 
-if "$wu" help run >/dev/null 2>&1; then
-  step "run every unit of wordcount locally in the sandbox (wu run)"
-  "$wu" run "$work/wordcount.wu" --trust "$work/requester.pub" -o "$work/results"
-  echo; echo "word counts (aggregate):"; head -20 "$work/results/aggregate/out/counts.tsv"
-fi
-printf '\ndemo finished\n'
+step "word counts (top 10 of the aggregate)"
+wu results "$job" -o "$work/results"
+sort -t$'\t' -k2,2nr -k1,1 "$work/results/aggregate/out/counts.tsv" | head -10
+
+step "leaderboard"
+wu leaderboard
+
+step "each unit's usage"
+wu status "$job"
+
+step "a tampered bundle is refused before it reaches anyone"
+cp "$work/wordcount.wu" "$work/tampered.wu"
+printf '\x00' | dd of="$work/tampered.wu" bs=1 seek=300 conv=notrunc status=none
+if wu submit "$work/tampered.wu" 2>"$work/refusal.txt"; then echo "a tampered bundle was accepted: this is a bug" >&2; exit 1; fi
+echo "refused: $(cat "$work/refusal.txt")"
+
+printf '\ndemo finished; stopping the runners and the orchestrator\n'

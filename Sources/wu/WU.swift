@@ -1,5 +1,6 @@
 import ArgumentParser
 import WUCore
+import WURunner
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,10 +11,10 @@ struct WU: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wu",
         abstract: "Pack, verify and run signed work-unit bundles.",
-        discussion: "Exit status: 0 ok, 1 error, 2 invalid input, 3 untrusted or bad signature, 4 tampered or unsafe bundle.",
+        discussion: "Exit status: 0 ok, 1 error, 2 invalid input, 3 untrusted key, bad signature or refused credentials, 4 tampered or unsafe bundle.",
         subcommands: [
             Keygen.self, Pack.self, Verify.self, Inspect.self, Run.self, Sandbox.self, Doctor.self,
-            Submit.self, Status.self, Wait.self, Results.self, Cancel.self, Pause.self, Resume.self,
+            Submit.self, Status.self, Wait.self, Results.self, Cancel.self, Pause.self, Resume.self, Leaderboard.self,
         ]
     )
 
@@ -27,9 +28,11 @@ struct WU: AsyncParsableCommand {
                 try command.run()
             }
         } catch let error as WUError {
-            let line = Array("wu: error: \(error.description)\n".utf8)
-            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            FileHandleLine.standardError("wu: error: \(error.description)")
             Glibc.exit(error.exitCode)
+        } catch let error as ClientError {
+            FileHandleLine.standardError("wu: error: \(error.description)")
+            Glibc.exit(error.status == 401 || error.status == 403 ? 3 : 1)
         } catch {
             exit(withError: error)
         }

@@ -67,6 +67,8 @@ public struct OrchestratorClient: Sendable {
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: timeout)
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw ClientError(status: nil, code: nil, message: "\(request.method) \(request.url): \(error)")
         }

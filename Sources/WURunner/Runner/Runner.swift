@@ -4,6 +4,9 @@ import Synchronization
 import WUCore
 import WUProtocol
 import WUSandbox
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The volunteer's daemon: register, then claim what fits the free part of the cap, run it, report it,
 /// heartbeat with progress; on graceful shutdown stop claiming, drain, and release what is left.
@@ -40,7 +43,11 @@ public final class Runner: Service, Sendable {
         let unitsDirectory = configuration.workDirectory + "/units"
         // A previous run's leftovers: its cgroups go with the cap below, its unit directories here.
         FileIO.removeTree(unitsDirectory)
-        try FileIO.makeDirectories(unitsDirectory, mode: 0o700)
+        // Traversable (not listable) by the unprivileged ids the sandbox maps units to, so their binds resolve.
+        try FileIO.makeDirectories(unitsDirectory, mode: 0o711)
+        chmod(configuration.workDirectory, 0o711)
+        chmod(unitsDirectory, 0o711)
+        try Self.checkTraversable(unitsDirectory)
         let cache = try BlobCache(directory: configuration.workDirectory + "/cache", budgetBytes: configuration.cacheBudgetBytes, client: client)
         let capName = "runner-" + String(configuration.name.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
         let cap = try VolunteerCap.create(
@@ -65,6 +72,7 @@ public final class Runner: Service, Sendable {
                 group.addTask { await self.heartbeatLoop(runnerID: registration.runnerID, every: registration.heartbeatSeconds) }
                 await self.claimLoop(runnerID: registration.runnerID, executor: executor, group: &group, wakeups: wakeups, wake: wake)
                 await self.drain()
+                group.cancelAll()  // ends the heartbeat loop's sleep; units were drained or released above
             }
         } onGracefulShutdown: {
             self.logger.info("shutting down: no new claims, draining running units")
@@ -72,6 +80,25 @@ public final class Runner: Service, Sendable {
             wake.yield()
         }
         logger.info("stopped")
+    }
+
+    /// The sandbox binds `/code`, `/in` and `/out` as the unit's unprivileged id: every directory above the
+    /// unit directories must let others pass (`o+x`), or every unit fails at its mount stage.
+    static func checkTraversable(_ path: String) throws {
+        guard let resolved = realpath(path, nil) else { return }
+        defer { free(resolved) }
+        var current = ""
+        for component in String(cString: resolved).split(separator: "/") {
+            current += "/" + component
+            var st = stat()
+            guard stat(current, &st) == 0 else { continue }
+            if st.st_mode & 0o001 == 0 {
+                throw WUError(
+                    .invalidArgument,
+                    "the work directory is under \(current) (mode \(String(st.st_mode & 0o777, radix: 8))), which sandboxed units cannot pass through; choose a --work-dir outside it or run `chmod o+x \(current)`"
+                )
+            }
+        }
     }
 
     /// Registers, retrying transient failures until it works or shutdown begins.
@@ -216,13 +243,19 @@ public final class Runner: Service, Sendable {
         logger.info("stopping unit", metadata: ["assignment.id": "\(assignmentID)", "reason": "\(reason)"])
     }
 
-    /// Gives running units the drain timeout, then releases them (they are requeued without counting an attempt).
+    /// Gives running units the drain timeout, then releases them (they are requeued without counting an
+    /// attempt) and waits a little for those `released` reports to go out.
     func drain() async {
-        let deadline = ContinuousClock.now + .seconds(configuration.drainTimeoutSeconds)
-        while ContinuousClock.now < deadline, !state.withLock({ $0.running.isEmpty }) {
-            try? await Task.sleep(for: .milliseconds(100))
-        }
+        await waitUntilIdle(for: .seconds(configuration.drainTimeoutSeconds))
         let left = state.withLock { Array($0.running.keys) }
         for id in left { stop(id, because: FailRequest.released) }
+        await waitUntilIdle(for: .seconds(15))
+    }
+
+    func waitUntilIdle(for limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline, !state.withLock({ $0.running.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
     }
 }
