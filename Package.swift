@@ -111,6 +111,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // make bench-sandbox: in-process spawn-to-exit against bubblewrap (scripts/bench-sandbox.sh).
+        .executableTarget(name: "wu-bench-sandbox", dependencies: ["WUSandbox", "WUProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "WUCoreTests", dependencies: ["WUCore", "CArchive"], swiftSettings: swiftSettings),
         .testTarget(name: "WUSandboxTests", dependencies: ["WUSandbox", "CSandbox"], swiftSettings: swiftSettings),
         .testTarget(
@@ -122,6 +124,6 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "WURunnerTests", dependencies: ["WURunner"], swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProtocol"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProtocol", "WURunner"], swiftSettings: swiftSettings),
     ]
 )

@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 
-int wu_sandbox_abi_version(void) { return 1; }
+int wu_sandbox_abi_version(void) { return 2; }
 
 // MARK: - Small async-signal-safe helpers (no allocation)
 
@@ -265,6 +265,13 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) wu_child_fail(efd, WU_STAGE_SIGNALS, errno, NULL);
     if (setsid() < 0) wu_child_fail(efd, WU_STAGE_SETSID, errno, NULL);
+
+    //    Join the v1 cgroups ourselves, before anything else is charged (see cgroup_self_fds).
+    for (int i = 0; i < c->cgroup_self_fd_count; i++) {
+        ssize_t w;
+        do { w = write(c->cgroup_self_fds[i], "0\n", 2); } while (w < 0 && errno == EINTR);
+        if (w != 2) wu_child_fail(efd, WU_STAGE_CGROUP, w < 0 ? errno : EIO, "join own cgroup");
+    }
 
     // 2. Wait until the parent has written uid_map/gid_map and put us in every cgroup. Before
     //    that our ids are unmapped and our usage would be charged to the runner. EOF means the

@@ -56,6 +56,9 @@ public struct Cgroup: Sendable {
     /// The `cgroup.procs` files a new process must be written into.
     public var procsFiles: [String] { directories.map { $0 + "/cgroup.procs" } }
 
+    /// v1: the `tasks` files a single-threaded process can move itself into (see CSandbox).
+    public var tasksFiles: [String] { hierarchy.version == .v1 ? directories.map { $0 + "/tasks" } : [] }
+
     func dir(_ controller: String) -> String? {
         switch hierarchy.version {
         case .v2: hierarchy.unifiedRoot.map { $0 + "/" + relativePath }

@@ -118,14 +118,23 @@ struct UnitExecution: Sendable {
         defer { strings.free() }
         let argv = strings.array(request.command)
         let envp = strings.array(envList)
-        let cgroupFiles = group.map { strings.array($0.procsFiles) }
+        // v1: the child moves itself through pre-opened `tasks` files; v2: the parent writes cgroup.procs.
+        var selfFDs: [Int32] = []
+        defer { for fd in selfFDs { close(fd) } }
+        for path in group?.tasksFiles ?? [] {
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw SandboxError(.cgroup, "open \(path)", errno: errno) }
+            selfFDs.append(fd)
+        }
+        let parentProcs = (group?.hierarchy.version == .v2) ? group?.procsFiles ?? [] : []
+        let cgroupFiles = parentProcs.isEmpty ? nil : strings.array(parentProcs)
         var mounts: [wu_mount] = plan.map {
             wu_mount(kind: $0.kind, optional: $0.optional ? 1 : 0, source: $0.source.map { strings.make($0) }, target: strings.make($0.target), data: $0.data.map { strings.make($0) })
         }
 
         let start = Monotonic.nowNs()
         var result = wu_spawn_result()
-        let rc: Int32 = sandbox.filter.bytes.withUnsafeBytes { bpf in
+        let rc: Int32 = selfFDs.withUnsafeBufferPointer { selfBuf in sandbox.filter.bytes.withUnsafeBytes { bpf in
             mounts.withUnsafeMutableBufferPointer { mountBuf in
                 rlimits.withUnsafeMutableBufferPointer { rlBuf in
                     var config = wu_spawn_config(
@@ -137,14 +146,15 @@ struct UnitExecution: Sendable {
                         namespaces: Int32(WU_NS_USER | WU_NS_PID | WU_NS_MOUNT | WU_NS_NET | WU_NS_UTS | WU_NS_IPC | WU_NS_CGROUP),
                         uid_map: strings.make(uidMap), gid_map: strings.make(gidMap), setgroups: strings.make(rootless ? "deny" : "allow"),
                         uid: unitUID, gid: unitUID, setup_uid: 0, setup_gid: 0,
-                        cgroup_procs: cgroupFiles.map { UnsafePointer($0) }, cgroup_count: Int32(group?.procsFiles.count ?? 0),
+                        cgroup_procs: cgroupFiles.map { UnsafePointer($0) }, cgroup_count: Int32(parentProcs.count),
                         stdin_fd: -1, stdout_fd: outPipe[1], stderr_fd: errPipe[1],
                         seccomp_filter: bpf.baseAddress, seccomp_filter_len: bpf.count,
-                        cap_last_cap: capLast, loopback_up: 1)
+                        cap_last_cap: capLast, loopback_up: 1,
+                        cgroup_self_fds: selfBuf.baseAddress, cgroup_self_fd_count: Int32(selfBuf.count))
                     return wu_sandbox_spawn(&config, &result)
                 }
             }
-        }
+        } }
         close(outPipe[1])
         close(errPipe[1])
         guard rc == 0 else {
