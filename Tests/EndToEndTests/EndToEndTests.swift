@@ -1,0 +1,262 @@
+import FoundationEssentials
+import Testing
+import WUCore
+import WUProtocol
+import WURunner
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real binaries on loopback: wu-orchestrator, wu-runner and the wu client library, carrying jobs
+/// from a packed bundle to checked results.
+@Suite(.serialized, .enabled(if: isRoot, "runners need root for namespaces and cgroups"))
+struct EndToEndTests {
+    /// wordcount through three runners (2 replicas, quorum 2, aggregate) against counts computed here.
+    @Test func wordcountThroughThreeRunners() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.shutdown() }
+        for i in 1...3 { try cluster.startRunner(name: "r\(i)") }
+        let bundle = cluster.directory + "/wc.wu"
+        _ = try BundlePacker.pack(jobDirectory: repositoryRoot + "/bundles/wordcount", key: cluster.key, output: bundle)
+        let job = try await cluster.submit(bundle)
+        let view = try await cluster.waitForJob(job)
+        #expect(view.state == "completed", "\(view.failureReasons)\n\(cluster.logs())")
+
+        let results = try await cluster.results(job)
+        let counted = try parseCounts(String(decoding: FileIO.readFile(results + "/aggregate/out/counts.tsv"), as: UTF8.self))
+        #expect(counted == expectedWordCounts(), "aggregate differs from the counts computed by the test")
+        #expect(counted["the"] == 15)
+        // Every unit ran on two distinct runners and both copies are valid.
+        let units = try await cluster.requester.units(ofJob: job).units
+        for unit in units where !unit.isAggregate {
+            let valid = unit.copies.filter { $0.state == "valid" }
+            #expect(valid.count == 2, "\(unit.unitID): \(unit.copies.map(\.state))")
+            #expect(Set(valid.compactMap(\.runnerID)).count == 2, "\(unit.unitID) ran twice on one runner")
+        }
+    }
+
+    /// sha256 over four chunks: each unit's digest and the aggregate's list match sha256 computed here.
+    @Test func sha256ThroughThreeRunners() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.shutdown() }
+        for i in 1...3 { try cluster.startRunner(name: "r\(i)") }
+        let bundle = cluster.directory + "/sha.wu"
+        _ = try BundlePacker.pack(jobDirectory: repositoryRoot + "/bundles/sha256", key: cluster.key, output: bundle)
+        let job = try await cluster.submit(bundle)
+        let view = try await cluster.waitForJob(job)
+        #expect(view.state == "completed", "\(view.failureReasons)")
+        let results = try await cluster.results(job)
+        for i in 0..<4 {
+            let chunk = try FileIO.readFile(repositoryRoot + "/bundles/sha256/inputs/chunk-\(i)")
+            let reported = String(decoding: try FileIO.readFile(results + "/chunk-\(i)/out/sha256"), as: UTF8.self)
+            #expect(reported == Digest.sha256(chunk) + "\n", "chunk-\(i)")
+        }
+        let list = String(decoding: try FileIO.readFile(results + "/aggregate/out/chunks.sha256"), as: UTF8.self)
+        #expect(list.split(separator: "\n").count == 4)
+    }
+
+    /// A runner killed with SIGKILL mid-unit: its copy is requeued when the lease expires and another runner finishes the job.
+    @Test func runnerKilledMidUnitIsRequeued() async throws {
+        let cluster = try await Cluster(orchestratorFlags: ["--lease-seconds", "3", "--heartbeat-ttl-seconds", "2", "--requeue-sweep-seconds", "1"])
+        defer { cluster.shutdown() }
+        let bundle = try cluster.bundle(
+            "slow", spec: #"{"name": "slow", "command": ["/bin/sh", "-c", "echo started; sleep 3; echo done > /out/done"], "units": [{"id": "u"}]}"#,
+            files: ["code/readme": "slow\n"]
+        )
+        let first = try cluster.startRunner(name: "victim")
+        let job = try await cluster.submit(bundle)
+        try await cluster.eventually(20, "the victim leased the copy") {
+            try await cluster.requester.units(ofJob: job).units.first?.copies.contains { $0.state == "leased" } == true
+        }
+        first.signal(SIGKILL)
+        #expect(first.wait(seconds: 10) != nil)
+        try cluster.startRunner(name: "rescuer")
+        let view = try await cluster.waitForJob(job, seconds: 60)
+        #expect(view.state == "completed", "\(view.failureReasons)")
+        let copies = try await cluster.requester.units(ofJob: job).units[0].copies
+        #expect(copies.contains { $0.state == "valid" && $0.runnerName == "rescuer" }, "\(copies)")
+        #expect(copies.allSatisfy { $0.state != "leased" })
+    }
+
+    /// The orchestrator killed with SIGKILL mid-job and restarted on the same data dir: runners reconnect,
+    /// the job completes, nothing is lost or counted twice.
+    @Test func orchestratorKilledMidJobLosesNothing() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.shutdown() }
+        let units = (1...6).map { #"{"id": "u\#($0)", "args": ["\#($0)"]}"# }.joined(separator: ", ")
+        let bundle = try cluster.bundle(
+            "many",
+            spec: #"{"name": "many", "command": ["/bin/sh", "-c", "sleep 1; echo $1 > /out/n", "sh"], "units": [\#(units)], "redundancy": {"replicas": 2, "quorum": 2}}"#,
+            files: ["code/readme": "many\n"]
+        )
+        for i in 1...2 { try cluster.startRunner(name: "r\(i)", extra: ["--max-units", "2"]) }
+        let job = try await cluster.submit(bundle)
+        try await cluster.eventually(60, "some copies are valid") {
+            (try await cluster.requester.job(job).copies["valid"] ?? 0) >= 2
+        }
+        cluster.orchestrator!.signal(SIGKILL)
+        #expect(cluster.orchestrator!.wait(seconds: 10) != nil)
+        try await Task.sleep(for: .seconds(2))
+        try await cluster.startOrchestrator()
+        let view = try await cluster.waitForJob(job, seconds: 120)
+        #expect(view.state == "completed", "\(view.failureReasons)\n\(cluster.logs())")
+        let all = try await cluster.requester.units(ofJob: job).units
+        #expect(all.count == 6)
+        for unit in all {
+            #expect(unit.copies.filter { $0.state == "valid" }.count == 2, "\(unit.unitID): \(unit.copies.map(\.state))")
+        }
+        // Reputation counts each valid copy once.
+        let board = try await cluster.requester.leaderboard().runners
+        #expect(board.reduce(0) { $0 + $1.valid } == 12, "\(board)")
+        let results = try await cluster.results(job)
+        for i in 1...6 {
+            #expect(String(decoding: try FileIO.readFile(results + "/u\(i)/out/n"), as: UTF8.self) == "\(i)\n")
+        }
+    }
+
+    /// A dishonest participant speaking the runner protocol returns a wrong output: it is outvoted,
+    /// marked invalid, loses reputation, and the job's result is the honest one.
+    @Test func dishonestRunnerIsOutvoted() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.shutdown() }
+        let bundle = try cluster.bundle(
+            "honest", spec: #"{"name": "honest", "command": ["/bin/sh", "-c", "echo 42 > /out/answer"], "units": [{"id": "q"}], "redundancy": {"replicas": 2, "quorum": 2}}"#,
+            files: ["code/readme": "honest\n"]
+        )
+        let job = try await cluster.submit(bundle)
+        let cheater = cluster.runnerClient
+        let registration = try await cheater.register(
+            RegisterRequest(name: "cheater", capacity: Capacity(millicpus: 4000, memoryBytes: 8 << 30, diskBytes: 8 << 30), arch: HostInfo.architecture(), profiles: ["default"], version: "evil")
+        )
+        let claimed = try await cheater.claim(ClaimRequest(runnerID: registration.runnerID, free: Capacity(millicpus: 4000, memoryBytes: 8 << 30, diskBytes: 8 << 30), wait: 5))
+        let assignment = try #require(claimed.assignments.first)
+        // A made-up output.
+        let fake = cluster.directory + "/fake"
+        try FileIO.makeDirectories(fake)
+        try cluster.write(fake + "/answer", "41\n")
+        let summary = try OutputArchive.pack(directory: fake, compressedPath: cluster.directory + "/fake.zst")
+        try await cheater.uploadBlob(summary.blobDigest!, from: cluster.directory + "/fake.zst")
+        _ = try await cheater.complete(
+            assignment: assignment.assignmentID,
+            CompleteRequest(runnerID: registration.runnerID, outputDigest: summary.outputDigest, blobDigest: summary.blobDigest!, usage: ResourceUsage(wallMs: 1, exitCode: 0))
+        )
+        for i in 1...2 { try cluster.startRunner(name: "honest-\(i)") }
+        let view = try await cluster.waitForJob(job)
+        #expect(view.state == "completed", "\(view.failureReasons)")
+        let copies = try await cluster.requester.units(ofJob: job).units[0].copies
+        #expect(copies.first { $0.runnerName == "cheater" }?.state == "invalid", "\(copies.map { ($0.runnerName, $0.state) })")
+        #expect(copies.filter { $0.state == "valid" }.count == 2)
+        let board = try await cluster.requester.leaderboard().runners
+        let cheat = try #require(board.first { $0.name == "cheater" })
+        #expect(cheat.reputation == -5 && cheat.invalid == 1)
+        let results = try await cluster.results(job)
+        #expect(String(decoding: try FileIO.readFile(results + "/q/out/answer"), as: UTF8.self) == "42\n")
+    }
+
+    /// A bundle signed by a key the runner does not trust: the runner runs nothing from it and says why.
+    @Test func untrustedSignerRunsNothing() async throws {
+        let cluster = try await Cluster(orchestratorFlags: ["--max-attempts", "1"])
+        defer { cluster.shutdown() }
+        let other = try KeyFiles.generate(prefix: cluster.directory + "/other")
+        let bundle = try cluster.bundle(
+            "marker", spec: #"{"name": "marker", "command": ["/bin/sh", "-c", "touch /out/ran"], "units": [{"id": "u"}]}"#, files: ["code/x": "x\n"]
+        )
+        let runner = try cluster.startRunner(name: "picky", trust: cluster.directory + "/other.pub")
+        _ = other
+        let job = try await cluster.submit(bundle)
+        try await cluster.eventually(30, "the copy failed as untrusted") {
+            try await cluster.requester.units(ofJob: job).units[0].copies.contains { ($0.failReason ?? "").contains("untrusted") }
+        }
+        let reason = try await cluster.requester.units(ofJob: job).units[0].copies.compactMap(\.failReason).first ?? ""
+        #expect(reason.contains("not trusted"), "\(reason)")
+        #expect(!runner.output.contains("] started"), "the runner started something: \(runner.output)")
+    }
+
+    /// Matching that can fail: a 1G unit never goes to a 512M runner and is run by a 2G runner; a GPU unit
+    /// never goes to a runner without one and is given to a client that registers with one.
+    @Test func matchingRespectsMemoryAndGPUs() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.shutdown() }
+        let big = try cluster.bundle(
+            "big", spec: #"{"name": "big", "command": ["/bin/sh", "-c", "echo ok > /out/ok"], "resources": {"memory": "1G"}, "units": [{"id": "a"}, {"id": "b"}, {"id": "c"}]}"#,
+            files: ["code/x": "x\n"]
+        )
+        try cluster.startRunner(name: "small", memory: "512M")
+        let bigJob = try await cluster.submit(big)
+        try await Task.sleep(for: .seconds(4))
+        #expect(try await cluster.requester.job(bigJob).copies["queued"] == 3, "a 512M runner took a 1G unit")
+        try cluster.startRunner(name: "large", memory: "2G")
+        let view = try await cluster.waitForJob(bigJob)
+        #expect(view.state == "completed")
+        let runners = try await cluster.requester.units(ofJob: bigJob).units.flatMap(\.copies).compactMap(\.runnerName)
+        #expect(Set(runners) == ["large"], "\(runners)")
+
+        let gpu = try cluster.bundle(
+            "gpu", spec: #"{"name": "gpu", "command": ["/bin/true"], "resources": {"gpus": 1}, "units": [{"id": "g"}]}"#, files: ["code/x": "x\n"]
+        )
+        let gpuJob = try await cluster.submit(gpu)
+        try await Task.sleep(for: .seconds(4))
+        #expect(try await cluster.requester.job(gpuJob).copies["queued"] == 1, "a runner without a GPU took a GPU unit")
+        let client = cluster.runnerClient
+        let capacity = Capacity(millicpus: 1000, memoryBytes: 1 << 30, diskBytes: 1 << 30, gpus: 1)
+        let registration = try await client.register(RegisterRequest(name: "gpu-box", capacity: capacity, arch: HostInfo.architecture(), profiles: ["default"], version: "t"))
+        let claimed = try await client.claim(ClaimRequest(runnerID: registration.runnerID, free: capacity, wait: 5))
+        #expect(claimed.assignments.map(\.jobID) == [gpuJob])
+    }
+
+    /// SIGTERM drains: the running unit finishes and is reported, nothing stays leased, the runner exits 0.
+    @Test func sigtermDrainsRunningUnits() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.shutdown() }
+        let bundle = try cluster.bundle(
+            "drain", spec: #"{"name": "drain", "command": ["/bin/sh", "-c", "sleep 2; echo finished > /out/f"], "units": [{"id": "u"}]}"#,
+            files: ["code/x": "x\n"]
+        )
+        let runner = try cluster.startRunner(name: "leaving")
+        let job = try await cluster.submit(bundle)
+        try await cluster.eventually(20, "the unit is leased") {
+            try await cluster.requester.units(ofJob: job).units[0].copies.contains { $0.state == "leased" }
+        }
+        runner.signal(SIGTERM)
+        let status = runner.wait(seconds: 30)
+        #expect(status == 0, "runner exit \(String(describing: status))\n\(runner.output)")
+        let view = try await cluster.requester.job(job)
+        #expect(view.state == "completed", "\(view.units)")
+        let copies = try await cluster.requester.units(ofJob: job).units[0].copies
+        #expect(copies.allSatisfy { $0.state != "leased" }, "\(copies.map(\.state))")
+    }
+}
+
+let repositoryRoot: String = {
+    var path = #filePath
+    for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+    return path
+}()
+
+func parseCounts(_ text: String) throws -> [String: Int] {
+    var counts: [String: Int] = [:]
+    for line in text.split(separator: "\n") {
+        let parts = line.split(separator: "\t")
+        guard parts.count == 2, let n = Int(parts[1]) else { throw WUError(.io, "bad line '\(line)'") }
+        counts[String(parts[0])] = n
+    }
+    return counts
+}
+
+/// The word counts of bundles/wordcount/inputs, computed independently of the job's own code.
+func expectedWordCounts() -> [String: Int] {
+    var counts: [String: Int] = [:]
+    for part in 1...3 {
+        let text = String(decoding: (try? FileIO.readFile(repositoryRoot + "/bundles/wordcount/inputs/part-\(part).txt")) ?? [], as: UTF8.self)
+        var word = ""
+        for character in text + " " {
+            if character.isASCII && (character.isLetter || character == "'") {
+                word.append(character.lowercased())
+            } else if !word.isEmpty {
+                counts[word, default: 0] += 1
+                word = ""
+            }
+        }
+    }
+    return counts
+}
