@@ -233,4 +233,29 @@ import Glibc
         #expect(leased == 0)
         try await http.shutdown()
     }
+
+    @Test(.enabled(if: serverBinary != nil, "needs the wu-orchestrator binary built next to the tests"))
+    func sigtermShutsDownGracefullyAndCheckpoints() async throws {
+        let binary = try #require(Self.serverBinary)
+        let directory = try Harness.temporaryDirectory()
+        defer { Harness.remove(directory) }
+        let token = try TokenAdmin(store: try OrchestratorStore(dataDirectory: directory)).create(role: .runner, name: "r")
+        let server = try ServerProcess(binary: binary, arguments: ["serve", "--data-dir", directory, "--listen", "127.0.0.1:0"])
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let (status, _) = try await Self.post(http, "http://127.0.0.1:\(server.port)/v1/runners/register", token: token, RouterTests.registerBody)
+        #expect(status == 201)
+        // A claim long-polling when SIGTERM arrives is answered, and the process exits 0.
+        async let waiting = Self.post(
+            http, "http://127.0.0.1:\(server.port)/v1/runners/claim", token: token, #"{"runner_id":"1",\#(Self.free),"wait":60}"#)
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        let exit = server.terminate()
+        #expect(exit == 0)
+        #expect(started.duration(to: .now) < .seconds(20))
+        let answered = try? await waiting
+        #expect(answered?.0 == 200)
+        let wal = (try? read(directory + "/wu.sqlite-wal"))?.count ?? 0
+        #expect(wal == 0)
+        try await http.shutdown()
+    }
 }

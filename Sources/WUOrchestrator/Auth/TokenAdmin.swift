@@ -62,11 +62,9 @@ public struct TokenAdmin: Sendable {
         let hash = Hex.sha256(token)
         let row: Row?
         if token.hasPrefix(prefix) {
-            row = try Row.fetchOne(db, sql: "SELECT id, name, role FROM token WHERE hash = ? AND revoked_at IS NULL", arguments: [hash])
+            row = try db.row(sql: "SELECT id, name, role FROM token WHERE hash = ? AND revoked_at IS NULL", arguments: [hash])
         } else {
-            row = try Row.fetchOne(
-                db,
-                sql: """
+            row = try db.row(sql: """
                     SELECT t.id, t.name, t.role FROM session s JOIN token t ON t.id = s.token_id
                     WHERE s.hash = ? AND s.expires_at > ? AND t.revoked_at IS NULL
                     """, arguments: [hash, now])

@@ -29,7 +29,7 @@ enum ResultsArchive {
                 .fetchAll(db)
             var entries: [Entry] = []
             for unit in units {
-                guard let copyID = unit.canonicalCopyId, let copy = try CopyRecord.fetchOne(db, key: copyID), let blob = unit.blobDigest else { continue }
+                guard let copyID = unit.canonicalCopyId, let copy = try CopyRecord.find(db, copyID), let blob = unit.blobDigest else { continue }
                 let usage = Array((copy.usage ?? "{}").utf8)
                 entries.append(Entry(name: "\(unit.name)/usage.json", bytes: usage, blobPath: nil, size: Int64(usage.count)))
                 var info = stat()

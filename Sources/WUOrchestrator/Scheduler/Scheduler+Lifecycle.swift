@@ -10,9 +10,7 @@ extension Scheduler {
     }
 
     static func sweep(_ tx: Transaction) throws -> SweepResponse {
-        let rows = try Row.fetchAll(
-            tx.db,
-            sql: """
+        let rows = try tx.db.rows(sql: """
                 UPDATE copy SET attempts = attempts + 1,
                     state = CASE WHEN attempts + 1 >= :max THEN 'failed' ELSE 'queued' END,
                     runner_id = NULL, lease_expires_at = NULL, progress = NULL, fail_reason = 'lease expired'
@@ -24,11 +22,10 @@ extension Scheduler {
         for row in rows {
             let assignmentID: Int64? = row["assignment_id"]
             if let assignmentID {
-                try tx.db.execute(
-                    sql: "UPDATE assignment SET state = 'expired', finished_at = ? WHERE id = ? AND state = 'leased'",
+                try tx.db.run(sql: "UPDATE assignment SET state = 'expired', finished_at = ? WHERE id = ? AND state = 'leased'",
                     arguments: [tx.now, assignmentID])
             }
-            let job = try JobRecord.fetchOne(tx.db, key: row["job_id"] as Int64)
+            let job = try JobRecord.find(tx.db, row["job_id"] as Int64)
             tx.emit("copy", job: job, ["copy_id": String(row["id"] as Int64), "state": row["state"], "reason": "lease expired"])
             if row["state"] as String == "failed" {
                 failed += 1
@@ -45,8 +42,8 @@ extension Scheduler {
 
     /// Fails a unit, and with it the job.
     static func failUnit(_ tx: Transaction, unitID: Int64, reason: String) throws {
-        guard var unit = try UnitRecord.fetchOne(tx.db, key: unitID), unit.state == "pending",
-            var job = try JobRecord.fetchOne(tx.db, key: unit.jobId)
+        guard var unit = try UnitRecord.find(tx.db, unitID), unit.state == "pending",
+            var job = try JobRecord.find(tx.db, unit.jobId)
         else { return }
         unit.state = "failed"
         unit.failureReason = reason
@@ -64,12 +61,11 @@ extension Scheduler {
         job.failureReason = reason ?? job.failureReason
         try job.update(tx.db)
         if state != "completed" {
-            try tx.db.execute(
-                sql: """
+            try tx.db.run(sql: """
                     UPDATE copy SET state = 'cancelled', lease_expires_at = NULL, finished_at = ?
                     WHERE job_id = ? AND state IN ('queued', 'leased')
                     """, arguments: [tx.now, job.id!])
-            try tx.db.execute(sql: "UPDATE unit SET state = 'cancelled' WHERE job_id = ? AND state = 'pending'", arguments: [job.id!])
+            try tx.db.run(sql: "UPDATE unit SET state = 'cancelled' WHERE job_id = ? AND state = 'pending'", arguments: [job.id!])
         }
         var fields = ["state": state]
         if let reason { fields["reason"] = reason }
@@ -125,7 +121,7 @@ extension Scheduler {
     /// The job with this id if the caller may see it: its owner or an admin. Others get 404.
     static func visibleJob(_ db: Database, _ identity: Identity, _ jobID: String) throws -> JobRecord {
         let id = try parseID(jobID, "job")
-        guard let job = try JobRecord.fetchOne(db, key: id), identity.role == .admin || job.ownerTokenId == identity.tokenID else {
+        guard let job = try JobRecord.find(db, id), identity.role == .admin || job.ownerTokenId == identity.tokenID else {
             throw APIError.notFound("job '\(jobID.prefix(80))'")
         }
         return job

@@ -30,15 +30,14 @@ extension Scheduler {
                 throw APIError.conflict("assignment \(assignmentID) was already reported as \(assignment.state)")
             default: break
             }
-            guard var copy = try CopyRecord.fetchOne(tx.db, key: assignment.copyId),
-                let job = try JobRecord.fetchOne(tx.db, key: copy.jobId),
-                let unit = try UnitRecord.fetchOne(tx.db, key: copy.unitId)
+            guard var copy = try CopyRecord.find(tx.db, assignment.copyId),
+                let job = try JobRecord.find(tx.db, copy.jobId),
+                let unit = try UnitRecord.find(tx.db, copy.unitId)
             else { throw APIError.notFound("assignment '\(assignmentID)'") }
             let live = copy.state == "leased" && copy.assignmentId == assignment.id
             // A lease that expired but whose copy nobody has taken since: the result is still useful.
             let otherCopies =
-                try Int.fetchOne(
-                    tx.db, sql: "SELECT COUNT(*) FROM copy WHERE unit_id = ? AND runner_id = ? AND state IN ('leased', 'uploaded', 'valid')",
+                try tx.db.int(sql: "SELECT COUNT(*) FROM copy WHERE unit_id = ? AND runner_id = ? AND state IN ('leased', 'uploaded', 'valid')",
                     arguments: [unit.id!, runner.id!]) ?? 0
             let lateButOpen =
                 copy.state == "queued" && assignment.state == "expired" && unit.state == "pending"
@@ -62,8 +61,7 @@ extension Scheduler {
                 copy.finishedAt = tx.now
                 copy.progress = 1
                 try copy.update(tx.db)
-                try tx.db.execute(
-                    sql: "INSERT OR IGNORE INTO unit_blob (digest, unit_id) VALUES (?, ?)", arguments: [request.blobDigest, unit.id!])
+                try tx.db.run(sql: "INSERT OR IGNORE INTO unit_blob (digest, unit_id) VALUES (?, ?)", arguments: [request.blobDigest, unit.id!])
                 tx.emit("copy", job: job, ["unit_id": unit.name, "copy_id": String(copy.id!), "state": "uploaded"])
                 try Self.evaluate(tx, unitID: unit.id!)
             }
@@ -86,8 +84,8 @@ extension Scheduler {
             case "completed": throw APIError.conflict("assignment \(assignmentID) was already completed")
             default: break
             }
-            guard var copy = try CopyRecord.fetchOne(tx.db, key: assignment.copyId) else { throw APIError.notFound("assignment '\(assignmentID)'") }
-            let job = try JobRecord.fetchOne(tx.db, key: copy.jobId)
+            guard var copy = try CopyRecord.find(tx.db, assignment.copyId) else { throw APIError.notFound("assignment '\(assignmentID)'") }
+            let job = try JobRecord.find(tx.db, copy.jobId)
             let released = request.reason == FailRequest.released
             let live = copy.state == "leased" && copy.assignmentId == assignment.id
             var reason = request.reason
@@ -125,7 +123,7 @@ extension Scheduler {
 
     static func ownedAssignment(_ tx: Transaction, _ runner: RunnerRecord, _ assignmentID: String) throws -> AssignmentRecord {
         let id = try parseID(assignmentID, "assignment")
-        guard let assignment = try AssignmentRecord.fetchOne(tx.db, key: id) else { throw APIError.notFound("assignment '\(assignmentID)'") }
+        guard let assignment = try AssignmentRecord.find(tx.db, id) else { throw APIError.notFound("assignment '\(assignmentID)'") }
         guard assignment.runnerId == runner.id else {
             throw APIError.forbidden("assignment \(assignmentID) belongs to another runner")
         }
@@ -133,7 +131,7 @@ extension Scheduler {
     }
 
     static func ack(_ tx: Transaction, _ assignment: AssignmentRecord) throws -> AssignmentAck {
-        let copyState = try String.fetchOne(tx.db, sql: "SELECT state FROM copy WHERE id = ?", arguments: [assignment.copyId]) ?? "unknown"
+        let copyState = try tx.db.string(sql: "SELECT state FROM copy WHERE id = ?", arguments: [assignment.copyId]) ?? "unknown"
         return AssignmentAck(assignmentID: String(assignment.id!), state: assignment.state, copyState: copyState, counted: assignment.counted)
     }
 
@@ -143,9 +141,8 @@ extension Scheduler {
     /// it canonical; agreeing copies are valid, the others invalid. No agreement and nothing left
     /// running → one more copy, up to `replicas + maxExtraCopies`, then the unit fails.
     static func evaluate(_ tx: Transaction, unitID: Int64) throws {
-        guard var unit = try UnitRecord.fetchOne(tx.db, key: unitID), var job = try JobRecord.fetchOne(tx.db, key: unit.jobId) else { return }
-        let uploaded = try CopyRecord.fetchAll(
-            tx.db, sql: "SELECT * FROM copy WHERE unit_id = ? AND state = 'uploaded' ORDER BY finished_at, id", arguments: [unitID])
+        guard var unit = try UnitRecord.find(tx.db, unitID), var job = try JobRecord.find(tx.db, unit.jobId) else { return }
+        let uploaded = try CopyRecord.fetchAll(tx.db.cachedStatement(sql: "SELECT * FROM copy WHERE unit_id = ? AND state = 'uploaded' ORDER BY finished_at, id"), arguments: [unitID])
         if unit.state == "valid" {
             for copy in uploaded { try judge(tx, copy, valid: copy.outputDigest == unit.outputDigest, job: job, unit: unit) }
             return
@@ -167,8 +164,7 @@ extension Scheduler {
             try unit.update(tx.db)
             for copy in uploaded { try judge(tx, copy, valid: copy.outputDigest == winner.outputDigest, job: job, unit: unit) }
             // Copies not yet handed out are no longer needed.
-            try tx.db.execute(
-                sql: "UPDATE copy SET state = 'cancelled', finished_at = ? WHERE unit_id = ? AND state = 'queued'", arguments: [tx.now, unitID])
+            try tx.db.run(sql: "UPDATE copy SET state = 'cancelled', finished_at = ? WHERE unit_id = ? AND state = 'queued'", arguments: [tx.now, unitID])
             tx.emit("unit", job: job, ["unit_id": unit.name, "state": "valid", "output_digest": unit.outputDigest ?? ""])
             if unit.isAggregate {
                 job.resultDigest = unit.blobDigest
@@ -185,11 +181,11 @@ extension Scheduler {
                     return
                 }
             }
-            try tx.db.execute(sql: "UPDATE job SET units_valid = ? WHERE id = ?", arguments: [job.unitsValid, job.id!])
+            try tx.db.run(sql: "UPDATE job SET units_valid = ? WHERE id = ?", arguments: [job.unitsValid, job.id!])
             return
         }
         let active =
-            try Int.fetchOne(tx.db, sql: "SELECT COUNT(*) FROM copy WHERE unit_id = ? AND state IN ('queued', 'leased')", arguments: [unitID])
+            try tx.db.int(sql: "SELECT COUNT(*) FROM copy WHERE unit_id = ? AND state IN ('queued', 'leased')", arguments: [unitID])
             ?? 0
         guard active == 0 else { return }
         if unit.copiesTotal < job.replicas + tx.config.maxExtraCopies && !unit.isAggregate {
@@ -206,18 +202,16 @@ extension Scheduler {
 
     /// Marks an uploaded copy valid or invalid and moves its runner's reputation.
     static func judge(_ tx: Transaction, _ copy: CopyRecord, valid: Bool, job: JobRecord, unit: UnitRecord) throws {
-        try tx.db.execute(sql: "UPDATE copy SET state = ? WHERE id = ?", arguments: [valid ? "valid" : "invalid", copy.id!])
+        try tx.db.run(sql: "UPDATE copy SET state = ? WHERE id = ?", arguments: [valid ? "valid" : "invalid", copy.id!])
         if let runner = copy.runnerId {
             if valid {
-                try tx.db.execute(
-                    sql: """
+                try tx.db.run(sql: """
                         UPDATE runner SET reputation = reputation + ?, consecutive_valid = consecutive_valid + 1,
                             valid_count = valid_count + 1 WHERE id = ?
                         """, arguments: [tx.config.validReward, runner])
                 tx.counters.valid += 1
             } else {
-                try tx.db.execute(
-                    sql: """
+                try tx.db.run(sql: """
                         UPDATE runner SET reputation = reputation - ?, consecutive_valid = 0,
                             invalid_count = invalid_count + 1 WHERE id = ?
                         """, arguments: [tx.config.invalidPenalty, runner])
@@ -236,8 +230,7 @@ extension Scheduler {
         try unit.insert(tx.db)
         var copy = CopyRecord(id: nil, jobId: job.id!, unitId: unit.id!, state: "queued", createdAt: tx.now)
         try copy.insert(tx.db)
-        try tx.db.execute(
-            sql: """
+        try tx.db.run(sql: """
                 INSERT OR IGNORE INTO unit_blob (digest, unit_id)
                 SELECT blob_digest, ? FROM unit WHERE job_id = ? AND is_aggregate = 0 AND blob_digest IS NOT NULL
                 """, arguments: [unit.id!, job.id!])

@@ -20,7 +20,7 @@ extension Scheduler {
     static func view(_ db: Database, _ job: JobRecord) throws -> JobView {
         func counts(_ sql: String) throws -> [String: Int] {
             var result: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: sql, arguments: [job.id!]) { result[row[0]] = row[1] }
+            for row in try db.rows(sql: sql, arguments: [job.id!]) { result[row[0]] = row[1] }
             return result
         }
         let copies = try counts("SELECT state, COUNT(*) FROM copy WHERE job_id = ? GROUP BY state")
@@ -29,7 +29,7 @@ extension Scheduler {
         if let reason = job.failureReason { reasons.append(reason) }
         reasons += try String.fetchAll(
             db, sql: "SELECT DISTINCT fail_reason FROM copy WHERE job_id = ? AND fail_reason IS NOT NULL LIMIT 20", arguments: [job.id!])
-        let owner = try String.fetchOne(db, sql: "SELECT name FROM token WHERE id = ?", arguments: [job.ownerTokenId]) ?? ""
+        let owner = try db.string(sql: "SELECT name FROM token WHERE id = ?", arguments: [job.ownerTokenId]) ?? ""
         return JobView(
             jobID: String(job.id!), name: job.name, version: job.version, state: job.state, priority: job.priority, owner: owner,
             signerKeyID: job.signerKeyId, replicas: job.replicas, quorum: job.quorum, hasAggregate: job.hasAggregate,
@@ -43,9 +43,7 @@ extension Scheduler {
             let job = try Self.visibleJob(db, identity, jobID)
             let units = try UnitRecord.filter(Column("job_id") == job.id!).order(Column("id")).fetchAll(db)
             var copiesByUnit: [Int64: [CopyView]] = [:]
-            let rows = try Row.fetchAll(
-                db,
-                sql: "SELECT c.*, r.name AS runner_name FROM copy c LEFT JOIN runner r ON r.id = c.runner_id WHERE c.job_id = ? ORDER BY c.id",
+            let rows = try db.rows(sql: "SELECT c.*, r.name AS runner_name FROM copy c LEFT JOIN runner r ON r.id = c.runner_id WHERE c.job_id = ? ORDER BY c.id",
                 arguments: [job.id!])
             for row in rows {
                 let copy = try CopyRecord(row: row)
@@ -79,7 +77,7 @@ extension Scheduler {
         let now = clock.now()
         return try await store.read { db in
             let leased = try Dictionary(
-                Row.fetchAll(db, sql: "SELECT runner_id, COUNT(*) FROM copy WHERE state = 'leased' GROUP BY runner_id").map {
+                db.rows(sql: "SELECT runner_id, COUNT(*) FROM copy WHERE state = 'leased' GROUP BY runner_id").map {
                     ($0[0] as Int64, $0[1] as Int)
                 }, uniquingKeysWith: { a, _ in a })
             let runners =
@@ -116,20 +114,20 @@ extension Scheduler {
         return try await store.read { db in
             func counts(_ sql: String) throws -> [String: Int] {
                 var result: [String: Int] = [:]
-                for row in try Row.fetchAll(db, sql: sql) { result[row[0]] = row[1] }
+                for row in try db.rows(sql: sql) { result[row[0]] = row[1] }
                 return result
             }
             let jobs = try counts("SELECT state, COUNT(*) FROM job GROUP BY state")
             let copies = try counts("SELECT state, COUNT(*) FROM copy GROUP BY state")
             let leased = try Dictionary(
-                Row.fetchAll(db, sql: "SELECT runner_id, COUNT(*) FROM copy WHERE state = 'leased' GROUP BY runner_id").map {
+                db.rows(sql: "SELECT runner_id, COUNT(*) FROM copy WHERE state = 'leased' GROUP BY runner_id").map {
                     ($0[0] as Int64, $0[1] as Int)
                 }, uniquingKeysWith: { a, _ in a })
             var runners: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, last_seen_at FROM runner") {
+            for row in try db.rows(sql: "SELECT id, last_seen_at FROM runner") {
                 runners[self.runnerStatus(lastSeen: row[1], now: now, leased: leased[row[0]] ?? 0), default: 0] += 1
             }
-            let blobs = try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM job_blob) + (SELECT COUNT(*) FROM unit_blob)") ?? 0
+            let blobs = try db.int(sql: "SELECT (SELECT COUNT(*) FROM job_blob) + (SELECT COUNT(*) FROM unit_blob)") ?? 0
             return StatsView(jobs: jobs, copies: copies, runners: runners, blobs: blobs)
         }
     }
@@ -137,7 +135,7 @@ extension Scheduler {
     func copyCounts() async throws -> [String: Int] {
         try await store.read { db in
             var result: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM copy GROUP BY state") { result[row[0]] = row[1] }
+            for row in try db.rows(sql: "SELECT state, COUNT(*) FROM copy GROUP BY state") { result[row[0]] = row[1] }
             return result
         }
     }

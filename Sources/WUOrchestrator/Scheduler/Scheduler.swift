@@ -83,11 +83,11 @@ public final class Scheduler: Sendable {
     /// The runner named by `runnerID`, which must belong to the caller's token.
     static func ownedRunner(_ tx: Transaction, _ identity: Identity, _ runnerID: String) throws -> RunnerRecord {
         let id = try parseID(runnerID, "runner")
-        guard let runner = try RunnerRecord.fetchOne(tx.db, key: id) else { throw APIError.notFound("runner '\(runnerID)'") }
+        guard let runner = try RunnerRecord.find(tx.db, id) else { throw APIError.notFound("runner '\(runnerID)'") }
         guard runner.tokenId == identity.tokenID || identity.role == .admin else {
             throw APIError.forbidden("runner \(runnerID) belongs to another token")
         }
-        try tx.db.execute(sql: "UPDATE runner SET last_seen_at = ? WHERE id = ?", arguments: [tx.now, id])
+        try tx.db.run(sql: "UPDATE runner SET last_seen_at = ? WHERE id = ?", arguments: [tx.now, id])
         return runner
     }
 
@@ -129,9 +129,7 @@ public final class Scheduler: Sendable {
         var free = Capacity(
             millicpus: min(request.free.millicpus, runner.millicpus), memoryBytes: min(request.free.memoryBytes, runner.memoryBytes),
             diskBytes: min(request.free.diskBytes, runner.diskBytes), gpus: min(request.free.gpus, runner.gpus))
-        let jobs = try JobRecord.fetchAll(
-            tx.db,
-            sql: "SELECT * FROM job WHERE state IN ('pending', 'running', 'aggregating') ORDER BY priority DESC, id")
+        let jobs = try JobRecord.fetchAll(tx.db.cachedStatement(sql: "SELECT * FROM job WHERE state IN ('pending', 'running', 'aggregating') ORDER BY priority DESC, id"))
         var result: [Assignment] = []
         let leaseExpires = tx.now + Int64(tx.config.leaseSeconds) * 1000
         for var job in jobs where result.count < limit {
@@ -141,9 +139,7 @@ public final class Scheduler: Sendable {
                 // The claim itself: one conditional UPDATE. The inner SELECT picks the oldest queued copy of a
                 // unit this runner holds no copy of; `AND state = 'queued'` makes the lease conditional.
                 guard
-                    let row = try Row.fetchOne(
-                        tx.db,
-                        sql: """
+                    let row = try tx.db.row(sql: """
                             UPDATE copy SET state = 'leased', runner_id = :runner, leased_at = :now,
                                 lease_expires_at = :expires, progress = NULL
                             WHERE id = (
@@ -164,13 +160,11 @@ public final class Scheduler: Sendable {
                 var assignment = AssignmentRecord(
                     id: nil, copyId: copyID, unitId: unitID, runnerId: runnerID, state: "leased", leasedAt: tx.now)
                 try assignment.insert(tx.db)
-                try tx.db.execute(sql: "UPDATE copy SET assignment_id = ? WHERE id = ?", arguments: [assignment.id!, copyID])
-                guard let unit = try UnitRecord.fetchOne(tx.db, key: unitID) else { continue }
+                try tx.db.run(sql: "UPDATE copy SET assignment_id = ? WHERE id = ?", arguments: [assignment.id!, copyID])
+                guard let unit = try UnitRecord.find(tx.db, unitID) else { continue }
                 var inputs: [Assignment.AggregateInput] = []
                 if unit.isAggregate {
-                    inputs = try Row.fetchAll(
-                        tx.db,
-                        sql: "SELECT name, blob_digest, output_digest FROM unit WHERE job_id = ? AND is_aggregate = 0 ORDER BY id",
+                    inputs = try tx.db.rows(sql: "SELECT name, blob_digest, output_digest FROM unit WHERE job_id = ? AND is_aggregate = 0 ORDER BY id",
                         arguments: [job.id!]
                     ).map { Assignment.AggregateInput(unitID: $0["name"], digest: $0["blob_digest"] ?? "", outputDigest: $0["output_digest"] ?? "") }
                 }
@@ -188,7 +182,7 @@ public final class Scheduler: Sendable {
                 if job.state == "pending" {
                     job.state = "running"
                     job.startedAt = tx.now
-                    try tx.db.execute(sql: "UPDATE job SET state = 'running', started_at = ? WHERE id = ?", arguments: [tx.now, job.id!])
+                    try tx.db.run(sql: "UPDATE job SET state = 'running', started_at = ? WHERE id = ?", arguments: [tx.now, job.id!])
                     tx.emit("job", job: job, ["state": "running"])
                 }
             }
@@ -211,9 +205,7 @@ public final class Scheduler: Sendable {
             var abort: [String] = []
             for item in request.assignments {
                 guard let id = Int64(item.assignmentID),
-                    let row = try Row.fetchOne(
-                        tx.db,
-                        sql: """
+                    let row = try tx.db.row(sql: """
                             SELECT a.state AS a_state, a.runner_id, c.id AS copy_id, c.state AS c_state, c.assignment_id,
                                    j.state AS j_state
                             FROM assignment a JOIN copy c ON c.id = a.copy_id JOIN job j ON j.id = c.job_id
@@ -230,8 +222,7 @@ public final class Scheduler: Sendable {
                     && ["pending", "running", "aggregating", "paused"].contains(row["j_state"] as String)
                 if live {
                     let progress = item.progress.map { Swift.max(0, Swift.min(1, $0)) }
-                    try tx.db.execute(
-                        sql: "UPDATE copy SET lease_expires_at = ?, progress = COALESCE(?, progress) WHERE id = ?",
+                    try tx.db.run(sql: "UPDATE copy SET lease_expires_at = ?, progress = COALESCE(?, progress) WHERE id = ?",
                         arguments: [expires, progress, row["copy_id"] as Int64])
                     renewed.append(item.assignmentID)
                 } else {

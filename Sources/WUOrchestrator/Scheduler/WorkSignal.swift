@@ -16,6 +16,7 @@ final class WorkSignal: Sendable {
 
     var generation: UInt64 { state.withLock { $0.generation } }
     var isShutdown: Bool { state.withLock { $0.shutdown } }
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
 
     func notify() {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in

@@ -1,10 +1,8 @@
 import GRDB
 
 /// One row of `assignment`.
-struct AssignmentRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
+struct AssignmentRecord: Sendable, FetchableRecord, MutablePersistableRecord {
     static let databaseTableName = "assignment"
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     var id: Int64?
     var copyId: Int64
@@ -22,4 +20,42 @@ struct AssignmentRecord: Codable, Sendable, FetchableRecord, MutablePersistableR
     var counted: Bool = true
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+extension AssignmentRecord {
+    /// Decodes by column name, without Codable's key conversion (the hot path reads these often).
+    init(row: Row) throws {
+        id = row["id"]
+        copyId = row["copy_id"]
+        unitId = row["unit_id"]
+        runnerId = row["runner_id"]
+        state = row["state"]
+        leasedAt = row["leased_at"]
+        finishedAt = row["finished_at"]
+        outputDigest = row["output_digest"]
+        blobDigest = row["blob_digest"]
+        usage = row["usage"]
+        failReason = row["fail_reason"]
+        counted = row["counted"]
+    }
+
+    func encode(to container: inout PersistenceContainer) throws {
+        container["id"] = id
+        container["copy_id"] = copyId
+        container["unit_id"] = unitId
+        container["runner_id"] = runnerId
+        container["state"] = state
+        container["leased_at"] = leasedAt
+        container["finished_at"] = finishedAt
+        container["output_digest"] = outputDigest
+        container["blob_digest"] = blobDigest
+        container["usage"] = usage
+        container["fail_reason"] = failReason
+        container["counted"] = counted
+    }
+
+    /// The row with this id, through a cached statement.
+    static func find(_ db: Database, _ id: Int64) throws -> AssignmentRecord? {
+        try fetchOne(db.cachedStatement(sql: "SELECT * FROM assignment WHERE id = ?"), arguments: [id])
+    }
 }
