@@ -5,7 +5,7 @@ APT_PACKAGES := libseccomp-dev libcap-dev libarchive-dev libsqlite3-dev zstd pyt
 BENCH_PACKAGES := bubblewrap hyperfine
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench-deps build release test demo bench-bundle bench-sandbox bench-orchestrator clean
+.PHONY: deps bench-deps build release test demo bench-bundle bench-sandbox bench-orchestrator bench-e2e clean
 
 ## deps: install the C libraries wu builds against, when missing (apt-get).
 deps:
@@ -51,6 +51,10 @@ bench-sandbox: bench-deps
 ## bench-orchestrator: claim -> complete throughput of a real server on loopback.
 bench-orchestrator: deps
 	bash scripts/bench-orchestrator.sh
+
+## bench-e2e: 1,000 trivial units through 2 real runners: units/s and overhead per unit.
+bench-e2e: deps
+	bash scripts/bench-e2e.sh
 
 clean:
 	rm -rf .build
