@@ -18,6 +18,7 @@ if [ -z "${BIN:-}" ]; then
   BIN="$SCRATCH/release"
 fi
 
+BIN=$(cd "$BIN" && pwd)
 work=$(mktemp -d /tmp/wu-bench-e2e.XXXXXX)
 chmod 711 "$work"
 pids=()

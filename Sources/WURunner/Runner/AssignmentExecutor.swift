@@ -12,13 +12,24 @@ import Glibc
 ///
 /// It trusts nothing the claim says that the signed manifest can say instead: the command, the files and
 /// their digests, the resources and the profile all come from the manifest.
-struct AssignmentExecutor: Sendable {
+final class AssignmentExecutor: Sendable {
     let configuration: RunnerConfiguration
     let client: OrchestratorClient
     let cache: BlobCache
     let cap: VolunteerCap
     let sandboxes: SandboxPool
     let logger: Logger
+    /// Manifests already verified, by manifest + signature digest.
+    let verified = Mutex<[String: (Manifest, PublicSigningKey)]>([:])
+
+    init(configuration: RunnerConfiguration, client: OrchestratorClient, cache: BlobCache, cap: VolunteerCap, sandboxes: SandboxPool, logger: Logger) {
+        self.configuration = configuration
+        self.client = client
+        self.cache = cache
+        self.cap = cap
+        self.sandboxes = sandboxes
+        self.logger = logger
+    }
 
     func execute(_ assignment: Assignment, workspace: UnitWorkspace) async -> AssignmentOutcome {
         var logger = logger
@@ -27,11 +38,7 @@ struct AssignmentExecutor: Sendable {
         let manifest: Manifest
         let signer: PublicSigningKey
         do {
-            let manifestPath = try await cache.fetch(assignment.manifestDigest, maxBytes: BundleLimits.default.maxManifestBytes)
-            let signaturePath = try await cache.fetch(assignment.signatureDigest, maxBytes: 64 << 10)
-            (manifest, signer) = try BundleSignature.verify(
-                manifestBytes: try FileIO.readFile(manifestPath), signatureBytes: try FileIO.readFile(signaturePath), trusting: configuration.trust
-            )
+            (manifest, signer) = try await verifiedManifest(assignment)
         } catch let error as WUError where [.untrustedKey, .badSignature, .invalidManifest].contains(error.code) {
             logger.info("refused: \(error.message)")
             return .failed(reason: "untrusted", message: error.message, usage: nil)
@@ -121,6 +128,25 @@ struct AssignmentExecutor: Sendable {
         } catch {
             return .failed(reason: "upload", message: "\(error)", usage: usage)
         }
+    }
+}
+
+extension AssignmentExecutor {
+    /// The manifest of an assignment, checked against this runner's trusted keys. A job's units share one
+    /// manifest, so a verified one is kept (by manifest and signature digest) instead of decoding it per unit.
+    func verifiedManifest(_ assignment: Assignment) async throws -> (Manifest, PublicSigningKey) {
+        let key = assignment.manifestDigest + assignment.signatureDigest
+        if let known = verified.withLock({ $0[key] }) { return known }
+        let manifestPath = try await cache.fetch(assignment.manifestDigest, maxBytes: BundleLimits.default.maxManifestBytes)
+        let signaturePath = try await cache.fetch(assignment.signatureDigest, maxBytes: 64 << 10)
+        let result = try BundleSignature.verify(
+            manifestBytes: try FileIO.readFile(manifestPath), signatureBytes: try FileIO.readFile(signaturePath), trusting: configuration.trust
+        )
+        verified.withLock { table in
+            if table.count >= 32 { table.removeAll() }
+            table[key] = result
+        }
+        return result
     }
 }
 
