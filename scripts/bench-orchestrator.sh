@@ -51,6 +51,11 @@ for MODE in $MODES; do
   "$BIN" bench-load --port "$PORT" --requester-token "$REQ" --runner-token "$RUN" --bundle "$WORK/bundle/bench.wu" --runners "$RUNNERS" || STATUS=$?
   RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
   echo "server peak RSS:   $((RSS_KB / 1024)) MiB"
+  # CPU the server burned, per unit: less sensitive than units/s to other load on a shared machine.
+  TICKS=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+  HZ=$(getconf CLK_TCK)
+  awk -v t="$TICKS" -v hz="$HZ" -v n="$UNITS" 'BEGIN { printf "server CPU:        %.1f s (%.3f ms per unit)\n", t / hz, 1000 * t / hz / n }'
+  echo "load average:      $(cut -d' ' -f1-3 /proc/loadavg)"
   kill -TERM "$SERVER_PID"
   wait "$SERVER_PID" || true
   SERVER_PID=""

@@ -14,3 +14,11 @@ public struct Identity: Sendable, Equatable {
     public let name: String
     public let role: Role
 }
+
+/// Who is calling, as far as the HTTP layer checked: an identity already looked up, or a bearer
+/// credential the scheduler looks up inside its write transaction (one database hop instead of two
+/// on the runner protocol's hot routes; a revoked token still fails at once).
+public enum Caller: Sendable {
+    case identity(Identity)
+    case credential(String)
+}

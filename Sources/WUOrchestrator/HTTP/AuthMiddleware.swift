@@ -16,11 +16,30 @@ struct AuthMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.identity = try await identify(request)
+        if request.method == .post, Self.isDeferred(request.uri.path) {
+            context.credential = try credential(request)
+        } else {
+            context.identity = try await identify(request)
+        }
         return try await next(request, context)
     }
 
+    /// Runner-protocol routes whose handler authenticates inside its write transaction.
+    static func isDeferred(_ path: String) -> Bool {
+        path == "/v1/runners/claim" || path == "/v1/runners/heartbeat"
+            || (path.hasPrefix("/v1/assignments/") && (path.hasSuffix("/complete") || path.hasSuffix("/fail")))
+    }
+
     func identify(_ request: Request) async throws -> Identity {
+        let credential = try credential(request)
+        let now = clock.now()
+        guard let identity = try await store.read({ db in try TokenAdmin.identify(db, token: credential, now: now) }) else {
+            throw APIError.unauthorized
+        }
+        return identity
+    }
+
+    func credential(_ request: Request) throws -> String {
         var credential: String?
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
@@ -30,11 +49,7 @@ struct AuthMiddleware: RouterMiddleware {
             credential = cookie.value
         }
         guard let credential, !credential.isEmpty, credential.utf8.count <= 200 else { throw APIError.unauthorized }
-        let now = clock.now()
-        guard let identity = try await store.read({ db in try TokenAdmin.identify(db, token: credential, now: now) }) else {
-            throw APIError.unauthorized
-        }
-        return identity
+        return credential
     }
 }
 

@@ -151,23 +151,24 @@ public final class Orchestrator: Sendable {
             let identity = try context.require(.runner, .admin)
             return try json(try await scheduler.register(identity, try await decode(RegisterRequest.self, request, context)), status: .created)
         }
+        // The hot routes authenticate inside their write transaction (see `AuthMiddleware.isDeferred`).
         v1.post("runners/claim") { request, context in
-            let identity = try context.require(.runner, .admin)
-            return try json(try await scheduler.claim(identity, try await decode(ClaimRequest.self, request, context)))
+            let caller = try context.caller()
+            return try json(try await scheduler.claim(caller, try await decodeDeferred(ClaimRequest.self, request, context, auth)))
         }
         v1.post("runners/heartbeat") { request, context in
-            let identity = try context.require(.runner, .admin)
-            return try json(try await scheduler.heartbeat(identity, try await decode(HeartbeatRequest.self, request, context)))
+            let caller = try context.caller()
+            return try json(try await scheduler.heartbeat(caller, try await decodeDeferred(HeartbeatRequest.self, request, context, auth)))
         }
         v1.post("assignments/:id/complete") { request, context in
-            let identity = try context.require(.runner, .admin)
-            let body = try await decode(CompleteRequest.self, request, context)
-            return try json(try await scheduler.complete(identity, assignmentID: try context.parameters.require("id"), body, blobs: blobs))
+            let caller = try context.caller()
+            let body = try await decodeDeferred(CompleteRequest.self, request, context, auth)
+            return try json(try await scheduler.complete(caller, assignmentID: try context.parameters.require("id"), body, blobs: blobs))
         }
         v1.post("assignments/:id/fail") { request, context in
-            let identity = try context.require(.runner, .admin)
-            let body = try await decode(FailRequest.self, request, context)
-            return try json(try await scheduler.fail(identity, assignmentID: try context.parameters.require("id"), body))
+            let caller = try context.caller()
+            let body = try await decodeDeferred(FailRequest.self, request, context, auth)
+            return try json(try await scheduler.fail(caller, assignmentID: try context.parameters.require("id"), body))
         }
 
         // Blobs.
@@ -231,6 +232,21 @@ func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: Orchest
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     } catch let error as DecodingError {
         throw APIError(.badRequest, "invalid-json", describe(error))
+    }
+}
+
+/// Decodes the body of a deferred-auth route; when it is malformed, the caller is checked first so a
+/// wrong credential or role still answers 401/403 rather than 400.
+func decodeDeferred<T: Decodable>(_ type: T.Type, _ request: Request, _ context: OrchestratorRequestContext, _ auth: AuthMiddleware)
+    async throws -> T
+{
+    do {
+        return try await decode(type, request, context)
+    } catch {
+        var checked = context
+        if checked.identity == nil { checked.identity = try await auth.identify(request) }
+        _ = try checked.require(.runner, .admin)
+        throw error
     }
 }
 

@@ -5,10 +5,20 @@ public struct OrchestratorRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `AuthMiddleware` on `/v1` routes.
     public var identity: Identity?
+    /// On the runner protocol's hot routes: the bearer credential, checked inside the transaction.
+    var credential: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
+        credential = nil
+    }
+
+    /// The caller of a hot route: a deferred credential, or the identity the middleware found.
+    func caller() throws -> Caller {
+        if let identity { return .identity(identity) }
+        if let credential { return .credential(credential) }
+        throw APIError.unauthorized
     }
 
     /// JSON bodies; blob and bundle uploads stream with their own limits.

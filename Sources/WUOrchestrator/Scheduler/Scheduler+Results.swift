@@ -10,6 +10,10 @@ extension Scheduler {
     public func complete(_ identity: Identity, assignmentID: String, _ request: CompleteRequest, blobs: BlobStore) async throws
         -> AssignmentAck
     {
+        try await complete(.identity(identity), assignmentID: assignmentID, request, blobs: blobs)
+    }
+
+    public func complete(_ caller: Caller, assignmentID: String, _ request: CompleteRequest, blobs: BlobStore) async throws -> AssignmentAck {
         guard Hex.isSHA256(request.outputDigest), Hex.isSHA256(request.blobDigest) else {
             throw APIError.badRequest("output_digest and blob_digest must be 64 lower-case hex digits")
         }
@@ -18,7 +22,7 @@ extension Scheduler {
         }
         let usage = String(decoding: try JSONEncoder().encode(request.usage), as: UTF8.self)
         return try await transaction { tx in
-            let runner = try Self.ownedRunner(tx, identity, request.runnerID)
+            let runner = try Self.ownedRunner(tx, try tx.authenticate(caller, [.runner, .admin]), request.runnerID)
             var assignment = try Self.ownedAssignment(tx, runner, assignmentID)
             switch assignment.state {
             case "completed":
@@ -74,10 +78,14 @@ extension Scheduler {
     /// `released` gives the copy back without counting an attempt; anything else counts one, and
     /// the unit fails once a copy has used `max_attempts`.
     public func fail(_ identity: Identity, assignmentID: String, _ request: FailRequest) async throws -> AssignmentAck {
+        try await fail(.identity(identity), assignmentID: assignmentID, request)
+    }
+
+    public func fail(_ caller: Caller, assignmentID: String, _ request: FailRequest) async throws -> AssignmentAck {
         guard (1...100).contains(request.reason.count) else { throw APIError.badRequest("reason must be 1 to 100 characters") }
         let usage = try request.usage.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         return try await transaction { tx in
-            let runner = try Self.ownedRunner(tx, identity, request.runnerID)
+            let runner = try Self.ownedRunner(tx, try tx.authenticate(caller, [.runner, .admin]), request.runnerID)
             var assignment = try Self.ownedAssignment(tx, runner, assignmentID)
             switch assignment.state {
             case "failed", "released": return try Self.ack(tx, assignment)

@@ -95,6 +95,10 @@ public final class Scheduler: Sendable {
 
     /// Leases copies that fit the runner's free capacity, long-polling up to `wait` seconds.
     public func claim(_ identity: Identity, _ request: ClaimRequest) async throws -> ClaimResponse {
+        try await claim(.identity(identity), request)
+    }
+
+    public func claim(_ caller: Caller, _ request: ClaimRequest) async throws -> ClaimResponse {
         let wait = min(request.wait ?? config.defaultClaimWaitSeconds, config.maxClaimWaitSeconds)
         let limit = min(request.max ?? 1, config.maxClaimBatch)
         let deadline = ContinuousClock.now.advanced(by: .seconds(wait))
@@ -102,7 +106,7 @@ public final class Scheduler: Sendable {
         while true {
             let generation = signal.generation
             let assignments = try await transaction { tx in
-                try Self.claimOnce(tx, identity: identity, request: request, limit: limit)
+                try Self.claimOnce(tx, identity: try tx.authenticate(caller, [.runner, .admin]), request: request, limit: limit)
             }
             if !assignments.isEmpty || wait == 0 || signal.isShutdown {
                 metrics.observeClaim(seconds: started.duration(to: .now), count: assignments.count)
@@ -197,9 +201,13 @@ public final class Scheduler: Sendable {
 
     /// Renews the leases a runner still holds and names the ones to abort.
     public func heartbeat(_ identity: Identity, _ request: HeartbeatRequest) async throws -> HeartbeatResponse {
+        try await heartbeat(.identity(identity), request)
+    }
+
+    public func heartbeat(_ caller: Caller, _ request: HeartbeatRequest) async throws -> HeartbeatResponse {
         guard request.assignments.count <= 10_000 else { throw APIError.badRequest("too many assignments in one heartbeat") }
         return try await transaction { tx in
-            let runner = try Self.ownedRunner(tx, identity, request.runnerID)
+            let runner = try Self.ownedRunner(tx, try tx.authenticate(caller, [.runner, .admin]), request.runnerID)
             let expires = tx.now + Int64(tx.config.leaseSeconds) * 1000
             var renewed: [String] = []
             var abort: [String] = []

@@ -32,6 +32,21 @@ final class Transaction {
         events.append(OrchestratorEvent(kind: kind, jobID: job?.id, ownerTokenID: job?.ownerTokenId, runnerTokenIDs: [], fields: fields))
     }
 
+    /// The caller's identity, which must hold one of `roles`.
+    func authenticate(_ caller: Caller, _ roles: [Role]) throws -> Identity {
+        let identity: Identity
+        switch caller {
+        case .identity(let known): identity = known
+        case .credential(let credential):
+            guard let found = try TokenAdmin.identify(db, token: credential, now: now) else { throw APIError.unauthorized }
+            identity = found
+        }
+        guard roles.contains(identity.role) else {
+            throw APIError.forbidden("this route is for \(roles.map(\.rawValue).joined(separator: " or ")) tokens, not \(identity.role.rawValue)")
+        }
+        return identity
+    }
+
     var output: Output { Output(events: events, workAvailable: workAvailable, counters: counters) }
 
     struct Output: Sendable {
