@@ -81,6 +81,21 @@ import WUProtocol
         #expect(board.runners.first?.reputation == 1)
     }
 
+    @Test func onceAUnitIsDecidedItsRunningCopiesAreAborted() async throws {
+        let h = try Harness()
+        let job = try await h.makeJob(units: 1, replicas: 3, quorum: 2)
+        let (r1, r2, r3) = (try await h.register("a"), try await h.register("b"), try await h.register("c"))
+        let (a1, a2, a3) = (try #require(try await h.claim(r1).first), try #require(try await h.claim(r2).first), try #require(try await h.claim(r3).first))
+        try await h.complete(a1, by: r1, output: "same")
+        try await h.complete(a2, by: r2, output: "same")
+        let beat = try await h.scheduler.heartbeat(h.runner, HeartbeatRequest(runnerID: r3, assignments: [.init(assignmentID: a3.assignmentID)]))
+        #expect(beat.abort == [a3.assignmentID])
+        let late = try await h.complete(a3, by: r3, output: "same")
+        #expect(!late.counted)
+        #expect(try await h.job(job).copies == ["valid": 2, "cancelled": 1])
+        #expect(try await h.runnerView(r3).reputation == 0)
+    }
+
     @Test func noAgreementAddsOneMoreCopyUpToABound() async throws {
         let h = try Harness { $0.maxExtraCopies = 1 }
         let job = try await h.makeJob(units: 1, replicas: 2, quorum: 2)

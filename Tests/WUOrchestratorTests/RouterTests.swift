@@ -88,7 +88,9 @@ import WUProtocol
                 ("/v1/jobs", .get, h.runnerToken), ("/v1/jobs", .post, h.runnerToken), ("/v1/runners/register", .post, h.requesterToken),
                 ("/v1/runners/claim", .post, h.requesterToken), ("/v1/assignments/1/complete", .post, h.requesterToken),
                 ("/v1/stats", .get, h.requesterToken), ("/v1/stats", .get, h.runnerToken), ("/v1/ops/requeue-stale", .post, h.runnerToken),
-                ("/v1/runners", .get, h.requesterToken), ("/v1/blobs/\(Harness.codeDigest)", .put, h.requesterToken),
+                ("/v1/runners", .get, h.requesterToken), ("/v1/runners", .get, h.runnerToken), ("/v1/leaderboard", .get, h.runnerToken),
+                ("/v1/leaderboard", .get, h.requesterToken), ("/v1/runners/heartbeat", .post, h.requesterToken),
+                ("/v1/blobs/\(Harness.codeDigest)", .put, h.requesterToken),
             ]
             for (uri, method, token) in cases {
                 let response = try await client.executeRequest(uri: uri, method: method, headers: Self.auth(token), body: Self.body("{}"))
@@ -97,7 +99,13 @@ import WUProtocol
             }
             let stats = try await client.executeRequest(uri: "/v1/stats", method: .get, headers: Self.auth(h.adminToken), body: nil)
             #expect(stats.status == .ok)
-            // A revoked token stops working at once.
+            // A revoked token stops working at once, on the deferred-auth runner routes too.
+            let claimBody = #"{"runner_id":"1","free":{"millicpus":1,"memory_bytes":1,"disk_bytes":1},"wait":0}"#
+            try TokenAdmin(store: h.orchestrator.store).revoke("pool")
+            let revokedRunner = try await client.executeRequest(uri: "/v1/runners/claim", method: .post, headers: Self.auth(h.runnerToken), body: Self.body(claimBody))
+            #expect(revokedRunner.status == .unauthorized)
+            let noCredential = try await client.executeRequest(uri: "/v1/runners/claim", method: .post, headers: [:], body: Self.body(claimBody))
+            #expect(noCredential.status == .unauthorized)
             try TokenAdmin(store: h.orchestrator.store).revoke("ops")
             let revoked = try await client.executeRequest(uri: "/v1/stats", method: .get, headers: Self.auth(h.adminToken), body: nil)
             #expect(revoked.status == .unauthorized)
@@ -287,7 +295,7 @@ import WUProtocol
             let requesterRead = try await client.executeRequest(uri: "/v1/blobs/\(manifestDigest)", method: .get, headers: alice, body: nil)
             #expect(requesterRead.status == .ok)
             let board = try Self.decode(
-                Leaderboard.self, try await client.executeRequest(uri: "/v1/leaderboard", method: .get, headers: alice, body: nil))
+                Leaderboard.self, try await client.executeRequest(uri: "/v1/leaderboard", method: .get, headers: Self.auth(h.adminToken), body: nil))
             #expect(board.runners.first?.reputation == 2)
             let runners = try Self.decode(
                 RunnerList.self, try await client.executeRequest(uri: "/v1/runners", method: .get, headers: Self.auth(h.adminToken), body: nil))

@@ -191,9 +191,9 @@ public final class Orchestrator: Sendable {
         }
 
         // Operator.
-        v1.get("runners") { _, context in try json(try await scheduler.runners(try context.require(.admin, .runner))) }
+        v1.get("runners") { _, context in try json(try await scheduler.runners(try context.require(.admin))) }
         v1.get("leaderboard") { _, context in
-            _ = try context.require(.admin, .runner, .requester)
+            _ = try context.require(.admin)
             return try json(try await scheduler.leaderboard())
         }
         v1.get("stats") { _, context in

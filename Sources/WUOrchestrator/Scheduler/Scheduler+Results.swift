@@ -34,38 +34,40 @@ extension Scheduler {
                 throw APIError.conflict("assignment \(assignmentID) was already reported as \(assignment.state)")
             default: break
             }
-            guard var copy = try CopyRecord.find(tx.db, assignment.copyId),
+            guard let copy = try CopyRecord.find(tx.db, assignment.copyId),
                 let job = try JobRecord.find(tx.db, copy.jobId),
                 let unit = try UnitRecord.find(tx.db, copy.unitId)
             else { throw APIError.notFound("assignment '\(assignmentID)'") }
             let live = copy.state == "leased" && copy.assignmentId == assignment.id
             // A lease that expired but whose copy nobody has taken since: the result is still useful.
-            let otherCopies =
-                try tx.db.int(sql: "SELECT COUNT(*) FROM copy WHERE unit_id = ? AND runner_id = ? AND state IN ('leased', 'uploaded', 'valid')",
-                    arguments: [unit.id!, runner.id!]) ?? 0
-            let lateButOpen =
-                copy.state == "queued" && assignment.state == "expired" && unit.state == "pending"
-                && ["running", "aggregating", "paused"].contains(job.state) && otherCopies == 0
+            var lateButOpen = false
+            if !live && copy.state == "queued" && assignment.state == "expired" && unit.state == "pending"
+                && ["running", "aggregating", "paused"].contains(job.state)
+            {
+                lateButOpen =
+                    try tx.db.int(
+                        sql: "SELECT COUNT(*) FROM copy WHERE unit_id = ? AND runner_id = ? AND state IN ('leased', 'uploaded', 'valid')",
+                        arguments: [unit.id!, runner.id!]) == 0
+            }
             assignment.state = "completed"
             assignment.finishedAt = tx.now
             assignment.outputDigest = request.outputDigest
             assignment.blobDigest = request.blobDigest
             assignment.usage = usage
             assignment.counted = live || lateButOpen
-            try assignment.update(tx.db)
+            try tx.db.run(
+                sql: "UPDATE assignment SET state = 'completed', finished_at = ?, output_digest = ?, blob_digest = ?, usage = ?, counted = ? WHERE id = ?",
+                arguments: [tx.now, request.outputDigest, request.blobDigest, usage, assignment.counted, assignment.id!])
             tx.counters.completed += 1
             if live || lateButOpen {
-                copy.state = "uploaded"
-                copy.runnerId = runner.id
-                copy.assignmentId = assignment.id
-                copy.outputDigest = request.outputDigest
-                copy.blobDigest = request.blobDigest
-                copy.usage = usage
-                copy.leaseExpiresAt = nil
-                copy.finishedAt = tx.now
-                copy.progress = 1
-                try copy.update(tx.db)
-                try tx.db.run(sql: "INSERT OR IGNORE INTO unit_blob (digest, unit_id) VALUES (?, ?)", arguments: [request.blobDigest, unit.id!])
+                try tx.db.run(
+                    sql: """
+                        UPDATE copy SET state = 'uploaded', runner_id = ?, assignment_id = ?, output_digest = ?, blob_digest = ?, usage = ?,
+                            lease_expires_at = NULL, finished_at = ?, progress = 1
+                        WHERE id = ?
+                        """, arguments: [runner.id!, assignment.id!, request.outputDigest, request.blobDigest, usage, tx.now, copy.id!])
+                try tx.db.run(
+                    sql: "INSERT OR IGNORE INTO unit_blob (digest, unit_id) VALUES (?, ?)", arguments: [request.blobDigest, unit.id!])
                 tx.emit("copy", job: job, ["unit_id": unit.name, "copy_id": String(copy.id!), "state": "uploaded"])
                 try Self.evaluate(tx, unitID: unit.id!)
             }
@@ -171,8 +173,12 @@ extension Scheduler {
             unit.blobDigest = winner.blobDigest
             try unit.update(tx.db)
             for copy in uploaded { try judge(tx, copy, valid: copy.outputDigest == winner.outputDigest, job: job, unit: unit) }
-            // Copies not yet handed out are no longer needed.
-            try tx.db.run(sql: "UPDATE copy SET state = 'cancelled', finished_at = ? WHERE unit_id = ? AND state = 'queued'", arguments: [tx.now, unitID])
+            // Copies still queued or running are no longer needed: heartbeats now answer abort for them.
+            try tx.db.run(
+                sql: """
+                    UPDATE copy SET state = 'cancelled', lease_expires_at = NULL, finished_at = ?
+                    WHERE unit_id = ? AND state IN ('queued', 'leased')
+                    """, arguments: [tx.now, unitID])
             tx.emit("unit", job: job, ["unit_id": unit.name, "state": "valid", "output_digest": unit.outputDigest ?? ""])
             if unit.isAggregate {
                 job.resultDigest = unit.blobDigest

@@ -3,6 +3,7 @@ import GRDB
 import HTTPTypes
 public import Logging
 import ServiceLifecycle
+import Synchronization
 public import WUProtocol
 
 /// The heart of the orchestrator: the runner protocol, leases, quorum, aggregation, job control.
@@ -35,8 +36,9 @@ public final class Scheduler: Sendable {
     func transaction<T: Sendable>(_ body: @escaping @Sendable (Transaction) throws -> T) async throws -> T {
         let now = clock.now()
         let config = self.config
+        let eventsWanted = events.subscriberCount > 0
         let (value, output) = try await store.write { db -> (T, Transaction.Output) in
-            let tx = Transaction(db: db, now: now, config: config)
+            let tx = Transaction(db: db, now: now, config: config, eventsWanted: eventsWanted)
             let value = try body(tx)
             return (value, tx.output)
         }
@@ -71,10 +73,12 @@ public final class Scheduler: Sendable {
                 arch: request.arch, profiles: profiles, version: String(request.version.prefix(100)), registeredAt: tx.now,
                 lastSeenAt: tx.now)
             try record.insert(tx.db)
-            tx.events.append(
+            if tx.eventsWanted {
+                tx.events.append(
                 OrchestratorEvent(
                     kind: "runner", jobID: nil, ownerTokenID: nil, runnerTokenIDs: [identity.tokenID],
                     fields: ["runner_id": String(record.id!), "name": request.name, "status": "active"]))
+            }
             return record.id!
         }
         return RegisterResponse(runnerID: String(id), leaseSeconds: config.leaseSeconds, heartbeatSeconds: config.heartbeatSeconds)
@@ -128,7 +132,7 @@ public final class Scheduler: Sendable {
     static func claimOnce(_ tx: Transaction, identity: Identity, request: ClaimRequest, limit: Int) throws -> [Assignment] {
         let runner = try ownedRunner(tx, identity, request.runnerID)
         let runnerID = runner.id!
-        let profiles = Set((try? JSONDecoder().decode([String].self, from: Data(runner.profiles.utf8))) ?? [])
+        let profiles = profileSet(runner.profiles)
         // The free capacity can never exceed the registered cap.
         var free = Capacity(
             millicpus: min(request.free.millicpus, runner.millicpus), memoryBytes: min(request.free.memoryBytes, runner.memoryBytes),
@@ -240,4 +244,17 @@ public final class Scheduler: Sendable {
             return HeartbeatResponse(renewed: renewed, abort: abort, leaseExpiresAt: expires)
         }
     }
+}
+
+/// Decoded profile lists, by their JSON text: a runner's list is read on every claim.
+private let profileSets = Mutex<[String: Set<String>]>([:])
+
+private func profileSet(_ json: String) -> Set<String> {
+    if let cached = profileSets.withLock({ $0[json] }) { return cached }
+    let set = Set((try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? [])
+    profileSets.withLock { cache in
+        if cache.count > 10_000 { cache.removeAll() }
+        cache[json] = set
+    }
+    return set
 }

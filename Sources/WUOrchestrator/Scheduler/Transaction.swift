@@ -22,13 +22,19 @@ final class Transaction {
         var requeued = 0
     }
 
-    init(db: Database, now: Int64, config: OrchestratorConfiguration) {
+    /// False when nobody listens to `/v1/events`: events are then not even built.
+    let eventsWanted: Bool
+
+    init(db: Database, now: Int64, config: OrchestratorConfiguration, eventsWanted: Bool = true) {
         self.db = db
         self.now = now
         self.config = config
+        self.eventsWanted = eventsWanted
     }
 
-    func emit(_ kind: String, job: JobRecord?, _ fields: [String: String]) {
+    func emit(_ kind: String, job: JobRecord?, _ fields: @autoclosure () -> [String: String]) {
+        guard eventsWanted else { return }
+        let fields = fields()
         events.append(OrchestratorEvent(kind: kind, jobID: job?.id, ownerTokenID: job?.ownerTokenId, runnerTokenIDs: [], fields: fields))
     }
 
