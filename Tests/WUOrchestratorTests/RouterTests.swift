@@ -88,8 +88,7 @@ import WUProtocol
                 ("/v1/jobs", .get, h.runnerToken), ("/v1/jobs", .post, h.runnerToken), ("/v1/runners/register", .post, h.requesterToken),
                 ("/v1/runners/claim", .post, h.requesterToken), ("/v1/assignments/1/complete", .post, h.requesterToken),
                 ("/v1/stats", .get, h.requesterToken), ("/v1/stats", .get, h.runnerToken), ("/v1/ops/requeue-stale", .post, h.runnerToken),
-                ("/v1/runners", .get, h.requesterToken), ("/v1/runners", .get, h.runnerToken), ("/v1/leaderboard", .get, h.runnerToken),
-                ("/v1/leaderboard", .get, h.requesterToken), ("/v1/runners/heartbeat", .post, h.requesterToken),
+                ("/v1/runners", .get, h.requesterToken), ("/v1/runners", .get, h.runnerToken), ("/v1/runners/heartbeat", .post, h.requesterToken),
                 ("/v1/blobs/\(Harness.codeDigest)", .put, h.requesterToken),
             ]
             for (uri, method, token) in cases {
@@ -295,7 +294,7 @@ import WUProtocol
             let requesterRead = try await client.executeRequest(uri: "/v1/blobs/\(manifestDigest)", method: .get, headers: alice, body: nil)
             #expect(requesterRead.status == .ok)
             let board = try Self.decode(
-                Leaderboard.self, try await client.executeRequest(uri: "/v1/leaderboard", method: .get, headers: Self.auth(h.adminToken), body: nil))
+                Leaderboard.self, try await client.executeRequest(uri: "/v1/leaderboard", method: .get, headers: alice, body: nil))
             #expect(board.runners.first?.reputation == 2)
             let runners = try Self.decode(
                 RunnerList.self, try await client.executeRequest(uri: "/v1/runners", method: .get, headers: Self.auth(h.adminToken), body: nil))

@@ -192,8 +192,9 @@ public final class Orchestrator: Sendable {
 
         // Operator.
         v1.get("runners") { _, context in try json(try await scheduler.runners(try context.require(.admin))) }
+        // The leaderboard is volunteers' public credit (as in BOINC): every role may read it.
         v1.get("leaderboard") { _, context in
-            _ = try context.require(.admin)
+            _ = try context.require(.admin, .runner, .requester)
             return try json(try await scheduler.leaderboard())
         }
         v1.get("stats") { _, context in
