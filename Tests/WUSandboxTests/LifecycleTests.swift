@@ -1,0 +1,117 @@
+import Glibc
+import Testing
+import WUProtocol
+@testable import WUSandbox
+
+/// Cancellation, the runner's own death, and cgroup detection.
+@Suite(.serialized) struct LifecycleTests {
+    @Test(.enabled(if: isRoot, "needs root for cgroups")) func cancellingTheTaskKillsTheUnit() async throws {
+        let h = try Harness("cancel")
+        defer { h.close() }
+        let sandbox = try Sandbox(profile: SandboxProfile.load(named: "default"), cap: h.cap)
+        let task = Task {
+            try await sandbox.run(SandboxRequest(command: ["/bin/sh", "-c", "echo WU-MARKER; sleep 1000"], limits: .init(wallTimeMs: 60_000)))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        task.cancel()
+        let started = Monotonic.nowMs()
+        let result = try await task.value
+        #expect(Monotonic.nowMs() - started < 2_000)
+        #expect(result.usage.stdoutTail.hasPrefix("WU-MARKER"))
+        #expect(result.usage.signal == SIGKILL)
+        #expect(Harness.hostProcesses(uid: result.hostUID).isEmpty)
+    }
+
+    /// The `wu` executable next to the test bundle (SwiftPM builds it for `swift test`).
+    static let wuBinary: String? = {
+        guard let exe = FileSystem.readLink("/proc/self/exe") else { return nil }
+        var dir = String(exe[..<exe.lastIndex(of: "/")!])
+        for _ in 0..<4 {
+            if FileSystem.exists(dir + "/wu"), !FileSystem.isDirectory(dir + "/wu") { return dir + "/wu" }
+            dir = String(dir[..<(dir.lastIndex(of: "/") ?? dir.startIndex)])
+        }
+        return nil
+    }()
+
+    @Test(.enabled(if: isRoot && wuBinary != nil, "needs root and the wu executable")) func unitsDieWithTheRunner() async throws {
+        let h = try Harness("pdeath")
+        defer { h.close() }
+        let outDir = try h.directory("out")
+        var pid: pid_t = 0
+        let args = [Self.wuBinary ?? "wu", "sandbox", "exec", "--out", outDir, "--", "/bin/sh", "-c", "echo s > /out/started; (setsid sleep 1000 &); sleep 1000"]
+        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        #expect(posix_spawn(&pid, args[0], nil, nil, argv, environ) == 0)
+        var st = stat()
+        for _ in 0..<200 where stat(outDir + "/started", &st) != 0 { usleep(20_000) }
+        #expect(stat(outDir + "/started", &st) == 0, "the unit never started")
+        let unitUID = st.st_uid
+        #expect(unitUID >= 0x4000_0000)
+        #expect(!Harness.hostProcesses(uid: unitUID).isEmpty)  // the bait: the unit and its daemon run
+        // The runner dies without any chance to clean up.
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        var left: [Int32] = []
+        for _ in 0..<100 {
+            left = Harness.hostProcesses(uid: unitUID)
+            if left.isEmpty { break }
+            usleep(20_000)
+        }
+        #expect(left.isEmpty, "processes of the unit survived the runner: \(left)")
+        // The dead runner could not remove its unit cgroup; a restarting runner sweeps it. Do so here.
+        if let exec = try? VolunteerCap.shared(name: "exec"), let g = exec.cgroup {
+            for d in g.directories {
+                for child in FileSystem.list(d) where child.hasPrefix("unit-") && FileSystem.isDirectory(d + "/" + child) {
+                    let unit = Cgroup(hierarchy: g.hierarchy, relativePath: g.relativePath + "/" + child)
+                    if unit.processes().isEmpty { rmdir(d + "/" + child) }
+                }
+            }
+        }
+    }
+
+
+    @Test func detectsV1WithSeparateCpuAndCpuacct() throws {
+        let mountinfo = """
+            31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+            32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+            33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+            35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+            37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer
+            39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+            41 31 0:38 / /tmp/no\\040such/unified rw,relatime - cgroup2 cgroup2 rw
+            """
+        let h = try #require(CgroupHierarchy.detect(mountinfo: mountinfo))
+        #expect(h.version == .v1)
+        #expect(h.v1Mounts["cpu"] == "/sys/fs/cgroup/cpu")
+        #expect(h.v1Mounts["cpuacct"] == "/sys/fs/cgroup/cpuacct")
+        #expect(h.missingControllers.isEmpty)
+        #expect(h.unifiedRoot == "/tmp/no such/unified")
+        let g = Cgroup(hierarchy: h, relativePath: "wu/cap/unit-1")
+        #expect(g.directories.count == 5)
+        #expect(g.tasksFiles.contains("/sys/fs/cgroup/memory/wu/cap/unit-1/tasks"))
+    }
+
+    @Test func detectsCoMountedV1AndPureV2() throws {
+        let comounted = """
+            32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+            35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+            37 31 0:34 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer
+            39 31 0:36 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids
+            """
+        let v1 = try #require(CgroupHierarchy.detect(mountinfo: comounted))
+        #expect(Cgroup(hierarchy: v1, relativePath: "wu/x").directories.count == 4)  // cpu,cpuacct once
+        let pure = "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n"
+        let v2 = try #require(CgroupHierarchy.detect(mountinfo: pure))
+        #expect(v2.version == .v2)
+        #expect(Cgroup(hierarchy: v2, relativePath: "wu/x").procsFiles == ["/sys/fs/cgroup/wu/x/cgroup.procs"])
+        #expect(Cgroup(hierarchy: v2, relativePath: "wu/x").tasksFiles.isEmpty)
+    }
+
+    @Test(.enabled(if: isRoot)) func doctorSeesThisMachine() async {
+        let report = await SandboxDoctor.run()
+        #expect(report.canRunWithoutLimits)
+        #expect(report.checks.contains { $0.name == "sandbox spawn" && $0.ok })
+        #expect(report.checks.contains { $0.name == "cgroup version" })
+    }
+}
