@@ -1,4 +1,3 @@
-import FoundationEssentials
 import WUCore
 
 /// A sandbox profile: everything a unit is allowed, in one reviewable JSON file.
@@ -100,7 +99,7 @@ public struct SandboxProfile: Sendable, Equatable {
     public static func parse(_ bytes: [UInt8], origin: String) throws(SandboxError) -> SandboxProfile {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            value = try JSONValue.parse(bytes)
         } catch {
             throw SandboxError(.invalidProfile, "\(origin): not valid JSON (\(error))")
         }
@@ -137,52 +136,6 @@ public struct SandboxProfile: Sendable, Equatable {
 
     /// The names of the built-in profiles.
     public static var builtinNames: [String] { builtinSources.keys.sorted() }
-}
-
-/// A JSON value that keeps object keys, so unknown keys can be rejected by name.
-enum JSONValue: Decodable, Sendable {
-    case object([String: JSONValue])
-    case array([JSONValue])
-    case string(String)
-    case number(Double, text: String)
-    case bool(Bool)
-    case null
-
-    init(from decoder: any Decoder) throws {
-        if let c = try? decoder.container(keyedBy: AnyKey.self) {
-            var dict: [String: JSONValue] = [:]
-            for key in c.allKeys { dict[key.stringValue] = try c.decode(JSONValue.self, forKey: key) }
-            self = .object(dict)
-            return
-        }
-        if var c = try? decoder.unkeyedContainer() {
-            var items: [JSONValue] = []
-            while !c.isAtEnd { items.append(try c.decode(JSONValue.self)) }
-            self = .array(items)
-            return
-        }
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
-            self = .null
-        } else if let b = try? c.decode(Bool.self) {
-            self = .bool(b)
-        } else if let u = try? c.decode(UInt64.self) {
-            self = .number(Double(u), text: String(u))
-        } else if let i = try? c.decode(Int64.self) {
-            self = .number(Double(i), text: String(i))
-        } else if let d = try? c.decode(Double.self) {
-            self = .number(d, text: String(d))
-        } else {
-            self = .string(try c.decode(String.self))
-        }
-    }
-
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
 }
 
 /// Turns a ``JSONValue`` into a profile, with a precise path in every error.
