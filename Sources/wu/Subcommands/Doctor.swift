@@ -5,6 +5,8 @@ extension WU {
     /// `wu doctor`: what this machine can enforce.
     struct Doctor: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            // Explicit: deriving it from the type name costs a protocol-conformance scan at every start.
+            commandName: "doctor",
             abstract: "Say what this machine can enforce: user namespaces, cgroups, seccomp, and whether `wu run` works here.")
 
         func run() async throws {

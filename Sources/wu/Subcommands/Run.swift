@@ -7,6 +7,8 @@ extension WU {
     /// `wu run job.wu --trust KEY.pub -o OUT`: try a job locally, in the same sandbox runners use.
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            // Explicit: deriving it from the type name costs a protocol-conformance scan at every start.
+            commandName: "run",
             abstract: "Verify a bundle and run its units (then its aggregate) locally in the sandbox.",
             discussion: """
                 Writes OUT/<unit>/out/, OUT/<unit>/usage.json and OUT/aggregate/out/ (the layout of `wu results`), \
