@@ -67,9 +67,19 @@ import WUProtocol
         let (r, v) = try await h.python(
             """
             import time
+            # Two busy processes: even on a loaded machine they want more than the quota, so
+            # what is measured is the quota, not the machine's spare time.
             end = time.monotonic() + 2
-            while time.monotonic() < end:
-                pass
+            kids = []
+            for _ in range(2):
+                pid = os.fork()
+                if pid == 0:
+                    while time.monotonic() < end:
+                        pass
+                    os._exit(0)
+                kids.append(pid)
+            for k in kids:
+                os.waitpid(k, 0)
             out("done", 1)
             """, limits: .init(millicpus: 500, wallTimeMs: 20_000))
         #expect(r.usage.exitCode == 0)
@@ -119,7 +129,8 @@ import WUProtocol
             limits: .init(diskBytes: 8 << 20, wallTimeMs: 20_000), out: outDir2)
         #expect(r2.usage.diskExceeded)
         #expect(!r2.usage.stdoutTail.contains("after"))
-        #expect(FileSystem.usage(of: outDir2).fileBytes < 40 << 20)
+        // The overshoot is what the unit writes before the watchdog wakes (inotify): about a millisecond of writes.
+        #expect(FileSystem.usage(of: outDir2).fileBytes < 64 << 20)
         // /tmp is a capped tmpfs.
         let t = try await h.python(
             """

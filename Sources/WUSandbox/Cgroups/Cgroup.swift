@@ -207,6 +207,9 @@ public struct Cgroup: Sendable {
     /// Removes the cgroup's directories (they must be empty of processes; children first).
     public func remove() {
         for d in directories.reversed() {
+            // A unit's group has no children (the unit cannot reach cgroupfs): one rmdir. Only a
+            // cap, or a group a crashed run left, needs the walk.
+            if rmdir(d) == 0 || errno == ENOENT { continue }
             for child in FileSystem.list(d) where FileSystem.isDirectory(d + "/" + child) && !child.contains(".") {
                 Cgroup.removeDirectoryTree(d + "/" + child)
             }
