@@ -54,7 +54,7 @@ public final class Orchestrator: Sendable {
             let counts = try await scheduler.copyCounts()
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: scheduler.metrics.render(copyCounts: counts))))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: scheduler.metrics.render(copyCounts: counts, writeTotals: store.batcher.totals))))
         }
         router.get("/openapi.json") { _, _ in
             var headers = HTTPFields()

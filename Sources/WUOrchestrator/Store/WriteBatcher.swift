@@ -25,12 +25,20 @@ final class WriteBatcher: Sendable {
         var queue: [Item] = []
         var leaderActive = false
         var nextID: UInt64 = 0
+        var transactions: UInt64 = 0
+        var writes: UInt64 = 0
     }
 
     private let pool: DatabasePool
     private let state = Mutex(State())
 
     init(pool: DatabasePool) { self.pool = pool }
+
+    /// Writes waiting for the next transaction.
+    var pendingCount: Int { state.withLock { $0.queue.count } }
+
+    /// Transactions committed and writes they carried: their ratio is the group-commit factor.
+    var totals: (transactions: UInt64, writes: UInt64) { state.withLock { ($0.transactions, $0.writes) } }
 
     func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let erased: Work = { db in try work(db) }
@@ -64,6 +72,8 @@ final class WriteBatcher: Sendable {
         let batch = state.withLock { s -> [Item] in
             let batch = s.queue
             s.queue = []
+            s.transactions += 1
+            s.writes += UInt64(batch.count)
             return batch
         }
         let works = batch.map(\.work)

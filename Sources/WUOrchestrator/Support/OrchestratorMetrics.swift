@@ -16,6 +16,8 @@ public final class OrchestratorMetrics: Sendable {
     let claimLatency: DurationHistogram
     let requestLatency: DurationHistogram
     let copies: [String: Gauge]
+    let writeTransactions: Gauge
+    let writes: Gauge
 
     static let copyStates = ["queued", "leased", "uploaded", "valid", "invalid", "failed", "cancelled"]
 
@@ -39,6 +41,10 @@ public final class OrchestratorMetrics: Sendable {
             copies[state] = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "wu", metricName: "copies", unitName: "", helpText: "Copies of units by state"), labels: [("state", state)])
         }
         self.copies = copies
+        writeTransactions = registry.makeGauge(
+            descriptor: MetricNameDescriptor(namespace: "wu", metricName: "write_transactions", unitName: "", helpText: "SQLite write transactions committed since start"))
+        writes = registry.makeGauge(
+            descriptor: MetricNameDescriptor(namespace: "wu", metricName: "writes", unitName: "", helpText: "State changes committed since start (grouped into write transactions)"))
     }
 
     func record(_ counters: Transaction.Counters) {
@@ -56,8 +62,10 @@ public final class OrchestratorMetrics: Sendable {
     }
 
     /// The text exposition format.
-    func render(copyCounts: [String: Int]) -> [UInt8] {
+    func render(copyCounts: [String: Int], writeTotals: (transactions: UInt64, writes: UInt64)) -> [UInt8] {
         for state in Self.copyStates { copies[state]?.set(Double(copyCounts[state] ?? 0)) }
+        writeTransactions.set(Double(writeTotals.transactions))
+        writes.set(Double(writeTotals.writes))
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return buffer

@@ -130,6 +130,16 @@ extension WUOrchestratorCommand {
             print("duplicate claims:  \(final.duplicates)")
             print("errors:            \(final.errors)")
             print("job state:         \(view?.state ?? "unknown")")
+            if let (_, metrics) = try? control.request("GET", "/metrics", token: requesterToken, body: []) {
+                var values: [String: Double] = [:]
+                for line in String(decoding: metrics, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+                    let parts = line.split(separator: " ")
+                    if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
+                }
+                if let transactions = values["wu_write_transactions"], let writes = values["wu_writes"], transactions > 0 {
+                    print("group commit:      \(Int(writes)) writes in \(Int(transactions)) transactions (\(String(format: "%.2f", writes / transactions)) per commit)")
+                }
+            }
             if final.duplicates > 0 || view?.state != "completed" { throw ExitCode(1) }
         }
     }
