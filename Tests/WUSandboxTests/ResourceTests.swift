@@ -131,6 +131,21 @@ import WUProtocol
         #expect(!r2.usage.stdoutTail.contains("after"))
         // The overshoot is what the unit writes before the watchdog wakes (inotify): about a millisecond of writes.
         #expect(FileSystem.usage(of: outDir2).fileBytes < 64 << 20)
+        // A flood of empty files costs inodes, not blocks: charged 4 KiB each, it hits the limit too.
+        let outDir3 = try h.directory("out3")
+        let r3 = try await h.python(
+            """
+            n = 0
+            try:
+                while n < 100000:
+                    open(f"/out/e{n}", "w").close()
+                    n += 1
+            finally:
+                out("files", n)
+            """, limits: .init(diskBytes: 4 << 20, wallTimeMs: 20_000), out: outDir3)
+        #expect(r3.values["marker"] == "1")
+        #expect(r3.result.usage.diskExceeded)
+        #expect(FileSystem.list(outDir3).count < 4000)
         // /tmp is a capped tmpfs.
         let t = try await h.python(
             """

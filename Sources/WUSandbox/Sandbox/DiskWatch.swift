@@ -14,6 +14,11 @@ struct DiskWatch {
     private var sizes: [String: Int64] = [:]
     private(set) var total: Int64 = 0
     private var lastFullScan: Int64 = 0
+    private var nextFullScan: Int64 = 0
+
+    /// What one entry costs at least: an inode and a directory entry are disk too, so a million
+    /// empty files pass the limit like a big file would.
+    static func charge(_ st: stat) -> Int64 { max(Int64(st.st_blocks) * 512, 4096) }
 
     init(root: String, limit: Int64) {
         self.root = root
@@ -51,16 +56,19 @@ struct DiskWatch {
         while let p = stack.popLast(), sizes.count < 1_000_000 {
             var st = stat()
             guard lstat(p, &st) == 0 else { continue }
-            let bytes = Int64(st.st_blocks) * 512
+            let bytes = DiskWatch.charge(st)
             sizes[p] = bytes
             total += bytes
             if (st.st_mode & S_IFMT) == S_IFDIR { for name in FileSystem.list(p) { stack.append(p + "/" + name) } }
         }
+        // A unit that makes the walk slow only makes it rarer: at most a tenth of the time walking.
+        let now = Monotonic.nowNs()
+        nextFullScan = now + max(500_000_000, 10 * (now - lastFullScan))
     }
 
     private mutating func remeasure(_ path: String) {
         var st = stat()
-        let now: Int64 = lstat(path, &st) == 0 ? Int64(st.st_blocks) * 512 : 0
+        let now: Int64 = lstat(path, &st) == 0 ? DiskWatch.charge(st) : 0
         let before = sizes[path] ?? 0
         sizes[path] = now
         total += now - before
@@ -69,7 +77,7 @@ struct DiskWatch {
 
     /// Handles pending inotify events (call when `fd` is readable, or on a tick).
     mutating func update() {
-        if Monotonic.nowNs() - lastFullScan > 500_000_000 {
+        if Monotonic.nowNs() >= nextFullScan {
             fullScan()
         }
         guard fd >= 0 else { return }

@@ -100,8 +100,8 @@ enum FileSystem {
         return names
     }
 
-    /// Usage of a tree, not following symlinks: allocated bytes (what the disk pays) and the sum
-    /// of regular files' sizes.
+    /// Usage of a tree, not following symlinks: allocated bytes (what the disk pays, at least 4 KiB
+    /// an entry) and the sum of regular files' sizes.
     static func usage(of path: String) -> (allocated: Int64, fileBytes: Int64) {
         var allocated: Int64 = 0
         var fileBytes: Int64 = 0
@@ -112,7 +112,7 @@ enum FileSystem {
             if visited > 1_000_000 { break }
             var st = stat()
             guard lstat(p, &st) == 0 else { continue }
-            allocated += Int64(st.st_blocks) * 512
+            allocated += DiskWatch.charge(st)
             switch st.st_mode & S_IFMT {
             case S_IFREG: fileBytes += Int64(st.st_size)
             case S_IFDIR: for name in list(p) { stack.append(p + "/" + name) }
