@@ -69,7 +69,7 @@ extension Scheduler {
                 try tx.db.run(
                     sql: "INSERT OR IGNORE INTO unit_blob (digest, unit_id) VALUES (?, ?)", arguments: [request.blobDigest, unit.id!])
                 tx.emit("copy", job: job, ["unit_id": unit.name, "copy_id": String(copy.id!), "state": "uploaded"])
-                try Self.evaluate(tx, unitID: unit.id!)
+                try Self.evaluate(tx, unit: unit, job: job)
             }
             return try Self.ack(tx, assignment)
         }
@@ -151,7 +151,15 @@ extension Scheduler {
     /// it canonical; agreeing copies are valid, the others invalid. No agreement and nothing left
     /// running → one more copy, up to `replicas + maxExtraCopies`, then the unit fails.
     static func evaluate(_ tx: Transaction, unitID: Int64) throws {
-        guard var unit = try UnitRecord.find(tx.db, unitID), var job = try JobRecord.find(tx.db, unit.jobId) else { return }
+        guard let unit = try UnitRecord.find(tx.db, unitID), let job = try JobRecord.find(tx.db, unit.jobId) else { return }
+        try evaluate(tx, unit: unit, job: job)
+    }
+
+    /// `evaluate` with the unit and job already read in this transaction.
+    static func evaluate(_ tx: Transaction, unit: UnitRecord, job: JobRecord) throws {
+        var unit = unit
+        var job = job
+        let unitID = unit.id!
         let uploaded = try CopyRecord.fetchAll(tx.db.cachedStatement(sql: "SELECT * FROM copy WHERE unit_id = ? AND state = 'uploaded' ORDER BY finished_at, id"), arguments: [unitID])
         if unit.state == "valid" {
             for copy in uploaded { try judge(tx, copy, valid: copy.outputDigest == unit.outputDigest, job: job, unit: unit) }

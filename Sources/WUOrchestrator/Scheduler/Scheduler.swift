@@ -91,7 +91,10 @@ public final class Scheduler: Sendable {
         guard runner.tokenId == identity.tokenID || identity.role == .admin else {
             throw APIError.forbidden("runner \(runnerID) belongs to another token")
         }
-        try tx.db.run(sql: "UPDATE runner SET last_seen_at = ? WHERE id = ?", arguments: [tx.now, id])
+        // Seen-times have second resolution: a runner calling many times a second is written once.
+        if tx.now - runner.lastSeenAt >= 1000 {
+            try tx.db.run(sql: "UPDATE runner SET last_seen_at = ? WHERE id = ?", arguments: [tx.now, id])
+        }
         return runner
     }
 
