@@ -20,6 +20,9 @@ public struct SandboxRequest: Sendable {
     public var echoOutput: Bool
     /// How many bytes of each stream the usage keeps.
     public var tailBytes: Int
+    /// A descriptor of ours that becomes the unit's standard input; nil gives it `/dev/null`.
+    /// Never pass a terminal: the unit would hold the volunteer's tty.
+    public var stdinDescriptor: Int32?
 
     /// Limits of one unit. nil fields fall back to the profile's maximum.
     public struct Limits: Sendable, Equatable {
@@ -41,8 +44,9 @@ public struct SandboxRequest: Sendable {
     public init(
         command: [String], environment: [String: String] = [:], workingDirectory: String = "/", codeDirectory: String? = nil,
         inputDirectory: String? = nil, outputDirectory: String? = nil, progressFile: String? = nil, limits: Limits = .init(),
-        echoOutput: Bool = false, tailBytes: Int = 64 * 1024
+        echoOutput: Bool = false, tailBytes: Int = 64 * 1024, stdinDescriptor: Int32? = nil
     ) {
+        self.stdinDescriptor = stdinDescriptor
         self.command = command
         self.environment = environment
         self.workingDirectory = workingDirectory

@@ -132,6 +132,11 @@ struct UnitExecution: Sendable {
             wu_mount(kind: $0.kind, optional: $0.optional ? 1 : 0, source: $0.source.map { strings.make($0) }, target: strings.make($0.target), data: $0.data.map { strings.make($0) })
         }
 
+        var stdinFD: Int32 = -1
+        if let fd = request.stdinDescriptor {
+            guard isatty(fd) == 0 else { throw SandboxError(.invalidLimits, "refusing to give the unit a terminal as its standard input") }
+            stdinFD = fd
+        }
         let start = Monotonic.nowNs()
         var result = wu_spawn_result()
         let rc: Int32 = selfFDs.withUnsafeBufferPointer { selfBuf in sandbox.filter.bytes.withUnsafeBytes { bpf in
@@ -147,7 +152,7 @@ struct UnitExecution: Sendable {
                         uid_map: strings.make(uidMap), gid_map: strings.make(gidMap), setgroups: strings.make(rootless ? "deny" : "allow"),
                         uid: unitUID, gid: unitUID, setup_uid: 0, setup_gid: 0,
                         cgroup_procs: cgroupFiles.map { UnsafePointer($0) }, cgroup_count: Int32(parentProcs.count),
-                        stdin_fd: -1, stdout_fd: outPipe[1], stderr_fd: errPipe[1],
+                        stdin_fd: stdinFD, stdout_fd: outPipe[1], stderr_fd: errPipe[1],
                         seccomp_filter: bpf.baseAddress, seccomp_filter_len: bpf.count,
                         cap_last_cap: capLast, loopback_up: 1,
                         cgroup_self_fds: selfBuf.baseAddress, cgroup_self_fd_count: Int32(selfBuf.count))

@@ -85,7 +85,9 @@ extension WU {
             )
             let request = SandboxRequest(
                 command: command, environment: env, workingDirectory: workdir ?? (code != nil ? "/code" : "/"), codeDirectory: code,
-                inputDirectory: input, outputDirectory: out, limits: limits, echoOutput: true)
+                inputDirectory: input, outputDirectory: out, limits: limits, echoOutput: true,
+                // A pipe or file on our stdin is passed on; a terminal never is (the unit gets /dev/null).
+                stdinDescriptor: isatty(0) == 0 && fcntl(0, F_GETFD) >= 0 ? 0 : nil)
             let usage: ResourceUsage
             do {
                 let profile = try SandboxProfile.load(named: profile, directory: profileDir)
