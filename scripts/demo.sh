@@ -16,7 +16,14 @@ pids=()
 cleanup() {
   trap - EXIT INT TERM
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Runners drain for up to --drain-timeout; anything still alive after 15 s is killed.
+  for _ in $(seq 150); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -41,7 +48,7 @@ orch keys add --name requester "$work/requester.pub"
 
 step "three runners, each capped at 1 cpu, 512M memory, 1G disk"
 for i in 1 2 3; do
-  "$bin/wu-runner" --token "$runner_token" --cpus 1 --memory 512M --disk 1G --max-units 2 \
+  "$bin/wu-runner" --token "$runner_token" --cpus 1 --memory 512M --disk 1G --max-units 2 --drain-timeout 5 \
     --work-dir "$work/runner-$i" --trust "$work/requester.pub" --name "volunteer-$i" --claim-wait 5 \
     >"$work/runner-$i.log" 2>&1 &
   pids+=($!)

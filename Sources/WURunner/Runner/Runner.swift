@@ -219,6 +219,7 @@ public final class Runner: Service, Sendable {
         let period = Duration.seconds(max(1, seconds))
         while true {
             try? await Task.sleep(for: period)
+            if Task.isCancelled { return }
             let (items, done) = state.withLock { state in
                 (state.running.values.map { HeartbeatRequest.Item(assignmentID: $0.assignment.assignmentID, progress: $0.workspace.readProgress()) },
                  state.draining && state.running.isEmpty)
