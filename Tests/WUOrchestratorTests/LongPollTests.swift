@@ -20,7 +20,7 @@ import WUProtocol
             }
             group.addTask {
                 // Submit once the claim is waiting.
-                while h.scheduler.signal.waiterCount == 0 { await Task.yield() }
+                while h.scheduler.signal.waiterCount == 0 { try await Task.sleep(for: .milliseconds(1)) }
                 try await h.makeJob(units: 1)
                 return []
             }
@@ -37,7 +37,7 @@ import WUProtocol
         let r = try await h.register("r")
         let started = ContinuousClock.now
         async let claim = h.scheduler.claim(h.runner, ClaimRequest(runnerID: r, free: Harness.full, wait: 30))
-        while h.scheduler.signal.waiterCount == 0 { await Task.yield() }
+        while h.scheduler.signal.waiterCount == 0 { try await Task.sleep(for: .milliseconds(1)) }
         h.scheduler.shutdown()
         #expect(try await claim.assignments.isEmpty)
         #expect(started.duration(to: .now) < .seconds(10))
@@ -59,7 +59,7 @@ import WUProtocol
                     }
                 }
                 group.addTask {
-                    while h.scheduler.events.subscriberCount < 2 { await Task.yield() }
+                    while h.scheduler.events.subscriberCount < 2 { try await Task.sleep(for: .milliseconds(1)) }
                     let job = try await h.makeJob(units: 1)
                     try await h.scheduler.control(h.requester, jobID: job, .cancel)
                     h.scheduler.events.finishAll()

@@ -29,7 +29,7 @@ import Glibc
                     }
                 }
             }
-            while store.batcher.totals.transactions == before.transactions && store.batcher.pendingCount == 0 { await Task.yield() }
+            while store.batcher.totals.transactions == before.transactions && store.batcher.pendingCount == 0 { try await Task.sleep(for: .milliseconds(1)) }
             for i in 1..<count {
                 group.addTask {
                     do {
