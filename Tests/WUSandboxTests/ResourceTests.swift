@@ -146,6 +146,14 @@ import WUProtocol
         #expect(r3.values["marker"] == "1")
         #expect(r3.result.usage.diskExceeded)
         #expect(FileSystem.list(outDir3).count < 4000)
+        // The progress file is on the runner's disk as well: a few bytes are fine, megabytes are not.
+        let progress = h.workDir + "/progress"
+        let p = try await h.run(
+            ["/bin/sh", "-c", "echo WU-MARKER; echo 0.5 > /run/wu/progress; sleep 0.3; head -c 2000000 /dev/zero > /run/wu/progress; sleep 5"],
+            limits: .init(diskBytes: 8 << 20, wallTimeMs: 20_000), out: try h.directory("out4"), progress: progress)
+        #expect(p.usage.stdoutTail.hasPrefix("WU-MARKER"))
+        #expect(p.usage.diskExceeded)
+        #expect(p.usage.wallMs < 3_000)
         // /tmp is a capped tmpfs.
         let t = try await h.python(
             """

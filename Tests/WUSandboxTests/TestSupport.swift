@@ -38,13 +38,13 @@ final class Harness: @unchecked Sendable {  // used by one test at a time (suite
 
     func run(
         _ command: [String], profile: String = "default", limits: SandboxRequest.Limits = .init(wallTimeMs: 30_000),
-        out: String? = nil, code: String? = nil, environment: [String: String] = [:]
+        out: String? = nil, code: String? = nil, environment: [String: String] = [:], progress: String? = nil
     ) async throws -> Sandbox.Result {
         let sandbox = try Sandbox(profile: SandboxProfile.load(named: profile), cap: cap)
         return try await sandbox.run(
             SandboxRequest(
                 command: command, environment: environment, workingDirectory: code == nil ? "/" : "/code", codeDirectory: code,
-                outputDirectory: out, limits: limits))
+                outputDirectory: out, progressFile: progress, limits: limits))
     }
 
     /// Runs a python3 program whose first line of output is the marker.

@@ -229,6 +229,14 @@ struct UnitExecution: Sendable {
                     let u = group.usage()
                     peakPids = max(peakPids, u.currentPids)
                 }
+                // The progress file is on the runner's disk too: a number needs a few bytes.
+                if let progress = request.progressFile, !diskExceeded {
+                    var st = stat()
+                    if lstat(progress, &st) == 0, st.st_size > 64 * 1024 || st.st_blocks > 256 {
+                        diskExceeded = true
+                        killUnit()
+                    }
+                }
             }
             if diskWatch != nil, !diskExceeded {
                 diskWatch!.update()
