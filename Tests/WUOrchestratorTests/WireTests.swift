@@ -39,7 +39,10 @@ import Glibc
         let runnerIDs = runners
         try await app.test(.live) { client in
             let port = try #require(client.port)
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            // One connection per claimer: 16 clients really in flight at once.
+            var configuration = HTTPClient.Configuration()
+            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 32
+            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
             do {
                 let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
                     for r in runnerIDs {
