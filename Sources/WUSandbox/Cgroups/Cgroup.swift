@@ -155,8 +155,13 @@ public struct Cgroup: Sendable {
             u.peakPids = int(read("pids", "pids.peak"))
             u.currentPids = int(read("pids", "pids.current")) ?? 0
         case .v1:
-            u.cpuUserMs = (int(read("cpuacct", "cpuacct.usage_user")) ?? 0) / 1_000_000
-            u.cpuSystemMs = (int(read("cpuacct", "cpuacct.usage_sys")) ?? 0) / 1_000_000
+            // cpuacct.usage is exact (ns); the user/sys split is tick-sampled, so only its ratio is used.
+            let user = int(read("cpuacct", "cpuacct.usage_user")) ?? 0
+            let sys = int(read("cpuacct", "cpuacct.usage_sys")) ?? 0
+            let total = int(read("cpuacct", "cpuacct.usage")) ?? (user + sys)
+            let userShare = user + sys > 0 ? Double(user) / Double(user + sys) : 1
+            u.cpuUserMs = Int64(Double(total) * userShare) / 1_000_000
+            u.cpuSystemMs = total / 1_000_000 - u.cpuUserMs
             u.peakMemoryBytes = int(read("memory", "memory.max_usage_in_bytes")) ?? 0
             u.oomKills = keyed(read("memory", "memory.oom_control"), "oom_kill") ?? 0
             u.peakPids = int(read("pids", "pids.peak"))
