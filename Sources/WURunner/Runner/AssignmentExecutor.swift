@@ -113,20 +113,19 @@ final class AssignmentExecutor: Sendable {
         }
 
         do {
-            let compressed = workspace.root + "/output.tar.zst"
+            // Beside the workspace, not in it: the workspace goes as soon as the unit is packed, the upload after.
+            let compressed = workspace.root + ".out.zst"
             let summary = try OutputArchive.pack(
                 directory: workspace.output, compressedPath: compressed, limits: .init(maxFileBytes: manifest.resources.diskBytes)
             )
             usage.outputBytes = summary.fileBytes
-            let blobDigest = summary.blobDigest!
-            try await Backoff.retrying(logger: logger, "upload") { try await client.uploadBlob(blobDigest, from: compressed) }
-            logger.info("uploaded", metadata: ["output.digest": "\(summary.outputDigest)", "bytes": "\(summary.fileBytes)"])
-            return .completed(outputDigest: summary.outputDigest, blobDigest: blobDigest, usage: usage)
+            logger.info("packed", metadata: ["output.digest": "\(summary.outputDigest)", "bytes": "\(summary.fileBytes)"])
+            return .completed(outputDigest: summary.outputDigest, blobDigest: summary.blobDigest!, archive: compressed, usage: usage)
         } catch let error as WUError where error.code == .limitExceeded {
             usage.diskExceeded = true
             return .failed(reason: "disk-exceeded", message: error.message, usage: usage)
         } catch {
-            return .failed(reason: "upload", message: "\(error)", usage: usage)
+            return .failed(reason: "output", message: "cannot pack /out: \(error)", usage: usage)
         }
     }
 }

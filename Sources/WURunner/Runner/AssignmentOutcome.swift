@@ -2,7 +2,8 @@ import WUProtocol
 
 /// How one assignment ended on this runner, before it is reported.
 enum AssignmentOutcome: Sendable {
-    case completed(outputDigest: String, blobDigest: String, usage: ResourceUsage)
+    /// `archive` is the compressed output, still to upload as blob `blobDigest`.
+    case completed(outputDigest: String, blobDigest: String, archive: String, usage: ResourceUsage)
     case failed(reason: String, message: String, usage: ResourceUsage?)
 
     /// The fail reason for a unit that ran but did not succeed.

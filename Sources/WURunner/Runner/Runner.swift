@@ -18,6 +18,8 @@ public final class Runner: Service, Sendable {
 
     struct State {
         var running: [String: RunningUnit] = [:]
+        /// Units that finished and are being uploaded and reported; their slots are already free.
+        var reporting = 0
         var draining = false
         var runnerID: String?
     }
@@ -165,12 +167,20 @@ public final class Runner: Service, Sendable {
                 logger.info("claimed", metadata: ["assignment.id": "\(assignment.assignmentID)", "unit.id": "\(assignment.jobID)/\(assignment.unitID)"])
                 group.addTask {
                     let outcome = await Self.racing({ await executor.execute(assignment, workspace: workspace) }, against: aborts)
-                    let stopped = self.state.withLock { $0.running[assignment.assignmentID]?.stoppedBecause }
-                    let final: AssignmentOutcome = stopped.map { .failed(reason: $0, message: "stopped by the runner", usage: nil) } ?? outcome
-                    await self.report(assignment, final, runnerID: runnerID)
                     workspace.remove()
-                    self.state.withLock { _ = $0.running.removeValue(forKey: assignment.assignmentID) }
+                    // The slot is free once the unit is packed: uploading and reporting overlap the next unit.
+                    let stopped = self.state.withLock { state in
+                        state.reporting += 1
+                        return state.running.removeValue(forKey: assignment.assignmentID)?.stoppedBecause
+                    }
                     wake.yield()
+                    var final = outcome
+                    if let stopped {
+                        if case .completed(_, _, let archive, _) = outcome { unlink(archive) }
+                        final = .failed(reason: stopped, message: "stopped by the runner", usage: nil)
+                    }
+                    await self.report(assignment, final, runnerID: runnerID)
+                    self.state.withLock { $0.reporting -= 1 }
                 }
             }
         }
@@ -200,7 +210,9 @@ public final class Runner: Service, Sendable {
         let id = assignment.assignmentID
         do {
             switch outcome {
-            case .completed(let outputDigest, let blobDigest, let usage):
+            case .completed(let outputDigest, let blobDigest, let archive, let usage):
+                defer { unlink(archive) }
+                try await Backoff.retrying(attempts: 40, logger: logger, "upload") { try await self.client.uploadBlob(blobDigest, from: archive) }
                 let body = CompleteRequest(runnerID: runnerID, outputDigest: outputDigest, blobDigest: blobDigest, usage: usage)
                 let ack = try await Backoff.retrying(attempts: 40, logger: logger, "complete") { try await self.client.complete(assignment: id, body) }
                 logger.info("completed", metadata: ["assignment.id": "\(id)", "copy.state": "\(ack.copyState)", "wall_ms": "\(usage.wallMs)"])
@@ -255,7 +267,7 @@ public final class Runner: Service, Sendable {
 
     func waitUntilIdle(for limit: Duration) async {
         let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline, !state.withLock({ $0.running.isEmpty }) {
+        while ContinuousClock.now < deadline, !state.withLock({ $0.running.isEmpty && $0.reporting == 0 }) {
             try? await Task.sleep(for: .milliseconds(50))
         }
     }
