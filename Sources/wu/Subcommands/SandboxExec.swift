@@ -14,7 +14,8 @@ extension WU {
             discussion: """
                 The command runs in all namespaces, on a fresh root with the profile's read-only binds, \
                 with no capabilities, the profile's seccomp filter and its own cgroups. Exit status: the \
-                command's, 128+N when signal N ended it, 125 when the sandbox itself failed.
+                command's, 128+N when signal N ended it, 125 when the sandbox itself failed. A piped \
+                standard input is passed on; a terminal never is.
                 """
         )
 
@@ -65,59 +66,144 @@ extension WU {
 
         mutating func validate() throws {
             if command.first == "--" { command.removeFirst() }
-            guard !command.isEmpty else { throw ValidationError("give the command after --") }
-            for e in environment where !e.contains("=") { throw ValidationError("--env expects KEY=VALUE, got '\(e)'") }
-            if disk != nil && out == nil { throw ValidationError("--disk limits /out: give --out DIR too") }
+            var options = options
+            options.command = command
+            if let problem = options.problem { throw ValidationError(problem) }
+        }
+
+        var options: Options {
+            Options(
+                profile: profile, profileDir: profileDir, memory: memory, cpus: cpus, pids: pids, disk: disk, wallTime: wallTime, out: out,
+                code: code, input: input, workdir: workdir, environment: environment, usageJSON: usageJSON, noLimits: noLimits,
+                command: command.first == "--" ? Array(command.dropFirst()) : command)
         }
 
         func run() async throws {
-            var env: [String: String] = [:]
-            for e in environment {
-                let parts = e.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                env[String(parts[0])] = String(parts[1])
+            let status = await Self.execute(options)
+            if status != 0 { throw ExitCode(status) }
+        }
+
+        /// The parsed arguments, shared by ArgumentParser and the fast path.
+        struct Options {
+            var profile = "default"
+            var profileDir: String?
+            var memory: String?
+            var cpus: Double?
+            var pids: Int?
+            var disk: String?
+            var wallTime: String?
+            var out: String?
+            var code: String?
+            var input: String?
+            var workdir: String?
+            var environment: [String] = []
+            var usageJSON: String?
+            var noLimits = false
+            var command: [String] = []
+
+            /// What is wrong with these arguments, if anything.
+            var problem: String? {
+                if command.isEmpty { return "give the command after --" }
+                for e in environment where !e.contains("=") { return "--env expects KEY=VALUE, got '\(e)'" }
+                if disk != nil && out == nil { return "--disk limits /out: give --out DIR too" }
+                return nil
             }
-            let limits = SandboxRequest.Limits(
-                memoryBytes: try memory.map { try ByteSize.parse($0) },
-                millicpus: cpus.map { Int(($0 * 1000).rounded()) },
-                pids: pids,
-                diskBytes: try disk.map { try ByteSize.parse($0) },
-                wallTimeMs: try wallTime.map { try DurationText.parseMilliseconds($0) }
-            )
-            let request = SandboxRequest(
-                command: command, environment: env, workingDirectory: workdir ?? (code != nil ? "/code" : "/"), codeDirectory: code,
-                inputDirectory: input, outputDirectory: out, limits: limits, echoOutput: true,
-                // A pipe or file on our stdin is passed on; a terminal never is (the unit gets /dev/null).
-                stdinDescriptor: isatty(0) == 0 && fcntl(0, F_GETFD) >= 0 ? 0 : nil)
+        }
+
+        /// Runs the command; returns the exit status for the process.
+        static func execute(_ o: Options) async -> Int32 {
+            var stderr = StandardError()
             let usage: ResourceUsage
             do {
-                let profile = try SandboxProfile.load(named: profile, directory: profileDir)
-                let cap = noLimits ? VolunteerCap.unlimited() : try VolunteerCap.shared(name: "exec")
+                var env: [String: String] = [:]
+                for e in o.environment {
+                    let parts = e.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    env[String(parts[0])] = String(parts[1])
+                }
+                let limits = SandboxRequest.Limits(
+                    memoryBytes: try o.memory.map { try ByteSize.parse($0) },
+                    millicpus: o.cpus.map { Int(($0 * 1000).rounded()) },
+                    pids: o.pids,
+                    diskBytes: try o.disk.map { try ByteSize.parse($0) },
+                    wallTimeMs: try o.wallTime.map { try DurationText.parseMilliseconds($0) }
+                )
+                let request = SandboxRequest(
+                    command: o.command, environment: env, workingDirectory: o.workdir ?? (o.code != nil ? "/code" : "/"),
+                    codeDirectory: o.code, inputDirectory: o.input, outputDirectory: o.out, limits: limits, echoOutput: true,
+                    // A pipe or file on our stdin is passed on; a terminal never is (the unit gets /dev/null).
+                    stdinDescriptor: isatty(0) == 0 && fcntl(0, F_GETFD) >= 0 ? 0 : nil)
+                let profile = try SandboxProfile.load(named: o.profile, directory: o.profileDir)
+                let cap = o.noLimits ? VolunteerCap.unlimited() : try VolunteerCap.shared(name: "exec")
                 let sandbox = try WUSandbox.Sandbox(profile: profile, cap: cap)
                 usage = try await sandbox.run(request).usage
             } catch {
-                var stderr = StandardError()
                 print("wu sandbox exec: \(error)", to: &stderr)
-                throw ExitCode(125)
+                return 125
             }
-            if let usageJSON {
+            if let path = o.usageJSON {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-                let data = try encoder.encode(usage)
-                guard FileManagerLite.write(data: Array(data), to: usageJSON) else {
-                    var stderr = StandardError()
-                    print("wu sandbox exec: cannot write \(usageJSON)", to: &stderr)
-                    throw ExitCode(125)
+                guard let data = try? encoder.encode(usage), FileManagerLite.write(data: Array(data), to: path) else {
+                    print("wu sandbox exec: cannot write \(path)", to: &stderr)
+                    return 125
                 }
             }
-            var stderr = StandardError()
             if usage.timedOut { print("wu sandbox exec: wall-time limit reached, killed", to: &stderr) }
             if usage.oomKilled { print("wu sandbox exec: memory limit reached, OOM-killed", to: &stderr) }
             if usage.diskExceeded { print("wu sandbox exec: disk limit reached, killed", to: &stderr) }
-            if let code = usage.exitCode {
-                if code != 0 { throw ExitCode(code) }
-            } else {
-                throw ExitCode(128 + (usage.signal ?? 0))
+            if let code = usage.exitCode { return code }
+            return 128 + (usage.signal ?? 0)
+        }
+
+        /// `wu sandbox exec …` without ArgumentParser, for the root command's `main` to try first.
+        ///
+        /// Parsing the whole command tree costs several milliseconds of protocol-conformance scans
+        /// in a binary this size, more than the sandbox itself. Returns nil, leaving the arguments to
+        /// ArgumentParser, unless they are exactly `sandbox exec [known options] -- CMD…`.
+        static func fastMain(_ arguments: [String]) async -> Int32? {
+            guard arguments.count >= 4, arguments[1] == "sandbox", arguments[2] == "exec" else { return nil }
+            var o = Options()
+            var i = 3
+            while i < arguments.count {
+                var arg = arguments[i]
+                if arg == "--" {
+                    o.command = Array(arguments[(i + 1)...])
+                    break
+                }
+                if arg == "--no-limits" {
+                    o.noLimits = true
+                    i += 1
+                    continue
+                }
+                var value: String
+                if let eq = arg.firstIndex(of: "="), arg.hasPrefix("--") {
+                    value = String(arg[arg.index(after: eq)...])
+                    arg = String(arg[..<eq])
+                    i += 1
+                } else {
+                    guard i + 1 < arguments.count else { return nil }
+                    value = arguments[i + 1]
+                    i += 2
+                }
+                switch arg {
+                case "--profile": o.profile = value
+                case "--profile-dir": o.profileDir = value
+                case "--memory": o.memory = value
+                case "--cpus": guard let c = Double(value) else { return nil }; o.cpus = c
+                case "--pids": guard let p = Int(value) else { return nil }; o.pids = p
+                case "--disk": o.disk = value
+                case "--wall-time": o.wallTime = value
+                case "--out": o.out = value
+                case "--code": o.code = value
+                case "--in": o.input = value
+                case "--workdir": o.workdir = value
+                case "--env": o.environment.append(value)
+                case "--usage-json": o.usageJSON = value
+                default: return nil  // --help, a typo, anything else: ArgumentParser explains it
+                }
             }
+            guard o.problem == nil else { return nil }
+            return await execute(o)
         }
     }
 }
