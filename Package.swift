@@ -123,7 +123,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "WURunnerTests", dependencies: ["WURunner"], swiftSettings: swiftSettings),
+        .testTarget(name: "WURunnerTests", dependencies: ["WURunner", "WUSandbox", "WUCore", "WUProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProtocol", "WURunner"], swiftSettings: swiftSettings),
     ]
 )
