@@ -54,8 +54,13 @@ for i in 1 2 3; do
   pids+=($!)
 done
 
-step "pack and submit bundles/wordcount (3 texts, 2 replicas each, quorum 2, then an aggregate)"
+step "pack bundles/wordcount (3 texts, 2 replicas each, quorum 2, then an aggregate)"
 wu pack "$root/bundles/wordcount" -o "$work/wordcount.wu" --key "$work/requester.key"
+
+step "try it locally first: wu run (the same sandbox, no orchestrator)"
+wu run "$work/wordcount.wu" --trust "$work/requester.pub" -o "$work/local"
+
+step "submit it"
 export WU_TOKEN="$requester_token"
 job=$(wu submit "$work/wordcount.wu")
 
@@ -65,6 +70,8 @@ wu wait "$job" --timeout 300
 step "word counts (top 10 of the aggregate)"
 wu results "$job" -o "$work/results"
 sort -t$'\t' -k2,2nr -k1,1 "$work/results/aggregate/out/counts.tsv" | head -10
+cmp -s "$work/results/aggregate/out/counts.tsv" "$work/local/aggregate/out/counts.tsv" \
+  && echo "(the same as the local run, byte for byte)" || { echo "the remote result differs from the local run" >&2; exit 1; }
 
 step "leaderboard"
 wu leaderboard
