@@ -4,7 +4,8 @@
 # runner slot spends per unit (claim + fetch + verify + sandbox + pack + upload + complete) minus the
 # unit's own measured wall time. Goal: >= 80 units/s and < 25 ms overhead per unit on 2 cores.
 #
-# Environment: UNITS (1000), RUNNERS (2), SLOTS per runner (2), SCRATCH (.build), BIN (prebuilt binaries).
+# Environment: UNITS (1000), RUNNERS (2), SLOTS per runner (2), SCRATCH (.build), BIN (prebuilt binaries),
+# KEEP_LOGS (a directory to copy the logs to).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UNITS=${UNITS:-1000}
@@ -25,6 +26,8 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # KEEP_LOGS=DIR keeps the runners' logs (each unit's prepare_ms, sandbox_ms, pack_ms) for a closer look.
+  if [ -n "${KEEP_LOGS:-}" ]; then mkdir -p "$KEEP_LOGS" && cp "$work"/*.log "$KEEP_LOGS"/; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

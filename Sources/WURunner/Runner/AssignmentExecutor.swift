@@ -32,6 +32,8 @@ final class AssignmentExecutor: Sendable {
     }
 
     func execute(_ assignment: Assignment, workspace: UnitWorkspace) async -> AssignmentOutcome {
+        let clock = ContinuousClock()
+        let began = clock.now
         var logger = logger
         logger[metadataKey: "assignment.id"] = "\(assignment.assignmentID)"
         logger[metadataKey: "unit.id"] = "\(assignment.jobID)/\(assignment.unitID)"
@@ -91,7 +93,8 @@ final class AssignmentExecutor: Sendable {
             return .failed(reason: "sandbox", message: "\(error)", usage: nil)
         }
         let request = UnitWorkspace.request(manifest: manifest, unit: unit, jobID: assignment.jobID, workspace: workspace)
-        logger.info("started", metadata: ["command": "\(request.command.joined(separator: " "))"])
+        let prepared = clock.now
+        logger.info("started", metadata: ["command": "\(request.command.joined(separator: " "))", "prepare_ms": "\(Self.ms(prepared - began))"])
         var usage: ResourceUsage
         do {
             usage = try await sandbox.run(request).usage
@@ -99,6 +102,7 @@ final class AssignmentExecutor: Sendable {
             logger.info("sandbox refused the unit: \(error)")
             return .failed(reason: "sandbox", message: "\(error)", usage: nil)
         }
+        let ran = clock.now
         if Task.isCancelled { return .failed(reason: "aborted", message: "stopped by the runner", usage: usage) }
         logger.info(
             "finished",
@@ -119,7 +123,13 @@ final class AssignmentExecutor: Sendable {
                 directory: workspace.output, compressedPath: compressed, limits: .init(maxFileBytes: manifest.resources.diskBytes)
             )
             usage.outputBytes = summary.fileBytes
-            logger.info("packed", metadata: ["output.digest": "\(summary.outputDigest)", "bytes": "\(summary.fileBytes)"])
+            logger.info(
+                "packed",
+                metadata: [
+                    "output.digest": "\(summary.outputDigest)", "bytes": "\(summary.fileBytes)", "sandbox_ms": "\(Self.ms(ran - prepared))",
+                    "pack_ms": "\(Self.ms(clock.now - ran))",
+                ]
+            )
             return .completed(outputDigest: summary.outputDigest, blobDigest: summary.blobDigest!, archive: compressed, usage: usage)
         } catch let error as WUError where error.code == .limitExceeded {
             usage.diskExceeded = true
@@ -131,6 +141,12 @@ final class AssignmentExecutor: Sendable {
 }
 
 extension AssignmentExecutor {
+    /// Whole milliseconds of a duration, for log metadata.
+    static func ms(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
     /// The manifest of an assignment, checked against this runner's trusted keys. A job's units share one
     /// manifest, so a verified one is kept (by manifest and signature digest) instead of decoding it per unit.
     func verifiedManifest(_ assignment: Assignment) async throws -> (Manifest, PublicSigningKey) {
