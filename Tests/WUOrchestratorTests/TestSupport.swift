@@ -118,3 +118,8 @@ final class Harness: Sendable {
         try await scheduler.units(admin, jobID).units.flatMap(\.copies)
     }
 }
+
+/// Every orchestrator suite runs inside this one, one test at a time: several of them start
+/// servers and load generators, and running them all at once would take the machine's two cores
+/// from timing-sensitive suites of other targets running alongside.
+@Suite(.serialized) enum OrchestratorTests {}
