@@ -28,6 +28,15 @@ extension WUOrchestratorCommand {
         @Option(help: "Attempts per copy before its unit fails (env WU_MAX_ATTEMPTS; default 5).")
         var maxAttempts: Int?
 
+        @Option(help: "Reputation a runner gains per valid copy.")
+        var validReward: Int = 1
+
+        @Option(help: "Reputation a runner loses per invalid copy.")
+        var invalidPenalty: Int = 5
+
+        @Option(help: "Copies a unit may get beyond its replicas when they disagree, before it fails as inconclusive.")
+        var maxExtraCopies: Int = 3
+
         @Option(help: "SQLite synchronous mode: normal (survives kill -9) or full (survives power loss) (env WU_SYNCHRONOUS; default normal).")
         var synchronous: String?
 
@@ -53,6 +62,12 @@ extension WUOrchestratorCommand {
                 throw ValidationError("--synchronous must be normal or full")
             }
             config.synchronous = sync
+            guard validReward >= 0, invalidPenalty >= 0, maxExtraCopies >= 0 else {
+                throw ValidationError("--valid-reward, --invalid-penalty and --max-extra-copies must not be negative")
+            }
+            config.validReward = validReward
+            config.invalidPenalty = invalidPenalty
+            config.maxExtraCopies = maxExtraCopies
             guard config.leaseSeconds > 0, config.heartbeatTTLSeconds > 0, config.requeueSweepSeconds > 0, config.maxAttempts > 0 else {
                 throw ValidationError("lease, TTL, sweep and attempt settings must be positive")
             }
