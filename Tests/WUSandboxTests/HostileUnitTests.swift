@@ -318,6 +318,7 @@ import WUProtocol
             out("tiocsti", sc(16, 0, 0x5412, ctypes.byref(c)))
             out("tiocsti_high", sc(16, 0, 0x100005412, ctypes.byref(c)))
             out("tty", err(lambda: open("/dev/tty")))
+            out("tty_nr", open("/proc/self/stat").read().rsplit(")", 1)[1].split()[4])
             out("fionread", sc(16, 0, 0x541B, ctypes.byref(ctypes.c_int(0))))
             """)
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
@@ -325,6 +326,7 @@ import WUProtocol
         // The high-bits trick passes the filter, but the unit has no terminal and no CAP_SYS_ADMIN.
         #expect(v["tiocsti_high"] != "0")
         #expect(v["tty"] == E.ENOENT)
+        #expect(v["tty_nr"] == "0")  // no controlling terminal
         // Control: other ioctls work (stdin is /dev/null: FIONREAD gives ENOTTY-class errors, not EPERM).
         #expect(v["fionread"] != E.EPERM)
     }
