@@ -71,6 +71,58 @@ import WUProtocol
     }
 
 
+    /// Runs `argv` as uid/gid 65534 (setpriv) and returns its exit status and output.
+    static func runAsNobody(_ argv: [String]) -> (status: Int32, output: String) {
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else { return (-1, "") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+        let full = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] + argv
+        let cArgs: [UnsafeMutablePointer<CChar>?] = full.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, full[0], &actions, nil, cArgs, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        close(pipeFDs[1])
+        defer { close(pipeFDs[0]) }
+        guard rc == 0 else { return (-1, "") }
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(pipeFDs[0], &buffer, buffer.count)
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return ((status >> 8) & 0xff, String(decoding: output, as: UTF8.self))
+    }
+
+    static let nobodyCanRunWU: Bool = {
+        guard isRoot, let wu = wuBinary, FileSystem.exists("/usr/bin/setpriv") else { return false }
+        return runAsNobody(["/usr/bin/test", "-x", wu]).status == 0
+    }()
+
+    @Test(.enabled(if: nobodyCanRunWU, "needs root, setpriv, and a wu executable that uid 65534 can run"))
+    func rootlessRefusesLimitsAndRunsWithNoLimits() throws {
+        let wu = try #require(Self.wuBinary)
+        // Without root, cgroup limits cannot be applied: a clear refusal, not a silently unlimited unit.
+        let refused = Self.runAsNobody([wu, "sandbox", "exec", "--", "/bin/true"])
+        #expect(refused.status == 125)
+        #expect(refused.output.contains("--no-limits"))
+        // Asked explicitly, it runs in an unprivileged user namespace: root inside, the caller's uid outside.
+        let ran = Self.runAsNobody([wu, "sandbox", "exec", "--no-limits", "--", "/bin/sh", "-c", "echo WU-MARKER; id -u; grep CapEff /proc/self/status; cat /proc/self/uid_map"])
+        #expect(ran.status == 0, "\(ran.output)")
+        let lines = ran.output.split(separator: "\n").map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ") }
+        #expect(lines.first == "WU-MARKER")
+        #expect(lines.contains("0"))
+        #expect(lines.contains("CapEff: 0000000000000000"))
+        #expect(lines.contains("0 65534 1"))
+    }
+
     @Test func detectsV1WithSeparateCpuAndCpuacct() throws {
         let mountinfo = """
             31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
