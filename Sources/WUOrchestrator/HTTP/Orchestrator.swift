@@ -43,6 +43,8 @@ public final class Orchestrator: Sendable {
         let router = Router(context: OrchestratorRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: LatencyMiddleware(metrics: metrics))
+        // Per-route request counts and durations through swift-metrics: `serve` bootstraps it onto this registry.
+        router.add(middleware: MetricsMiddleware())
         let scheduler = self.scheduler
         let blobs = self.blobs
         let config = self.config

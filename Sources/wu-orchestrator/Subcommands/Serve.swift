@@ -3,6 +3,8 @@ import ArgumentParser
 import Glibc
 #endif
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 import WUOrchestrator
@@ -72,7 +74,10 @@ extension WUOrchestratorCommand {
                 throw ValidationError("lease, TTL, sweep and attempt settings must be positive")
             }
 
-            let orchestrator = try Orchestrator(config: config, logger: logger)
+            // swift-metrics users (Hummingbird's MetricsMiddleware) report into the registry `/metrics` serves.
+            let metrics = OrchestratorMetrics()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
+            let orchestrator = try Orchestrator(config: config, metrics: metrics, logger: logger)
             let host = config.host
             let dataDirectory = config.dataDirectory
             let app = orchestrator.application(logger: logger) { port in
