@@ -78,6 +78,22 @@ import Testing
         #expect(parseError(try validJSON { $0 = $0.replacingFirst("\"max_memory\": \"64G\"", with: "\"max_memory\": \"lots\"") }).contains("limits.max_memory"))
     }
 
+    @Test func limitsAboveTheProfileAreRefused() async throws {
+        let sandbox = try Sandbox(profile: SandboxProfile.load(named: "strict"), cap: VolunteerCap.unlimited())
+        for limits in [
+            SandboxRequest.Limits(memoryBytes: 128 << 30), SandboxRequest.Limits(pids: 65), SandboxRequest.Limits(millicpus: 65_000),
+            SandboxRequest.Limits(wallTimeMs: 25 * 3_600_000),
+        ] {
+            do {
+                _ = try await sandbox.run(SandboxRequest(command: ["/bin/true"], limits: limits))
+                Issue.record("limits \(limits) were accepted")
+            } catch {
+                #expect(error.code == .invalidLimits)
+                #expect(error.message.contains("'strict' profile's maximum"))
+            }
+        }
+    }
+
     @Test func unknownProfileIsAnError() {
         #expect(throws: SandboxError.self) { try SandboxProfile.load(named: "no-such-profile") }
         #expect(throws: SandboxError.self) { try SandboxProfile.load(named: "../etc/passwd") }
