@@ -165,8 +165,12 @@ struct UnitExecution: Sendable {
         guard rc == 0 else {
             let detail = withUnsafeBytes(of: result.detail) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
             let stage = CSandboxBridge.stageName(result.stage)
+            var hint = ""
+            if result.stage == Int32(WU_STAGE_MOUNT) && result.error == EACCES {
+                hint = "; every directory above a bound host path must be searchable (o+x) by the sandbox's unprivileged ids"
+            }
             throw SandboxError(
-                .spawn, "could not start \(request.command[0]) in the sandbox" + (detail.isEmpty ? "" : " (\(detail))"), stage: stage,
+                .spawn, "could not start \(request.command[0]) in the sandbox" + (detail.isEmpty ? "" : " (\(detail))") + hint, stage: stage,
                 errno: result.error)
         }
         let pidfd = result.pidfd
