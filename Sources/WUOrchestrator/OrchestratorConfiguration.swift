@@ -35,11 +35,24 @@ public struct OrchestratorConfiguration: Sendable {
     public var sessionSeconds: Int
 
     public init(
-        dataDirectory: String = "./wu-data", host: String = "127.0.0.1", port: Int = 8080, synchronous: Synchronous = .normal,
-        leaseSeconds: Int = 75, heartbeatTTLSeconds: Int = 45, requeueSweepSeconds: Int = 15, maxAttempts: Int = 5,
-        defaultClaimWaitSeconds: Int = 20, maxClaimWaitSeconds: Int = 60, maxClaimBatch: Int = 16, maxExtraCopies: Int = 3,
-        validReward: Int = 1, invalidPenalty: Int = 5, maxBundleBytes: Int = 1 << 30, maxBlobBytes: Int = 1 << 30,
-        maxJSONBytes: Int = 4 << 20, sessionSeconds: Int = 12 * 3600
+        dataDirectory: String = "./wu-data",
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        synchronous: Synchronous = .normal,
+        leaseSeconds: Int = 75,
+        heartbeatTTLSeconds: Int = 45,
+        requeueSweepSeconds: Int = 15,
+        maxAttempts: Int = 5,
+        defaultClaimWaitSeconds: Int = 20,
+        maxClaimWaitSeconds: Int = 60,
+        maxClaimBatch: Int = 16,
+        maxExtraCopies: Int = 3,
+        validReward: Int = 1,
+        invalidPenalty: Int = 5,
+        maxBundleBytes: Int = 1 << 30,
+        maxBlobBytes: Int = 1 << 30,
+        maxJSONBytes: Int = 4 << 20,
+        sessionSeconds: Int = 12 * 3600
     ) {
         self.dataDirectory = dataDirectory
         self.host = host

@@ -5,7 +5,8 @@ struct WUOrchestratorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wu-orchestrator",
         abstract: "Hands out work units to runners and collects their results.",
-        subcommands: [Serve.self, Token.self, Keys.self, BenchLoad.self])
+        subcommands: [Serve.self, Token.self, Keys.self, BenchLoad.self]
+    )
 }
 
 /// `--data-dir` / `WU_DATA_DIR`, shared by every subcommand.

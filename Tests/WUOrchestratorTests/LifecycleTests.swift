@@ -41,7 +41,9 @@ extension OrchestratorTests {
             for _ in 0..<5 {
                 h.clock.advance(seconds: 60)
                 let beat = try await h.scheduler.heartbeat(
-                    h.runner, HeartbeatRequest(runnerID: r, assignments: [.init(assignmentID: a.assignmentID, progress: 0.5)]))
+                    h.runner,
+                    HeartbeatRequest(runnerID: r, assignments: [.init(assignmentID: a.assignmentID, progress: 0.5)])
+                )
                 #expect(beat.renewed == [a.assignmentID])
                 #expect(beat.abort.isEmpty)
                 #expect(try await h.scheduler.sweep().requeued == 0)
@@ -86,7 +88,9 @@ extension OrchestratorTests {
             let h = try Harness()
             let job = try await h.makeJob(units: 1, replicas: 3, quorum: 2)
             let (r1, r2, r3) = (try await h.register("a"), try await h.register("b"), try await h.register("c"))
-            let (a1, a2, a3) = (try #require(try await h.claim(r1).first), try #require(try await h.claim(r2).first), try #require(try await h.claim(r3).first))
+            let (a1, a2, a3) = (
+                try #require(try await h.claim(r1).first), try #require(try await h.claim(r2).first), try #require(try await h.claim(r3).first)
+            )
             try await h.complete(a1, by: r1, output: "same")
             try await h.complete(a2, by: r2, output: "same")
             let beat = try await h.scheduler.heartbeat(h.runner, HeartbeatRequest(runnerID: r3, assignments: [.init(assignmentID: a3.assignmentID)]))

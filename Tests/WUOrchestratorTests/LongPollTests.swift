@@ -51,10 +51,16 @@ extension OrchestratorTests {
             let app = Application(router: h.orchestrator.router())
             try await app.test(.router) { client in
                 let (owner, stranger) = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-                    for (index, token) in [h.requesterToken, try TokenAdmin(store: h.orchestrator.store).create(role: .requester, name: "bob")].enumerated() {
+                    for (index, token) in [h.requesterToken, try TokenAdmin(store: h.orchestrator.store).create(role: .requester, name: "bob")]
+                        .enumerated()
+                    {
                         group.addTask {
                             let response = try await client.executeRequest(
-                                uri: "/v1/events", method: .get, headers: [.authorization: "Bearer \(token)"], body: nil)
+                                uri: "/v1/events",
+                                method: .get,
+                                headers: [.authorization: "Bearer \(token)"],
+                                body: nil
+                            )
                             #expect(response.headers[.contentType] == "text/event-stream")
                             return (index, String(buffer: response.body))
                         }

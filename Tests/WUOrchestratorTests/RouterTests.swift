@@ -40,10 +40,10 @@ extension OrchestratorTests {
                 let metrics = try await client.executeRequest(uri: "/metrics", method: .get, headers: [:], body: nil)
                 #expect(metrics.status == .ok)
                 let text = String(buffer: metrics.body)
-            #expect(text.contains("wu_copies{state=\"queued\"}"))
-            #expect(text.contains("wu_http_request_duration_seconds_count"))
-            #expect(text.contains("wu_claims_total"))
-            #expect(text.contains("wu_validations_total{result=\"invalid\"}"))
+                #expect(text.contains("wu_copies{state=\"queued\"}"))
+                #expect(text.contains("wu_http_request_duration_seconds_count"))
+                #expect(text.contains("wu_claims_total"))
+                #expect(text.contains("wu_validations_total{result=\"invalid\"}"))
                 let shell = try await client.executeRequest(uri: "/", method: .get, headers: [:], body: nil)
                 #expect(shell.status == .ok)
                 #expect(!String(buffer: shell.body).contains("alice"))
@@ -84,7 +84,12 @@ extension OrchestratorTests {
                 let none = try await client.executeRequest(uri: "/v1/jobs", method: .get, headers: [:], body: nil)
                 #expect(none.status == .unauthorized)
                 #expect(Self.errorCode(none) == "unauthorized")
-                let bad = try await client.executeRequest(uri: "/v1/jobs", method: .get, headers: Self.auth("wu_" + String(repeating: "0", count: 64)), body: nil)
+                let bad = try await client.executeRequest(
+                    uri: "/v1/jobs",
+                    method: .get,
+                    headers: Self.auth("wu_" + String(repeating: "0", count: 64)),
+                    body: nil
+                )
                 #expect(bad.status == .unauthorized)
                 let basic = try await client.executeRequest(uri: "/v1/jobs", method: .get, headers: [.authorization: "Basic abc"], body: nil)
                 #expect(basic.status == .unauthorized)
@@ -106,7 +111,12 @@ extension OrchestratorTests {
                 // A revoked token stops working at once, on the deferred-auth runner routes too.
                 let claimBody = #"{"runner_id":"1","free":{"millicpus":1,"memory_bytes":1,"disk_bytes":1},"wait":0}"#
                 try TokenAdmin(store: h.orchestrator.store).revoke("pool")
-                let revokedRunner = try await client.executeRequest(uri: "/v1/runners/claim", method: .post, headers: Self.auth(h.runnerToken), body: Self.body(claimBody))
+                let revokedRunner = try await client.executeRequest(
+                    uri: "/v1/runners/claim",
+                    method: .post,
+                    headers: Self.auth(h.runnerToken),
+                    body: Self.body(claimBody)
+                )
                 #expect(revokedRunner.status == .unauthorized)
                 let noCredential = try await client.executeRequest(uri: "/v1/runners/claim", method: .post, headers: [:], body: Self.body(claimBody))
                 #expect(noCredential.status == .unauthorized)
@@ -122,7 +132,11 @@ extension OrchestratorTests {
                 let wrong = try await client.executeRequest(uri: "/v1/session", method: .post, headers: [:], body: Self.body(#"{"token":"nope"}"#))
                 #expect(wrong.status == .unauthorized)
                 let response = try await client.executeRequest(
-                    uri: "/v1/session", method: .post, headers: [:], body: Self.body(#"{"token":"\#(h.requesterToken)"}"#))
+                    uri: "/v1/session",
+                    method: .post,
+                    headers: [:],
+                    body: Self.body(#"{"token":"\#(h.requesterToken)"}"#)
+                )
                 #expect(response.status == .ok)
                 let setCookie = try #require(response.headers[.setCookie])
                 #expect(setCookie.contains("HttpOnly"))
@@ -131,7 +145,10 @@ extension OrchestratorTests {
                 #expect(!value.contains(h.requesterToken))
                 let jobs = try await client.executeRequest(uri: "/v1/jobs", method: .get, headers: [.cookie: String(value)], body: nil)
                 #expect(jobs.status == .ok)
-                let who = try Self.decode(SessionResponse.self, try await client.executeRequest(uri: "/v1/session", method: .get, headers: [.cookie: String(value)], body: nil))
+                let who = try Self.decode(
+                    SessionResponse.self,
+                    try await client.executeRequest(uri: "/v1/session", method: .get, headers: [.cookie: String(value)], body: nil)
+                )
                 #expect(who.role == "requester")
                 #expect(who.name == "alice")
             }
@@ -170,17 +187,22 @@ extension OrchestratorTests {
                 let negativeWait = try await post("/v1/runners/claim", #"{"runner_id":"\#(registered.runnerID)",\#(free),"wait":-1}"#)
                 #expect(negativeWait.status == .badRequest)
                 let claim = try Self.decode(
-                    ClaimResponse.self, try await post("/v1/runners/claim", #"{"runner_id":"\#(registered.runnerID)",\#(free),"wait":0}"#))
+                    ClaimResponse.self,
+                    try await post("/v1/runners/claim", #"{"runner_id":"\#(registered.runnerID)",\#(free),"wait":0}"#)
+                )
                 let a = try #require(claim.assignments.first)
                 // Complete: bad digests, missing blob, someone else's assignment, unknown assignment.
                 let usage = #""usage":{"wall_ms":1}"#
                 let badDigest = try await post(
                     "/v1/assignments/\(a.assignmentID)/complete",
-                    #"{"runner_id":"\#(registered.runnerID)","output_digest":"zz","blob_digest":"zz",\#(usage)}"#)
+                    #"{"runner_id":"\#(registered.runnerID)","output_digest":"zz","blob_digest":"zz",\#(usage)}"#
+                )
                 #expect(badDigest.status == .badRequest)
                 let d = String(repeating: "d", count: 64)
                 let noBlob = try await post(
-                    "/v1/assignments/\(a.assignmentID)/complete", #"{"runner_id":"\#(registered.runnerID)","output_digest":"\#(d)","blob_digest":"\#(d)",\#(usage)}"#)
+                    "/v1/assignments/\(a.assignmentID)/complete",
+                    #"{"runner_id":"\#(registered.runnerID)","output_digest":"\#(d)","blob_digest":"\#(d)",\#(usage)}"#
+                )
                 #expect(noBlob.status == .conflict)
                 #expect(Self.errorCode(noBlob) == "blob-missing")
                 let unknown = try await post("/v1/assignments/12345/fail", #"{"runner_id":"\#(registered.runnerID)","reason":"x"}"#)
@@ -192,7 +214,12 @@ extension OrchestratorTests {
                 #expect(mismatch.status == .badRequest)
                 #expect(Self.errorCode(mismatch) == "digest-mismatch")
                 let big = String(repeating: "x", count: 2048)
-                let oversize = try await client.executeRequest(uri: "/v1/blobs/\(Hex.sha256(big))", method: .put, headers: runner, body: Self.body(big))
+                let oversize = try await client.executeRequest(
+                    uri: "/v1/blobs/\(Hex.sha256(big))",
+                    method: .put,
+                    headers: runner,
+                    body: Self.body(big)
+                )
                 #expect(oversize.status == .contentTooLarge)
                 let badName = try await client.executeRequest(uri: "/v1/blobs/..%2F..%2Fetc", method: .get, headers: runner, body: nil)
                 #expect(badName.status == .notFound)
@@ -231,7 +258,12 @@ extension OrchestratorTests {
                 let bad = try await client.executeRequest(uri: "/v1/jobs", method: .post, headers: alice, body: ByteBuffer(bytes: tampered))
                 #expect(bad.status.code >= 400 && bad.status.code < 500)
 
-                let submitted = try await client.executeRequest(uri: "/v1/jobs?priority=3", method: .post, headers: alice, body: ByteBuffer(bytes: bundle))
+                let submitted = try await client.executeRequest(
+                    uri: "/v1/jobs?priority=3",
+                    method: .post,
+                    headers: alice,
+                    body: ByteBuffer(bytes: bundle)
+                )
                 #expect(submitted.status == .created)
                 let job = try Self.decode(SubmitJobResponse.self, submitted)
                 #expect(job.units == 2)
@@ -240,19 +272,25 @@ extension OrchestratorTests {
 
                 let reg = try Self.decode(
                     RegisterResponse.self,
-                    try await client.executeRequest(uri: "/v1/runners/register", method: .post, headers: runner, body: Self.body(Self.registerBody)))
+                    try await client.executeRequest(uri: "/v1/runners/register", method: .post, headers: runner, body: Self.body(Self.registerBody))
+                )
                 #expect(reg.leaseSeconds == 75)
                 let free = #""free":{"millicpus":4000,"memory_bytes":8589934592,"disk_bytes":8589934592}"#
                 // Before holding a copy, the runner may not read the job's blobs.
                 let manifestDigest = try #require(
-                    try await h.scheduler.store.read { db in try String.fetchOne(db, sql: "SELECT manifest_digest FROM job") })
+                    try await h.scheduler.store.read { db in try String.fetchOne(db, sql: "SELECT manifest_digest FROM job") }
+                )
                 let early = try await client.executeRequest(uri: "/v1/blobs/\(manifestDigest)", method: .get, headers: runner, body: nil)
                 #expect(early.status == .notFound)
                 let claim = try Self.decode(
                     ClaimResponse.self,
                     try await client.executeRequest(
-                        uri: "/v1/runners/claim", method: .post, headers: runner,
-                        body: Self.body(#"{"runner_id":"\#(reg.runnerID)",\#(free),"wait":0,"max":8}"#)))
+                        uri: "/v1/runners/claim",
+                        method: .post,
+                        headers: runner,
+                        body: Self.body(#"{"runner_id":"\#(reg.runnerID)",\#(free),"wait":0,"max":8}"#)
+                    )
+                )
                 #expect(claim.assignments.count == 2)
                 for a in claim.assignments {
                     #expect(a.manifestDigest == manifestDigest)
@@ -261,8 +299,10 @@ extension OrchestratorTests {
                     #expect(Hex.sha256(Array(manifest.body.readableBytesView)) == a.manifestDigest)
                     let signature = try await client.executeRequest(uri: "/v1/blobs/\(a.signatureDigest)", method: .get, headers: runner, body: nil)
                     _ = try BundleSignature.verify(
-                        manifestBytes: Array(manifest.body.readableBytesView), signatureBytes: Array(signature.body.readableBytesView),
-                        trusting: TrustStore(keys: [key.publicKey]))
+                        manifestBytes: Array(manifest.body.readableBytesView),
+                        signatureBytes: Array(signature.body.readableBytesView),
+                        trusting: TrustStore(keys: [key.publicKey])
+                    )
                     #expect(a.files.contains { $0.path == "code/run.sh" })
                     for file in a.files {
                         let blob = try await client.executeRequest(uri: "/v1/blobs/\(file.sha256)", method: .get, headers: runner, body: nil)
@@ -271,19 +311,32 @@ extension OrchestratorTests {
                     }
                     let output = "output of \(a.unitID)"
                     let put = try await client.executeRequest(
-                        uri: "/v1/blobs/\(Hex.sha256(output))", method: .put, headers: runner, body: Self.body(output))
+                        uri: "/v1/blobs/\(Hex.sha256(output))",
+                        method: .put,
+                        headers: runner,
+                        body: Self.body(output)
+                    )
                     #expect(put.status == .created)
-                    let body = #"{"runner_id":"\#(reg.runnerID)","output_digest":"\#(Hex.sha256(output))","blob_digest":"\#(Hex.sha256(output))","usage":{"wall_ms":3,"exit_code":0,"stderr_tail":"ok"}}"#
+                    let body =
+                        #"{"runner_id":"\#(reg.runnerID)","output_digest":"\#(Hex.sha256(output))","blob_digest":"\#(Hex.sha256(output))","usage":{"wall_ms":3,"exit_code":0,"stderr_tail":"ok"}}"#
                     let done = try await client.executeRequest(
-                        uri: "/v1/assignments/\(a.assignmentID)/complete", method: .post, headers: runner, body: Self.body(body))
+                        uri: "/v1/assignments/\(a.assignmentID)/complete",
+                        method: .post,
+                        headers: runner,
+                        body: Self.body(body)
+                    )
                     #expect(done.status == .ok)
                     #expect(try Self.decode(AssignmentAck.self, done).copyState == "valid")
                 }
                 let view = try Self.decode(
-                    JobView.self, try await client.executeRequest(uri: "/v1/jobs/\(job.jobID)", method: .get, headers: alice, body: nil))
+                    JobView.self,
+                    try await client.executeRequest(uri: "/v1/jobs/\(job.jobID)", method: .get, headers: alice, body: nil)
+                )
                 #expect(view.state == "completed")
                 let units = try Self.decode(
-                    UnitList.self, try await client.executeRequest(uri: "/v1/jobs/\(job.jobID)/units", method: .get, headers: alice, body: nil))
+                    UnitList.self,
+                    try await client.executeRequest(uri: "/v1/jobs/\(job.jobID)/units", method: .get, headers: alice, body: nil)
+                )
                 #expect(units.units.map(\.state) == ["valid", "valid"])
                 #expect(units.units.first?.copies.first?.usage?.stderrTail == "ok")
                 #expect(units.units.first?.copies.first?.runnerName == "r")
@@ -299,10 +352,14 @@ extension OrchestratorTests {
                 let requesterRead = try await client.executeRequest(uri: "/v1/blobs/\(manifestDigest)", method: .get, headers: alice, body: nil)
                 #expect(requesterRead.status == .ok)
                 let board = try Self.decode(
-                    Leaderboard.self, try await client.executeRequest(uri: "/v1/leaderboard", method: .get, headers: alice, body: nil))
+                    Leaderboard.self,
+                    try await client.executeRequest(uri: "/v1/leaderboard", method: .get, headers: alice, body: nil)
+                )
                 #expect(board.runners.first?.reputation == 2)
                 let runners = try Self.decode(
-                    RunnerList.self, try await client.executeRequest(uri: "/v1/runners", method: .get, headers: Self.auth(h.adminToken), body: nil))
+                    RunnerList.self,
+                    try await client.executeRequest(uri: "/v1/runners", method: .get, headers: Self.auth(h.adminToken), body: nil)
+                )
                 #expect(runners.runners.first?.status == "active")
                 let sweep = try await client.executeRequest(uri: "/v1/ops/requeue-stale", method: .post, headers: Self.auth(h.adminToken), body: nil)
                 #expect(try Self.decode(SweepResponse.self, sweep) == SweepResponse(requeued: 0, failed: 0))
@@ -313,10 +370,13 @@ extension OrchestratorTests {
         static func packBundle(in directory: String, key: SigningKey) throws -> [UInt8] {
             let job = directory + "/job"
             for dir in [directory, job, job + "/code", job + "/inputs"] { mkdir(dir, 0o755) }
-            try write(job + "/wu.json", #"""
+            try write(
+                job + "/wu.json",
+                #"""
                 {"name": "test-job", "version": "1", "command": ["/bin/sh", "run.sh"],
                  "units": [{"id": "one", "args": ["1"], "inputs": ["inputs/a.txt"]}, {"id": "two", "args": ["2"]}]}
-                """#)
+                """#
+            )
             try write(job + "/code/run.sh", "echo $1 > /out/x\n")
             try write(job + "/inputs/a.txt", "alpha\n")
             _ = try BundlePacker.pack(jobDirectory: job, key: key, output: directory + "/job.wu")

@@ -70,24 +70,47 @@ final class Harness: Sendable {
     /// Creates a job straight in the store (no bundle): `units` units named u0, u1, ….
     @discardableResult
     func makeJob(
-        units: Int, replicas: Int = 1, quorum: Int = 1, aggregate: Bool = false, priority: Int = 0, owner: Identity? = nil,
-        resources: Manifest.Resources = Manifest.Resources(millicpus: 1000), profile: String = "default"
+        units: Int,
+        replicas: Int = 1,
+        quorum: Int = 1,
+        aggregate: Bool = false,
+        priority: Int = 0,
+        owner: Identity? = nil,
+        resources: Manifest.Resources = Manifest.Resources(millicpus: 1000),
+        profile: String = "default"
     ) async throws -> String {
         let manifest = Manifest(
-            name: "test", version: "1", command: ["/bin/true"], profile: profile, resources: resources,
-            units: (0..<units).map { Manifest.Unit(id: "u\($0)") }, redundancy: .init(replicas: replicas, quorum: quorum),
+            name: "test",
+            version: "1",
+            command: ["/bin/true"],
+            profile: profile,
+            resources: resources,
+            units: (0..<units).map { Manifest.Unit(id: "u\($0)") },
+            redundancy: .init(replicas: replicas, quorum: quorum),
             aggregate: aggregate ? .init(command: ["/bin/true"]) : nil,
-            files: [Manifest.File(path: "code/run.sh", sha256: Self.codeDigest, size: 1, mode: 0o755)])
+            files: [Manifest.File(path: "code/run.sh", sha256: Self.codeDigest, size: 1, mode: 0o755)]
+        )
         let owner = owner ?? requester
         let response = try await scheduler.transaction { tx in
             try Scheduler.createJob(
-                tx, owner: owner, manifest: manifest, priority: priority, signer: "test", manifestDigest: String(repeating: "a", count: 64),
-                signatureDigest: String(repeating: "b", count: 64))
+                tx,
+                owner: owner,
+                manifest: manifest,
+                priority: priority,
+                signer: "test",
+                manifestDigest: String(repeating: "a", count: 64),
+                signatureDigest: String(repeating: "b", count: 64)
+            )
         }
         return response.jobID
     }
 
-    func register(_ name: String, arch: String = "x86_64", profiles: [String] = ["default"], capacity: Capacity = Harness.full) async throws
+    func register(
+        _ name: String,
+        arch: String = "x86_64",
+        profiles: [String] = ["default"],
+        capacity: Capacity = Harness.full
+    ) async throws
         -> String
     {
         try await scheduler.register(runner, RegisterRequest(name: name, capacity: capacity, arch: arch, profiles: profiles, version: "test"))
@@ -103,9 +126,11 @@ final class Harness: Sendable {
     func complete(_ assignment: Assignment, by runnerID: String, output: String) async throws -> AssignmentAck {
         let blob = try orchestrator.blobs.putSync(Array(output.utf8))
         return try await scheduler.complete(
-            runner, assignmentID: assignment.assignmentID,
+            runner,
+            assignmentID: assignment.assignmentID,
             CompleteRequest(runnerID: runnerID, outputDigest: Hex.sha256(output), blobDigest: blob, usage: ResourceUsage(wallMs: 5, exitCode: 0)),
-            blobs: orchestrator.blobs)
+            blobs: orchestrator.blobs
+        )
     }
 
     func job(_ id: String) async throws -> JobView { try await scheduler.job(admin, id) }

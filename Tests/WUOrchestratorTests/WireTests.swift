@@ -51,8 +51,11 @@ extension OrchestratorTests {
                                 var mine: [String] = []
                                 while true {
                                     let (status, body) = try await Self.post(
-                                        http, "http://127.0.0.1:\(port)/v1/runners/claim", token: h.runnerToken,
-                                        #"{"runner_id":"\#(r)",\#(Self.free),"wait":0,"max":2}"#)
+                                        http,
+                                        "http://127.0.0.1:\(port)/v1/runners/claim",
+                                        token: h.runnerToken,
+                                        #"{"runner_id":"\#(r)",\#(Self.free),"wait":0,"max":2}"#
+                                    )
                                     #expect(status == 200)
                                     let response = try JSONDecoder().decode(ClaimResponse.self, from: Data(body))
                                     if response.assignments.isEmpty { return mine }
@@ -171,7 +174,8 @@ extension OrchestratorTests {
                 put.headers.add(name: "authorization", value: "Bearer \(runnerToken)")
                 put.body = .bytes(ByteBuffer(string: output))
                 #expect(try await http.execute(put, timeout: .seconds(10)).status.code == 201)
-                let complete = #"{"runner_id":"\#(runnerID)","output_digest":"\#(Hex.sha256(output))","blob_digest":"\#(Hex.sha256(output))","usage":{"wall_ms":1}}"#
+                let complete =
+                    #"{"runner_id":"\#(runnerID)","output_digest":"\#(Hex.sha256(output))","blob_digest":"\#(Hex.sha256(output))","usage":{"wall_ms":1}}"#
                 acknowledged = await withTaskGroup(of: [String].self) { group in
                     for _ in 0..<4 {
                         group.addTask {
@@ -179,14 +183,21 @@ extension OrchestratorTests {
                             while true {
                                 guard
                                     let (status, body) = try? await Self.post(
-                                        http, base + "/v1/runners/claim", token: runnerToken,
-                                        #"{"runner_id":"\#(runnerID)",\#(Self.free),"wait":0,"max":4}"#),
+                                        http,
+                                        base + "/v1/runners/claim",
+                                        token: runnerToken,
+                                        #"{"runner_id":"\#(runnerID)",\#(Self.free),"wait":0,"max":4}"#
+                                    ),
                                     status == 200, let claim = try? JSONDecoder().decode(ClaimResponse.self, from: Data(body))
                                 else { return mine }
                                 for a in claim.assignments {
                                     guard
                                         let (status, _) = try? await Self.post(
-                                            http, base + "/v1/assignments/\(a.assignmentID)/complete", token: runnerToken, complete)
+                                            http,
+                                            base + "/v1/assignments/\(a.assignmentID)/complete",
+                                            token: runnerToken,
+                                            complete
+                                        )
                                     else { return mine }
                                     if status == 200 { mine.append(a.assignmentID) }
                                 }
@@ -214,7 +225,9 @@ extension OrchestratorTests {
                     Row.fetchAll(
                         db,
                         sql: "SELECT a.id, a.state, c.state AS copy_state FROM assignment a JOIN copy c ON c.id = a.copy_id"
-                    ).map { (String($0["id"] as Int64), ($0["state"] as String, $0["copy_state"] as String)) }, uniquingKeysWith: { a, _ in a })
+                    ).map { (String($0["id"] as Int64), ($0["state"] as String, $0["copy_state"] as String)) },
+                    uniquingKeysWith: { a, _ in a }
+                )
             }
             for id in acknowledged {
                 #expect(states[id]?.0 == "completed", "assignment \(id)")
@@ -228,7 +241,8 @@ extension OrchestratorTests {
                         SELECT COUNT(*) FROM copy c WHERE (c.state = 'leased') !=
                             EXISTS (SELECT 1 FROM assignment a WHERE a.id = c.assignment_id AND a.state = 'leased')
                             AND c.state IN ('leased', 'queued')
-                        """)
+                        """
+                )
             }
             #expect(inconsistent == 0)
             var leased = 1
@@ -252,7 +266,11 @@ extension OrchestratorTests {
             #expect(status == 201)
             // A claim long-polling when SIGTERM arrives is answered, and the process exits 0.
             async let waiting = Self.post(
-                http, "http://127.0.0.1:\(server.port)/v1/runners/claim", token: token, #"{"runner_id":"1",\#(Self.free),"wait":60}"#)
+                http,
+                "http://127.0.0.1:\(server.port)/v1/runners/claim",
+                token: token,
+                #"{"runner_id":"1",\#(Self.free),"wait":60}"#
+            )
             try await Task.sleep(for: .milliseconds(300))
             let started = ContinuousClock.now
             let exit = server.terminate()

@@ -30,7 +30,9 @@ extension OrchestratorTests {
                         }
                     }
                 }
-                while store.batcher.totals.transactions == before.transactions && store.batcher.pendingCount == 0 { try await Task.sleep(for: .milliseconds(1)) }
+                while store.batcher.totals.transactions == before.transactions && store.batcher.pendingCount == 0 {
+                    try await Task.sleep(for: .milliseconds(1))
+                }
                 for i in 1..<count {
                     group.addTask {
                         do {

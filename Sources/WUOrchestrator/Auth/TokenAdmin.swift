@@ -50,7 +50,8 @@ public struct TokenAdmin: Sendable {
         let count = try store.pool.write { db -> Int in
             try db.execute(
                 sql: "UPDATE token SET revoked_at = ? WHERE revoked_at IS NULL AND (name = ? OR CAST(id AS TEXT) = ?)",
-                arguments: [now, nameOrID, nameOrID])
+                arguments: [now, nameOrID, nameOrID]
+            )
             return db.changesCount
         }
         guard count > 0 else { throw WUError(.invalidArgument, "no live token is named '\(nameOrID)' or has that id") }
@@ -64,10 +65,13 @@ public struct TokenAdmin: Sendable {
         if token.hasPrefix(prefix) {
             row = try db.row(sql: "SELECT id, name, role FROM token WHERE hash = ? AND revoked_at IS NULL", arguments: [hash])
         } else {
-            row = try db.row(sql: """
+            row = try db.row(
+                sql: """
                     SELECT t.id, t.name, t.role FROM session s JOIN token t ON t.id = s.token_id
                     WHERE s.hash = ? AND s.expires_at > ? AND t.revoked_at IS NULL
-                    """, arguments: [hash, now])
+                    """,
+                arguments: [hash, now]
+            )
         }
         guard let row, let role = Role(rawValue: row["role"]) else { return nil }
         return Identity(tokenID: row["id"], name: row["name"], role: role)

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Crypto
 import HTTPTypes
 public import Hummingbird
 import NIOPosix
 import WUCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Content-addressed files under `DIR/blobs/<sha256>`: bundle payloads, manifests, signatures, outputs.
 ///

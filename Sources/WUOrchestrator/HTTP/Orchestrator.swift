@@ -19,7 +19,9 @@ public final class Orchestrator: Sendable {
     public let metrics: OrchestratorMetrics
 
     public init(
-        config: OrchestratorConfiguration, clock: any OrchestratorClock = SystemClock(), metrics: OrchestratorMetrics = OrchestratorMetrics(),
+        config: OrchestratorConfiguration,
+        clock: any OrchestratorClock = SystemClock(),
+        metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "wu.orchestrator")
     ) throws {
         self.config = config
@@ -36,7 +38,8 @@ public final class Orchestrator: Sendable {
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "wu-orchestrator"),
             services: [SweeperService(scheduler: scheduler, interval: .seconds(config.requeueSweepSeconds))],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
-            logger: logger)
+            logger: logger
+        )
     }
 
     public func router() -> Router<OrchestratorRequestContext> {
@@ -56,7 +59,11 @@ public final class Orchestrator: Sendable {
             let counts = try await scheduler.copyCounts()
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: scheduler.metrics.render(copyCounts: counts, writeTotals: store.batcher.totals))))
+            return Response(
+                status: .ok,
+                headers: headers,
+                body: .init(byteBuffer: ByteBuffer(bytes: scheduler.metrics.render(copyCounts: counts, writeTotals: store.batcher.totals)))
+            )
         }
         router.get("/openapi.json") { _, _ in
             var headers = HTTPFields()
@@ -86,8 +93,14 @@ public final class Orchestrator: Sendable {
             var response = try json(SessionResponse(name: identity.name, role: identity.role.rawValue, expiresAt: expires))
             response.setCookie(
                 Cookie(
-                    name: AuthMiddleware.cookieName, value: secret, maxAge: config.sessionSeconds, path: "/", httpOnly: true,
-                    sameSite: .strict))
+                    name: AuthMiddleware.cookieName,
+                    value: secret,
+                    maxAge: config.sessionSeconds,
+                    path: "/",
+                    httpOnly: true,
+                    sameSite: .strict
+                )
+            )
             return response
         }
 
@@ -103,7 +116,8 @@ public final class Orchestrator: Sendable {
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
             return Response(
-                status: .ok, headers: headers,
+                status: .ok,
+                headers: headers,
                 body: ResponseBody { writer in
                     try await writer.write(ByteBuffer(string: ": connected as \(identity.role.rawValue)\n\n"))
                     try await withGracefulShutdownHandler {
@@ -114,16 +128,18 @@ public final class Orchestrator: Sendable {
                         scheduler.events.finishAll()
                     }
                     try await writer.finish(nil)
-                })
+                }
+            )
         }
 
         // Requester.
         v1.post("jobs") { request, context in
             let identity = try context.require(.requester, .admin)
-            let priority = try request.uri.queryParameters["priority"].map { text -> Int in
-                guard let value = Int(String(text)) else { throw APIError.badRequest("priority must be an integer") }
-                return value
-            } ?? 0
+            let priority =
+                try request.uri.queryParameters["priority"].map { text -> Int in
+                    guard let value = Int(String(text)) else { throw APIError.badRequest("priority must be an integer") }
+                    return value
+                } ?? 0
             let response = try await scheduler.submit(identity, body: request.body, priority: priority, blobs: blobs)
             return try json(response, status: .created)
         }
@@ -145,7 +161,12 @@ public final class Orchestrator: Sendable {
         }
         v1.get("jobs/:id/results") { _, context in
             let identity = try context.require(.requester, .admin)
-            return try await ResultsArchive.response(scheduler: scheduler, blobs: blobs, identity: identity, jobID: try context.parameters.require("id"))
+            return try await ResultsArchive.response(
+                scheduler: scheduler,
+                blobs: blobs,
+                identity: identity,
+                jobID: try context.parameters.require("id")
+            )
         }
 
         // Runner protocol.
@@ -240,7 +261,12 @@ func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: Orchest
 
 /// Decodes the body of a deferred-auth route; when it is malformed, the caller is checked first so a
 /// wrong credential or role still answers 401/403 rather than 400.
-func decodeDeferred<T: Decodable>(_ type: T.Type, _ request: Request, _ context: OrchestratorRequestContext, _ auth: AuthMiddleware)
+func decodeDeferred<T: Decodable>(
+    _ type: T.Type,
+    _ request: Request,
+    _ context: OrchestratorRequestContext,
+    _ auth: AuthMiddleware
+)
     async throws -> T
 {
     do {

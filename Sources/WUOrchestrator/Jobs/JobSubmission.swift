@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
 import GRDB
 import HTTPTypes
@@ -9,6 +6,10 @@ import NIOPosix
 import WUCore
 public import WUProtocol
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `POST /v1/jobs`: a `.wu` body becomes a job, its units and their copies.
 ///
 /// The body streams to a temporary file (size-limited); `BundleReader` verifies it against the
@@ -16,7 +17,10 @@ public import WUProtocol
 /// are stored as blobs exactly as signed; then one transaction creates everything.
 extension Scheduler {
     public func submit(
-        _ identity: Identity, body: some AsyncSequence<ByteBuffer, any Error>, priority: Int, blobs: BlobStore
+        _ identity: Identity,
+        body: some AsyncSequence<ByteBuffer, any Error>,
+        priority: Int,
+        blobs: BlobStore
     ) async throws -> SubmitJobResponse {
         guard (-1000...1000).contains(priority) else { throw APIError.badRequest("priority must be between -1000 and 1000") }
         let trust = try await store.read { db in try KeyAdmin.trustStore(db) }
@@ -60,8 +64,14 @@ extension Scheduler {
         let signer = verified.signer.keyID
         return try await transaction { tx in
             try Self.createJob(
-                tx, owner: identity, manifest: manifest, priority: priority, signer: signer, manifestDigest: manifestDigest,
-                signatureDigest: signatureDigest)
+                tx,
+                owner: identity,
+                manifest: manifest,
+                priority: priority,
+                signer: signer,
+                manifestDigest: manifestDigest,
+                signatureDigest: signatureDigest
+            )
         }
     }
 
@@ -75,15 +85,40 @@ extension Scheduler {
     }
 
     static func createJob(
-        _ tx: Transaction, owner: Identity, manifest: Manifest, priority: Int, signer: String, manifestDigest: String, signatureDigest: String
+        _ tx: Transaction,
+        owner: Identity,
+        manifest: Manifest,
+        priority: Int,
+        signer: String,
+        manifestDigest: String,
+        signatureDigest: String
     ) throws -> SubmitJobResponse {
         let r = manifest.resources
         var job = JobRecord(
-            id: nil, ownerTokenId: owner.tokenID, name: manifest.name, version: manifest.version, state: "pending", resumeState: nil,
-            priority: priority, signerKeyId: signer, manifestDigest: manifestDigest, signatureDigest: signatureDigest,
-            profile: manifest.profile, millicpus: r.millicpus, memoryBytes: r.memoryBytes, diskBytes: r.diskBytes, wallTimeMs: r.wallTimeMs,
-            pids: r.pids, gpus: r.gpus, arch: r.arch, replicas: manifest.redundancy.replicas, quorum: manifest.redundancy.quorum,
-            hasAggregate: manifest.aggregate != nil, unitsTotal: manifest.units.count, createdAt: tx.now)
+            id: nil,
+            ownerTokenId: owner.tokenID,
+            name: manifest.name,
+            version: manifest.version,
+            state: "pending",
+            resumeState: nil,
+            priority: priority,
+            signerKeyId: signer,
+            manifestDigest: manifestDigest,
+            signatureDigest: signatureDigest,
+            profile: manifest.profile,
+            millicpus: r.millicpus,
+            memoryBytes: r.memoryBytes,
+            diskBytes: r.diskBytes,
+            wallTimeMs: r.wallTimeMs,
+            pids: r.pids,
+            gpus: r.gpus,
+            arch: r.arch,
+            replicas: manifest.redundancy.replicas,
+            quorum: manifest.redundancy.quorum,
+            hasAggregate: manifest.aggregate != nil,
+            unitsTotal: manifest.units.count,
+            createdAt: tx.now
+        )
         try job.insert(tx.db)
         let jobID = job.id!
         let code = manifest.files.filter { $0.path.hasPrefix("code/") }
@@ -91,7 +126,8 @@ extension Scheduler {
         let insertJobBlob = try tx.db.cachedStatement(sql: "INSERT OR IGNORE INTO job_blob (digest, job_id) VALUES (?, ?)")
         for digest in Set([manifestDigest, signatureDigest] + code.map(\.sha256)) { try insertJobBlob.execute(arguments: [digest, jobID]) }
         let insertUnit = try tx.db.cachedStatement(
-            sql: "INSERT INTO unit (job_id, name, is_aggregate, state, copies_total, files) VALUES (?, ?, 0, 'pending', ?, ?)")
+            sql: "INSERT INTO unit (job_id, name, is_aggregate, state, copies_total, files) VALUES (?, ?, 0, 'pending', ?, ?)"
+        )
         let insertCopy = try tx.db.cachedStatement(sql: "INSERT INTO copy (job_id, unit_id, state, created_at) VALUES (?, ?, 'queued', ?)")
         let insertUnitBlob = try tx.db.cachedStatement(sql: "INSERT OR IGNORE INTO unit_blob (digest, unit_id) VALUES (?, ?)")
         let encoder = JSONEncoder()
@@ -117,7 +153,12 @@ extension Scheduler {
         tx.workAvailable = true
         tx.emit("job", job: job, ["state": "pending", "name": manifest.name])
         return SubmitJobResponse(
-            jobID: String(jobID), name: manifest.name, state: "pending", units: manifest.units.count,
-            copies: manifest.units.count * manifest.redundancy.replicas, priority: priority)
+            jobID: String(jobID),
+            name: manifest.name,
+            state: "pending",
+            units: manifest.units.count,
+            copies: manifest.units.count * manifest.redundancy.replicas,
+            priority: priority
+        )
     }
 }

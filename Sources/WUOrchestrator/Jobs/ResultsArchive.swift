@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
 import GRDB
 import HTTPTypes
 import Hummingbird
 import NIOPosix
 import WUProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `GET /v1/jobs/{id}/results`: a streamed, uncompressed tar of the job's results.
 ///
@@ -43,7 +44,8 @@ enum ResultsArchive {
         headers[.contentType] = "application/x-tar"
         headers[.contentDisposition] = "attachment; filename=\"job-\(jobID)-results.tar\""
         return Response(
-            status: .ok, headers: headers,
+            status: .ok,
+            headers: headers,
             body: ResponseBody { writer in
                 for entry in entries {
                     try await writer.write(ByteBuffer(bytes: header(name: entry.name, size: entry.size)))
@@ -65,7 +67,8 @@ enum ResultsArchive {
                 }
                 try await writer.write(ByteBuffer(repeating: 0, count: 1024))
                 try await writer.finish(nil)
-            })
+            }
+        )
     }
 
     static func readChunk(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {

@@ -10,20 +10,25 @@ extension Scheduler {
     }
 
     static func sweep(_ tx: Transaction) throws -> SweepResponse {
-        let rows = try tx.db.rows(sql: """
+        let rows = try tx.db.rows(
+            sql: """
                 UPDATE copy SET attempts = attempts + 1,
                     state = CASE WHEN attempts + 1 >= :max THEN 'failed' ELSE 'queued' END,
                     runner_id = NULL, lease_expires_at = NULL, progress = NULL, fail_reason = 'lease expired'
                 WHERE state = 'leased' AND lease_expires_at <= :now
                 RETURNING id, unit_id, job_id, state, assignment_id, attempts
-                """, arguments: ["max": tx.config.maxAttempts, "now": tx.now])
+                """,
+            arguments: ["max": tx.config.maxAttempts, "now": tx.now]
+        )
         var requeued = 0
         var failed = 0
         for row in rows {
             let assignmentID: Int64? = row["assignment_id"]
             if let assignmentID {
-                try tx.db.run(sql: "UPDATE assignment SET state = 'expired', finished_at = ? WHERE id = ? AND state = 'leased'",
-                    arguments: [tx.now, assignmentID])
+                try tx.db.run(
+                    sql: "UPDATE assignment SET state = 'expired', finished_at = ? WHERE id = ? AND state = 'leased'",
+                    arguments: [tx.now, assignmentID]
+                )
             }
             let job = try JobRecord.find(tx.db, row["job_id"] as Int64)
             tx.emit("copy", job: job, ["copy_id": String(row["id"] as Int64), "state": row["state"], "reason": "lease expired"])
@@ -61,10 +66,13 @@ extension Scheduler {
         job.failureReason = reason ?? job.failureReason
         try job.update(tx.db)
         if state != "completed" {
-            try tx.db.run(sql: """
+            try tx.db.run(
+                sql: """
                     UPDATE copy SET state = 'cancelled', lease_expires_at = NULL, finished_at = ?
                     WHERE job_id = ? AND state IN ('queued', 'leased')
-                    """, arguments: [tx.now, job.id!])
+                    """,
+                arguments: [tx.now, job.id!]
+            )
             try tx.db.run(sql: "UPDATE unit SET state = 'cancelled' WHERE job_id = ? AND state = 'pending'", arguments: [job.id!])
         }
         var fields = ["state": state]

@@ -7,7 +7,12 @@ extension Scheduler {
     /// Records a copy's output and runs quorum validation. Idempotent on the assignment id.
     ///
     /// The output archive must have been uploaded first (`PUT /v1/blobs/{blob_digest}`).
-    public func complete(_ identity: Identity, assignmentID: String, _ request: CompleteRequest, blobs: BlobStore) async throws
+    public func complete(
+        _ identity: Identity,
+        assignmentID: String,
+        _ request: CompleteRequest,
+        blobs: BlobStore
+    ) async throws
         -> AssignmentAck
     {
         try await complete(.identity(identity), assignmentID: assignmentID, request, blobs: blobs)
@@ -47,7 +52,8 @@ extension Scheduler {
                 lateButOpen =
                     try tx.db.int(
                         sql: "SELECT COUNT(*) FROM copy WHERE unit_id = ? AND runner_id = ? AND state IN ('leased', 'uploaded', 'valid')",
-                        arguments: [unit.id!, runner.id!]) == 0
+                        arguments: [unit.id!, runner.id!]
+                    ) == 0
             }
             assignment.state = "completed"
             assignment.finishedAt = tx.now
@@ -56,8 +62,10 @@ extension Scheduler {
             assignment.usage = usage
             assignment.counted = live || lateButOpen
             try tx.db.run(
-                sql: "UPDATE assignment SET state = 'completed', finished_at = ?, output_digest = ?, blob_digest = ?, usage = ?, counted = ? WHERE id = ?",
-                arguments: [tx.now, request.outputDigest, request.blobDigest, usage, assignment.counted, assignment.id!])
+                sql:
+                    "UPDATE assignment SET state = 'completed', finished_at = ?, output_digest = ?, blob_digest = ?, usage = ?, counted = ? WHERE id = ?",
+                arguments: [tx.now, request.outputDigest, request.blobDigest, usage, assignment.counted, assignment.id!]
+            )
             tx.counters.completed += 1
             if live || lateButOpen {
                 try tx.db.run(
@@ -65,9 +73,13 @@ extension Scheduler {
                         UPDATE copy SET state = 'uploaded', runner_id = ?, assignment_id = ?, output_digest = ?, blob_digest = ?, usage = ?,
                             lease_expires_at = NULL, finished_at = ?, progress = 1
                         WHERE id = ?
-                        """, arguments: [runner.id!, assignment.id!, request.outputDigest, request.blobDigest, usage, tx.now, copy.id!])
+                        """,
+                    arguments: [runner.id!, assignment.id!, request.outputDigest, request.blobDigest, usage, tx.now, copy.id!]
+                )
                 try tx.db.run(
-                    sql: "INSERT OR IGNORE INTO unit_blob (digest, unit_id) VALUES (?, ?)", arguments: [request.blobDigest, unit.id!])
+                    sql: "INSERT OR IGNORE INTO unit_blob (digest, unit_id) VALUES (?, ?)",
+                    arguments: [request.blobDigest, unit.id!]
+                )
                 tx.emit("copy", job: job, ["unit_id": unit.name, "copy_id": String(copy.id!), "state": "uploaded"])
                 try Self.evaluate(tx, unit: unit, job: job)
             }
@@ -160,7 +172,10 @@ extension Scheduler {
         var unit = unit
         var job = job
         let unitID = unit.id!
-        let uploaded = try CopyRecord.fetchAll(tx.db.cachedStatement(sql: "SELECT * FROM copy WHERE unit_id = ? AND state = 'uploaded' ORDER BY finished_at, id"), arguments: [unitID])
+        let uploaded = try CopyRecord.fetchAll(
+            tx.db.cachedStatement(sql: "SELECT * FROM copy WHERE unit_id = ? AND state = 'uploaded' ORDER BY finished_at, id"),
+            arguments: [unitID]
+        )
         if unit.state == "valid" {
             for copy in uploaded { try judge(tx, copy, valid: copy.outputDigest == unit.outputDigest, job: job, unit: unit) }
             return
@@ -186,7 +201,9 @@ extension Scheduler {
                 sql: """
                     UPDATE copy SET state = 'cancelled', lease_expires_at = NULL, finished_at = ?
                     WHERE unit_id = ? AND state IN ('queued', 'leased')
-                    """, arguments: [tx.now, unitID])
+                    """,
+                arguments: [tx.now, unitID]
+            )
             tx.emit("unit", job: job, ["unit_id": unit.name, "state": "valid", "output_digest": unit.outputDigest ?? ""])
             if unit.isAggregate {
                 job.resultDigest = unit.blobDigest
@@ -227,16 +244,22 @@ extension Scheduler {
         try tx.db.run(sql: "UPDATE copy SET state = ? WHERE id = ?", arguments: [valid ? "valid" : "invalid", copy.id!])
         if let runner = copy.runnerId {
             if valid {
-                try tx.db.run(sql: """
+                try tx.db.run(
+                    sql: """
                         UPDATE runner SET reputation = reputation + ?, consecutive_valid = consecutive_valid + 1,
                             valid_count = valid_count + 1 WHERE id = ?
-                        """, arguments: [tx.config.validReward, runner])
+                        """,
+                    arguments: [tx.config.validReward, runner]
+                )
                 tx.counters.valid += 1
             } else {
-                try tx.db.run(sql: """
+                try tx.db.run(
+                    sql: """
                         UPDATE runner SET reputation = reputation - ?, consecutive_valid = 0,
                             invalid_count = invalid_count + 1 WHERE id = ?
-                        """, arguments: [tx.config.invalidPenalty, runner])
+                        """,
+                    arguments: [tx.config.invalidPenalty, runner]
+                )
                 tx.counters.invalid += 1
             }
         }
@@ -252,10 +275,13 @@ extension Scheduler {
         try unit.insert(tx.db)
         var copy = CopyRecord(id: nil, jobId: job.id!, unitId: unit.id!, state: "queued", createdAt: tx.now)
         try copy.insert(tx.db)
-        try tx.db.run(sql: """
+        try tx.db.run(
+            sql: """
                 INSERT OR IGNORE INTO unit_blob (digest, unit_id)
                 SELECT blob_digest, ? FROM unit WHERE job_id = ? AND is_aggregate = 0 AND blob_digest IS NOT NULL
-                """, arguments: [unit.id!, job.id!])
+                """,
+            arguments: [unit.id!, job.id!]
+        )
         tx.workAvailable = true
         tx.emit("unit", job: job, ["unit_id": "aggregate", "state": "pending"])
     }

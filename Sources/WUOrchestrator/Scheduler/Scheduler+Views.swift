@@ -28,14 +28,32 @@ extension Scheduler {
         var reasons: [String] = []
         if let reason = job.failureReason { reasons.append(reason) }
         reasons += try String.fetchAll(
-            db, sql: "SELECT DISTINCT fail_reason FROM copy WHERE job_id = ? AND fail_reason IS NOT NULL LIMIT 20", arguments: [job.id!])
+            db,
+            sql: "SELECT DISTINCT fail_reason FROM copy WHERE job_id = ? AND fail_reason IS NOT NULL LIMIT 20",
+            arguments: [job.id!]
+        )
         let owner = try db.string(sql: "SELECT name FROM token WHERE id = ?", arguments: [job.ownerTokenId]) ?? ""
         return JobView(
-            jobID: String(job.id!), name: job.name, version: job.version, state: job.state, priority: job.priority, owner: owner,
-            signerKeyID: job.signerKeyId, replicas: job.replicas, quorum: job.quorum, hasAggregate: job.hasAggregate,
-            unitsTotal: job.unitsTotal, units: units, copies: copies,
-            progress: job.unitsTotal == 0 ? 1 : Double(job.unitsValid) / Double(job.unitsTotal), createdAt: job.createdAt,
-            startedAt: job.startedAt, finishedAt: job.finishedAt, failureReasons: reasons, resultDigest: job.resultDigest)
+            jobID: String(job.id!),
+            name: job.name,
+            version: job.version,
+            state: job.state,
+            priority: job.priority,
+            owner: owner,
+            signerKeyID: job.signerKeyId,
+            replicas: job.replicas,
+            quorum: job.quorum,
+            hasAggregate: job.hasAggregate,
+            unitsTotal: job.unitsTotal,
+            units: units,
+            copies: copies,
+            progress: job.unitsTotal == 0 ? 1 : Double(job.unitsValid) / Double(job.unitsTotal),
+            createdAt: job.createdAt,
+            startedAt: job.startedAt,
+            finishedAt: job.finishedAt,
+            failureReasons: reasons,
+            resultDigest: job.resultDigest
+        )
     }
 
     public func units(_ identity: Identity, _ jobID: String) async throws -> UnitList {
@@ -43,24 +61,44 @@ extension Scheduler {
             let job = try Self.visibleJob(db, identity, jobID)
             let units = try UnitRecord.filter(Column("job_id") == job.id!).order(Column("id")).fetchAll(db)
             var copiesByUnit: [Int64: [CopyView]] = [:]
-            let rows = try db.rows(sql: "SELECT c.*, r.name AS runner_name FROM copy c LEFT JOIN runner r ON r.id = c.runner_id WHERE c.job_id = ? ORDER BY c.id",
-                arguments: [job.id!])
+            let rows = try db.rows(
+                sql: "SELECT c.*, r.name AS runner_name FROM copy c LEFT JOIN runner r ON r.id = c.runner_id WHERE c.job_id = ? ORDER BY c.id",
+                arguments: [job.id!]
+            )
             for row in rows {
                 let copy = try CopyRecord(row: row)
                 let usage = copy.usage.flatMap { try? JSONDecoder().decode(ResourceUsage.self, from: Data($0.utf8)) }
                 copiesByUnit[copy.unitId, default: []].append(
                     CopyView(
-                        copyID: String(copy.id!), state: copy.state, attempts: copy.attempts, runnerID: copy.runnerId.map { String($0) },
-                        runnerName: row["runner_name"], assignmentID: copy.assignmentId.map { String($0) }, progress: copy.progress,
-                        outputDigest: copy.outputDigest, blobDigest: copy.blobDigest, usage: usage, failReason: copy.failReason,
-                        leaseExpiresAt: copy.leaseExpiresAt, finishedAt: copy.finishedAt))
+                        copyID: String(copy.id!),
+                        state: copy.state,
+                        attempts: copy.attempts,
+                        runnerID: copy.runnerId.map { String($0) },
+                        runnerName: row["runner_name"],
+                        assignmentID: copy.assignmentId.map { String($0) },
+                        progress: copy.progress,
+                        outputDigest: copy.outputDigest,
+                        blobDigest: copy.blobDigest,
+                        usage: usage,
+                        failReason: copy.failReason,
+                        leaseExpiresAt: copy.leaseExpiresAt,
+                        finishedAt: copy.finishedAt
+                    )
+                )
             }
             return UnitList(
                 units: units.map {
                     UnitView(
-                        unitID: $0.name, isAggregate: $0.isAggregate, state: $0.state, outputDigest: $0.outputDigest, blobDigest: $0.blobDigest,
-                        failureReason: $0.failureReason, copies: copiesByUnit[$0.id!] ?? [])
-                })
+                        unitID: $0.name,
+                        isAggregate: $0.isAggregate,
+                        state: $0.state,
+                        outputDigest: $0.outputDigest,
+                        blobDigest: $0.blobDigest,
+                        failureReason: $0.failureReason,
+                        copies: copiesByUnit[$0.id!] ?? []
+                    )
+                }
+            )
         }
     }
 
@@ -79,7 +117,9 @@ extension Scheduler {
             let leased = try Dictionary(
                 db.rows(sql: "SELECT runner_id, COUNT(*) FROM copy WHERE state = 'leased' GROUP BY runner_id").map {
                     ($0[0] as Int64, $0[1] as Int)
-                }, uniquingKeysWith: { a, _ in a })
+                },
+                uniquingKeysWith: { a, _ in a }
+            )
             let runners =
                 identity.role == .admin
                 ? try RunnerRecord.order(Column("id")).fetchAll(db)
@@ -88,12 +128,23 @@ extension Scheduler {
                 runners: runners.map { r in
                     let running = leased[r.id!] ?? 0
                     return RunnerView(
-                        runnerID: String(r.id!), name: r.name, status: self.runnerStatus(lastSeen: r.lastSeenAt, now: now, leased: running),
+                        runnerID: String(r.id!),
+                        name: r.name,
+                        status: self.runnerStatus(lastSeen: r.lastSeenAt, now: now, leased: running),
                         capacity: Capacity(millicpus: r.millicpus, memoryBytes: r.memoryBytes, diskBytes: r.diskBytes, gpus: r.gpus),
-                        arch: r.arch, profiles: (try? JSONDecoder().decode([String].self, from: Data(r.profiles.utf8))) ?? [],
-                        version: r.version, registeredAt: r.registeredAt, lastSeenAt: r.lastSeenAt, runningCopies: running,
-                        reputation: r.reputation, consecutiveValid: r.consecutiveValid, valid: r.validCount, invalid: r.invalidCount)
-                })
+                        arch: r.arch,
+                        profiles: (try? JSONDecoder().decode([String].self, from: Data(r.profiles.utf8))) ?? [],
+                        version: r.version,
+                        registeredAt: r.registeredAt,
+                        lastSeenAt: r.lastSeenAt,
+                        runningCopies: running,
+                        reputation: r.reputation,
+                        consecutiveValid: r.consecutiveValid,
+                        valid: r.validCount,
+                        invalid: r.invalidCount
+                    )
+                }
+            )
         }
     }
 
@@ -103,9 +154,16 @@ extension Scheduler {
             return Leaderboard(
                 runners: runners.enumerated().map { index, r in
                     LeaderboardEntry(
-                        rank: index + 1, runnerID: String(r.id!), name: r.name, reputation: r.reputation, consecutiveValid: r.consecutiveValid,
-                        valid: r.validCount, invalid: r.invalidCount)
-                })
+                        rank: index + 1,
+                        runnerID: String(r.id!),
+                        name: r.name,
+                        reputation: r.reputation,
+                        consecutiveValid: r.consecutiveValid,
+                        valid: r.validCount,
+                        invalid: r.invalidCount
+                    )
+                }
+            )
         }
     }
 
@@ -122,7 +180,9 @@ extension Scheduler {
             let leased = try Dictionary(
                 db.rows(sql: "SELECT runner_id, COUNT(*) FROM copy WHERE state = 'leased' GROUP BY runner_id").map {
                     ($0[0] as Int64, $0[1] as Int)
-                }, uniquingKeysWith: { a, _ in a })
+                },
+                uniquingKeysWith: { a, _ in a }
+            )
             var runners: [String: Int] = [:]
             for row in try db.rows(sql: "SELECT id, last_seen_at FROM runner") {
                 runners[self.runnerStatus(lastSeen: row[1], now: now, leased: leased[row[0]] ?? 0), default: 0] += 1
@@ -153,7 +213,9 @@ extension Scheduler {
                         SELECT EXISTS (SELECT 1 FROM job_blob b JOIN job j ON j.id = b.job_id WHERE b.digest = :d AND j.owner_token_id = :t)
                             OR EXISTS (SELECT 1 FROM unit_blob b JOIN unit u ON u.id = b.unit_id JOIN job j ON j.id = u.job_id
                                        WHERE b.digest = :d AND j.owner_token_id = :t)
-                        """, arguments: ["d": digest, "t": identity.tokenID]) ?? false
+                        """,
+                    arguments: ["d": digest, "t": identity.tokenID]
+                ) ?? false
             case .runner:
                 return try Bool.fetchOne(
                     db,
@@ -162,7 +224,9 @@ extension Scheduler {
                                        WHERE b.digest = :d AND c.state = 'leased' AND r.token_id = :t)
                             OR EXISTS (SELECT 1 FROM unit_blob b JOIN copy c ON c.unit_id = b.unit_id JOIN runner r ON r.id = c.runner_id
                                        WHERE b.digest = :d AND c.state = 'leased' AND r.token_id = :t)
-                        """, arguments: ["d": digest, "t": identity.tokenID]) ?? false
+                        """,
+                    arguments: ["d": digest, "t": identity.tokenID]
+                ) ?? false
             }
         }
     }

@@ -21,8 +21,11 @@ public final class Scheduler: Sendable {
     let logger: Logger
 
     public init(
-        store: OrchestratorStore, config: OrchestratorConfiguration, clock: any OrchestratorClock = SystemClock(),
-        metrics: OrchestratorMetrics = OrchestratorMetrics(), logger: Logger = Logger(label: "wu.orchestrator")
+        store: OrchestratorStore,
+        config: OrchestratorConfiguration,
+        clock: any OrchestratorClock = SystemClock(),
+        metrics: OrchestratorMetrics = OrchestratorMetrics(),
+        logger: Logger = Logger(label: "wu.orchestrator")
     ) {
         self.store = store
         self.config = config
@@ -68,16 +71,30 @@ public final class Scheduler: Sendable {
         let config = self.config
         let id = try await transaction { tx -> Int64 in
             var record = RunnerRecord(
-                id: nil, tokenId: identity.tokenID, name: request.name, millicpus: request.capacity.millicpus,
-                memoryBytes: request.capacity.memoryBytes, diskBytes: request.capacity.diskBytes, gpus: request.capacity.gpus,
-                arch: request.arch, profiles: profiles, version: String(request.version.prefix(100)), registeredAt: tx.now,
-                lastSeenAt: tx.now)
+                id: nil,
+                tokenId: identity.tokenID,
+                name: request.name,
+                millicpus: request.capacity.millicpus,
+                memoryBytes: request.capacity.memoryBytes,
+                diskBytes: request.capacity.diskBytes,
+                gpus: request.capacity.gpus,
+                arch: request.arch,
+                profiles: profiles,
+                version: String(request.version.prefix(100)),
+                registeredAt: tx.now,
+                lastSeenAt: tx.now
+            )
             try record.insert(tx.db)
             if tx.eventsWanted {
                 tx.events.append(
-                OrchestratorEvent(
-                    kind: "runner", jobID: nil, ownerTokenID: nil, runnerTokenIDs: [identity.tokenID],
-                    fields: ["runner_id": String(record.id!), "name": request.name, "status": "active"]))
+                    OrchestratorEvent(
+                        kind: "runner",
+                        jobID: nil,
+                        ownerTokenID: nil,
+                        runnerTokenIDs: [identity.tokenID],
+                        fields: ["runner_id": String(record.id!), "name": request.name, "status": "active"]
+                    )
+                )
             }
             return record.id!
         }
@@ -138,9 +155,14 @@ public final class Scheduler: Sendable {
         let profiles = profileSet(runner.profiles)
         // The free capacity can never exceed the registered cap.
         var free = Capacity(
-            millicpus: min(request.free.millicpus, runner.millicpus), memoryBytes: min(request.free.memoryBytes, runner.memoryBytes),
-            diskBytes: min(request.free.diskBytes, runner.diskBytes), gpus: min(request.free.gpus, runner.gpus))
-        let jobs = try JobRecord.fetchAll(tx.db.cachedStatement(sql: "SELECT * FROM job WHERE state IN ('pending', 'running', 'aggregating') ORDER BY priority DESC, id"))
+            millicpus: min(request.free.millicpus, runner.millicpus),
+            memoryBytes: min(request.free.memoryBytes, runner.memoryBytes),
+            diskBytes: min(request.free.diskBytes, runner.diskBytes),
+            gpus: min(request.free.gpus, runner.gpus)
+        )
+        let jobs = try JobRecord.fetchAll(
+            tx.db.cachedStatement(sql: "SELECT * FROM job WHERE state IN ('pending', 'running', 'aggregating') ORDER BY priority DESC, id")
+        )
         var result: [Assignment] = []
         let leaseExpires = tx.now + Int64(tx.config.leaseSeconds) * 1000
         for var job in jobs where result.count < limit {
@@ -150,7 +172,8 @@ public final class Scheduler: Sendable {
                 // The claim itself: one conditional UPDATE. The inner SELECT picks the oldest queued copy of a
                 // unit this runner holds no copy of; `AND state = 'queued'` makes the lease conditional.
                 guard
-                    let row = try tx.db.row(sql: """
+                    let row = try tx.db.row(
+                        sql: """
                             UPDATE copy SET state = 'leased', runner_id = :runner, leased_at = :now,
                                 lease_expires_at = :expires, progress = NULL
                             WHERE id = (
@@ -163,31 +186,55 @@ public final class Scheduler: Sendable {
                               AND state = 'queued'
                             RETURNING id, unit_id, attempts
                             """,
-                        arguments: ["runner": runnerID, "now": tx.now, "expires": leaseExpires, "job": job.id!])
+                        arguments: ["runner": runnerID, "now": tx.now, "expires": leaseExpires, "job": job.id!]
+                    )
                 else { break }
                 let copyID: Int64 = row["id"]
                 let unitID: Int64 = row["unit_id"]
                 let attempts: Int = row["attempts"]
                 var assignment = AssignmentRecord(
-                    id: nil, copyId: copyID, unitId: unitID, runnerId: runnerID, state: "leased", leasedAt: tx.now)
+                    id: nil,
+                    copyId: copyID,
+                    unitId: unitID,
+                    runnerId: runnerID,
+                    state: "leased",
+                    leasedAt: tx.now
+                )
                 try assignment.insert(tx.db)
                 try tx.db.run(sql: "UPDATE copy SET assignment_id = ? WHERE id = ?", arguments: [assignment.id!, copyID])
                 guard let unit = try UnitRecord.find(tx.db, unitID) else { continue }
                 var inputs: [Assignment.AggregateInput] = []
                 if unit.isAggregate {
-                    inputs = try tx.db.rows(sql: "SELECT name, blob_digest, output_digest FROM unit WHERE job_id = ? AND is_aggregate = 0 ORDER BY id",
+                    inputs = try tx.db.rows(
+                        sql: "SELECT name, blob_digest, output_digest FROM unit WHERE job_id = ? AND is_aggregate = 0 ORDER BY id",
                         arguments: [job.id!]
                     ).map { Assignment.AggregateInput(unitID: $0["name"], digest: $0["blob_digest"] ?? "", outputDigest: $0["output_digest"] ?? "") }
                 }
                 let files = (try? JSONDecoder().decode([Assignment.FileRef].self, from: Data(unit.files.utf8))) ?? []
                 result.append(
                     Assignment(
-                        assignmentID: String(assignment.id!), jobID: String(job.id!), unitID: unit.name, isAggregate: unit.isAggregate,
-                        manifestDigest: job.manifestDigest, signatureDigest: job.signatureDigest, files: files, aggregateInputs: inputs,
+                        assignmentID: String(assignment.id!),
+                        jobID: String(job.id!),
+                        unitID: unit.name,
+                        isAggregate: unit.isAggregate,
+                        manifestDigest: job.manifestDigest,
+                        signatureDigest: job.signatureDigest,
+                        files: files,
+                        aggregateInputs: inputs,
                         resources: UnitResources(
-                            millicpus: job.millicpus, memoryBytes: job.memoryBytes, diskBytes: job.diskBytes, wallTimeMs: job.wallTimeMs,
-                            pids: job.pids, gpus: job.gpus, arch: job.arch),
-                        profile: job.profile, leaseExpiresAt: leaseExpires, attempt: attempts + 1))
+                            millicpus: job.millicpus,
+                            memoryBytes: job.memoryBytes,
+                            diskBytes: job.diskBytes,
+                            wallTimeMs: job.wallTimeMs,
+                            pids: job.pids,
+                            gpus: job.gpus,
+                            arch: job.arch
+                        ),
+                        profile: job.profile,
+                        leaseExpiresAt: leaseExpires,
+                        attempt: attempts + 1
+                    )
+                )
                 free = free.subtracting(needs)
                 tx.counters.claimed += 1
                 if job.state == "pending" {
@@ -220,12 +267,15 @@ public final class Scheduler: Sendable {
             var abort: [String] = []
             for item in request.assignments {
                 guard let id = Int64(item.assignmentID),
-                    let row = try tx.db.row(sql: """
+                    let row = try tx.db.row(
+                        sql: """
                             SELECT a.state AS a_state, a.runner_id, c.id AS copy_id, c.state AS c_state, c.assignment_id,
                                    j.state AS j_state
                             FROM assignment a JOIN copy c ON c.id = a.copy_id JOIN job j ON j.id = c.job_id
                             WHERE a.id = ?
-                            """, arguments: [id]),
+                            """,
+                        arguments: [id]
+                    ),
                     row["runner_id"] as Int64 == runner.id!
                 else {
                     abort.append(item.assignmentID)
@@ -237,8 +287,10 @@ public final class Scheduler: Sendable {
                     && ["pending", "running", "aggregating", "paused"].contains(row["j_state"] as String)
                 if live {
                     let progress = item.progress.map { Swift.max(0, Swift.min(1, $0)) }
-                    try tx.db.run(sql: "UPDATE copy SET lease_expires_at = ?, progress = COALESCE(?, progress) WHERE id = ?",
-                        arguments: [expires, progress, row["copy_id"] as Int64])
+                    try tx.db.run(
+                        sql: "UPDATE copy SET lease_expires_at = ?, progress = COALESCE(?, progress) WHERE id = ?",
+                        arguments: [expires, progress, row["copy_id"] as Int64]
+                    )
                     renewed.append(item.assignmentID)
                 } else {
                     abort.append(item.assignmentID)

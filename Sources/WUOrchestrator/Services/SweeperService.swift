@@ -25,7 +25,9 @@ struct SweeperService: Service {
                     let result = try await scheduler.sweep()
                     if result.requeued + result.failed > 0 {
                         scheduler.logger.info(
-                            "requeued expired leases", metadata: ["copies.requeued": "\(result.requeued)", "copies.failed": "\(result.failed)"])
+                            "requeued expired leases",
+                            metadata: ["copies.requeued": "\(result.requeued)", "copies.failed": "\(result.failed)"]
+                        )
                     }
                 } catch {
                     scheduler.logger.info("sweep failed", metadata: ["error": "\(error)"])

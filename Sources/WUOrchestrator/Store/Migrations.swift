@@ -144,7 +144,8 @@ enum Migrations {
                         unit_id INTEGER NOT NULL,
                         PRIMARY KEY (digest, unit_id)
                     ) WITHOUT ROWID;
-                    """)
+                    """
+            )
         }
         return migrator
     }

@@ -1,8 +1,9 @@
+public import GRDB
+import WUCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-public import GRDB
-import WUCore
 
 /// The orchestrator's SQLite database (WAL, via a GRDB `DatabasePool`) in `DIR/wu.sqlite`.
 ///

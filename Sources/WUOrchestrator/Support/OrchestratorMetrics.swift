@@ -23,28 +23,80 @@ public final class OrchestratorMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        claims = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "wu", metricName: "claims", unitName: "total", helpText: "Claim requests answered"))
-        claimedCopies = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "wu", metricName: "claimed_copies", unitName: "total", helpText: "Copies leased to runners"))
-        completions = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "wu", metricName: "completions", unitName: "total", helpText: "Completions recorded"))
-        failures = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "wu", metricName: "copy_failures", unitName: "total", helpText: "Copy failures and expired leases that counted an attempt"))
-        requeues = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "wu", metricName: "requeues", unitName: "total", helpText: "Copies put back in the queue"))
-        validCopies = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "wu", metricName: "validations", unitName: "total", helpText: "Copies validated"), labels: [("result", "valid")])
-        invalidCopies = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "wu", metricName: "validations", unitName: "total", helpText: "Copies validated"), labels: [("result", "invalid")])
+        claims = registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "wu", metricName: "claims", unitName: "total", helpText: "Claim requests answered")
+        )
+        claimedCopies = registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "wu", metricName: "claimed_copies", unitName: "total", helpText: "Copies leased to runners")
+        )
+        completions = registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "wu", metricName: "completions", unitName: "total", helpText: "Completions recorded")
+        )
+        failures = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "wu",
+                metricName: "copy_failures",
+                unitName: "total",
+                helpText: "Copy failures and expired leases that counted an attempt"
+            )
+        )
+        requeues = registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "wu", metricName: "requeues", unitName: "total", helpText: "Copies put back in the queue")
+        )
+        validCopies = registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "wu", metricName: "validations", unitName: "total", helpText: "Copies validated"),
+            labels: [("result", "valid")]
+        )
+        invalidCopies = registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "wu", metricName: "validations", unitName: "total", helpText: "Copies validated"),
+            labels: [("result", "invalid")]
+        )
         let buckets: [Duration] = [
             .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20),
             .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30),
         ]
-        claimLatency = registry.makeDurationHistogram(descriptor: MetricNameDescriptor(namespace: "wu", metricName: "claim_duration", unitName: "seconds", helpText: "Claim latency, long-poll included"), buckets: buckets)
-        requestLatency = registry.makeDurationHistogram(descriptor: MetricNameDescriptor(namespace: "wu", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency"), buckets: buckets)
+        claimLatency = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                namespace: "wu",
+                metricName: "claim_duration",
+                unitName: "seconds",
+                helpText: "Claim latency, long-poll included"
+            ),
+            buckets: buckets
+        )
+        requestLatency = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                namespace: "wu",
+                metricName: "http_request_duration",
+                unitName: "seconds",
+                helpText: "HTTP request latency"
+            ),
+            buckets: buckets
+        )
         var copies: [String: Gauge] = [:]
         for state in Self.copyStates {
-            copies[state] = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "wu", metricName: "copies", unitName: "", helpText: "Copies of units by state"), labels: [("state", state)])
+            copies[state] = registry.makeGauge(
+                descriptor: MetricNameDescriptor(namespace: "wu", metricName: "copies", unitName: "", helpText: "Copies of units by state"),
+                labels: [("state", state)]
+            )
         }
         self.copies = copies
         writeTransactions = registry.makeGauge(
-            descriptor: MetricNameDescriptor(namespace: "wu", metricName: "write_transactions", unitName: "", helpText: "SQLite write transactions committed since start"))
+            descriptor: MetricNameDescriptor(
+                namespace: "wu",
+                metricName: "write_transactions",
+                unitName: "",
+                helpText: "SQLite write transactions committed since start"
+            )
+        )
         writes = registry.makeGauge(
-            descriptor: MetricNameDescriptor(namespace: "wu", metricName: "writes", unitName: "", helpText: "State changes committed since start (grouped into write transactions)"))
+            descriptor: MetricNameDescriptor(
+                namespace: "wu",
+                metricName: "writes",
+                unitName: "",
+                helpText: "State changes committed since start (grouped into write transactions)"
+            )
+        )
     }
 
     func record(_ counters: Transaction.Counters) {

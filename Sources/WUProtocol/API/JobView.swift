@@ -50,9 +50,25 @@ public struct JobView: Codable, Sendable, Equatable {
     public var resultDigest: String?
 
     public init(
-        jobID: String, name: String, version: String, state: String, priority: Int, owner: String, signerKeyID: String, replicas: Int,
-        quorum: Int, hasAggregate: Bool, unitsTotal: Int, units: [String: Int], copies: [String: Int], progress: Double, createdAt: Int64,
-        startedAt: Int64?, finishedAt: Int64?, failureReasons: [String], resultDigest: String?
+        jobID: String,
+        name: String,
+        version: String,
+        state: String,
+        priority: Int,
+        owner: String,
+        signerKeyID: String,
+        replicas: Int,
+        quorum: Int,
+        hasAggregate: Bool,
+        unitsTotal: Int,
+        units: [String: Int],
+        copies: [String: Int],
+        progress: Double,
+        createdAt: Int64,
+        startedAt: Int64?,
+        finishedAt: Int64?,
+        failureReasons: [String],
+        resultDigest: String?
     ) {
         self.jobID = jobID
         self.name = name

@@ -17,8 +17,20 @@ public struct RunnerView: Codable, Sendable, Equatable {
     public var invalid: Int
 
     public init(
-        runnerID: String, name: String, status: String, capacity: Capacity, arch: String, profiles: [String], version: String,
-        registeredAt: Int64, lastSeenAt: Int64, runningCopies: Int, reputation: Int, consecutiveValid: Int, valid: Int, invalid: Int
+        runnerID: String,
+        name: String,
+        status: String,
+        capacity: Capacity,
+        arch: String,
+        profiles: [String],
+        version: String,
+        registeredAt: Int64,
+        lastSeenAt: Int64,
+        runningCopies: Int,
+        reputation: Int,
+        consecutiveValid: Int,
+        valid: Int,
+        invalid: Int
     ) {
         self.runnerID = runnerID
         self.name = name

@@ -10,7 +10,12 @@ public struct UnitView: Codable, Sendable, Equatable {
     public var copies: [CopyView]
 
     public init(
-        unitID: String, isAggregate: Bool, state: String, outputDigest: String?, blobDigest: String?, failureReason: String?,
+        unitID: String,
+        isAggregate: Bool,
+        state: String,
+        outputDigest: String?,
+        blobDigest: String?,
+        failureReason: String?,
         copies: [CopyView]
     ) {
         self.unitID = unitID
@@ -51,8 +56,19 @@ public struct CopyView: Codable, Sendable, Equatable {
     public var finishedAt: Int64?
 
     public init(
-        copyID: String, state: String, attempts: Int, runnerID: String?, runnerName: String?, assignmentID: String?, progress: Double?,
-        outputDigest: String?, blobDigest: String?, usage: ResourceUsage?, failReason: String?, leaseExpiresAt: Int64?, finishedAt: Int64?
+        copyID: String,
+        state: String,
+        attempts: Int,
+        runnerID: String?,
+        runnerName: String?,
+        assignmentID: String?,
+        progress: Double?,
+        outputDigest: String?,
+        blobDigest: String?,
+        usage: ResourceUsage?,
+        failReason: String?,
+        leaseExpiresAt: Int64?,
+        finishedAt: Int64?
     ) {
         self.copyID = copyID
         self.state = state

@@ -41,7 +41,10 @@ public struct Capacity: Codable, Sendable, Equatable {
     /// This capacity minus `other`.
     public func subtracting(_ other: Capacity) -> Capacity {
         Capacity(
-            millicpus: millicpus - other.millicpus, memoryBytes: memoryBytes - other.memoryBytes,
-            diskBytes: diskBytes - other.diskBytes, gpus: gpus - other.gpus)
+            millicpus: millicpus - other.millicpus,
+            memoryBytes: memoryBytes - other.memoryBytes,
+            diskBytes: diskBytes - other.diskBytes,
+            gpus: gpus - other.gpus
+        )
     }
 }

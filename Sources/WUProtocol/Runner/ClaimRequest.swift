@@ -62,8 +62,18 @@ public struct Assignment: Codable, Sendable, Equatable {
     public var attempt: Int
 
     public init(
-        assignmentID: String, jobID: String, unitID: String, isAggregate: Bool, manifestDigest: String, signatureDigest: String,
-        files: [FileRef], aggregateInputs: [AggregateInput], resources: UnitResources, profile: String, leaseExpiresAt: Int64, attempt: Int
+        assignmentID: String,
+        jobID: String,
+        unitID: String,
+        isAggregate: Bool,
+        manifestDigest: String,
+        signatureDigest: String,
+        files: [FileRef],
+        aggregateInputs: [AggregateInput],
+        resources: UnitResources,
+        profile: String,
+        leaseExpiresAt: Int64,
+        attempt: Int
     ) {
         self.assignmentID = assignmentID
         self.jobID = jobID

@@ -14,7 +14,10 @@ extension WUOrchestratorCommand {
     /// through claim → complete, then prints throughput, claim latency and duplicates.
     struct BenchLoad: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "bench-load", abstract: "Load generator for scripts/bench-orchestrator.sh.", shouldDisplay: false)
+            commandName: "bench-load",
+            abstract: "Load generator for scripts/bench-orchestrator.sh.",
+            shouldDisplay: false
+        )
 
         @Option(help: "Write DIR/bench.wu and DIR/bench.key.pub, then exit.") var pack: String?
         @Option(help: "Units in the packed job.") var units: Int = 20_000
@@ -61,14 +64,17 @@ extension WUOrchestratorCommand {
             let (status, body) = try control.request("POST", "/v1/jobs", token: requesterToken, body: bytes)
             guard status == 201 else { throw ValidationError("submit answered \(status): \(String(decoding: body, as: UTF8.self))") }
             let job = try JSONDecoder().decode(SubmitJobResponse.self, from: Data(body))
-            print("submitted job \(job.jobID): \(job.units) units, \(bytes.count) bytes, in \(String(format: "%.2f", Date().timeIntervalSince(submitStart))) s")
+            print(
+                "submitted job \(job.jobID): \(job.units) units, \(bytes.count) bytes, in \(String(format: "%.2f", Date().timeIntervalSince(submitStart))) s"
+            )
             let output = Array("ok\n".utf8)
             let digest = Digest.sha256(output)
             let (put, _) = try control.request("PUT", "/v1/blobs/\(digest)", token: runnerToken, body: output)
             guard put == 201 else { throw ValidationError("blob upload answered \(put)") }
             var ids: [String] = []
             for i in 0..<runners {
-                let register = #"{"name":"bench-\#(i)","capacity":{"millicpus":4000,"memory_bytes":8589934592,"disk_bytes":8589934592},"arch":"x86_64"}"#
+                let register =
+                    #"{"name":"bench-\#(i)","capacity":{"millicpus":4000,"memory_bytes":8589934592,"disk_bytes":8589934592},"arch":"x86_64"}"#
                 let (s, b) = try control.request("POST", "/v1/runners/register", token: runnerToken, body: Array(register.utf8))
                 guard s == 201 else { throw ValidationError("register answered \(s)") }
                 ids.append(try JSONDecoder().decode(RegisterResponse.self, from: Data(b)).runnerID)
@@ -86,9 +92,11 @@ extension WUOrchestratorCommand {
                         return
                     }
                     let claim = Array(
-                        #"{"runner_id":"\#(id)","free":{"millicpus":4000,"memory_bytes":8589934592,"disk_bytes":8589934592},"wait":0,"max":1}"#.utf8)
+                        #"{"runner_id":"\#(id)","free":{"millicpus":4000,"memory_bytes":8589934592,"disk_bytes":8589934592},"wait":0,"max":1}"#.utf8
+                    )
                     let complete = Array(
-                        #"{"runner_id":"\#(id)","output_digest":"\#(digest)","blob_digest":"\#(digest)","usage":{"wall_ms":1,"exit_code":0}}"#.utf8)
+                        #"{"runner_id":"\#(id)","output_digest":"\#(digest)","blob_digest":"\#(digest)","usage":{"wall_ms":1,"exit_code":0}}"#.utf8
+                    )
                     var empty = 0
                     while empty < 2 {
                         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -108,7 +116,9 @@ extension WUOrchestratorCommand {
                             continue
                         }
                         for a in response.assignments {
-                            let ok = (try? connection.request("POST", "/v1/assignments/\(a.assignmentID)/complete", token: runnerToken, body: complete))?.0 == 200
+                            let ok =
+                                (try? connection.request("POST", "/v1/assignments/\(a.assignmentID)/complete", token: runnerToken, body: complete))?.0
+                                == 200
                             stats.withLock { st in if ok { st.completed += 1 } else { st.errors += 1 } }
                         }
                     }
@@ -137,7 +147,9 @@ extension WUOrchestratorCommand {
                     if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
                 }
                 if let transactions = values["wu_write_transactions"], let writes = values["wu_writes"], transactions > 0 {
-                    print("group commit:      \(Int(writes)) writes in \(Int(transactions)) transactions (\(String(format: "%.2f", writes / transactions)) per commit)")
+                    print(
+                        "group commit:      \(Int(writes)) writes in \(Int(transactions)) transactions (\(String(format: "%.2f", writes / transactions)) per commit)"
+                    )
                 }
             }
             if final.duplicates > 0 || view?.state != "completed" { throw ExitCode(1) }

@@ -1,13 +1,14 @@
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
 import WUOrchestrator
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension WUOrchestratorCommand {
     struct Serve: AsyncParsableCommand {
@@ -85,7 +86,8 @@ extension WUOrchestratorCommand {
                 fflush(nil)
             }
             let group = ServiceGroup(
-                configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            )
             try await group.run()
             try orchestrator.store.checkpoint()
             logger.info("stopped; database checkpointed")

@@ -4,7 +4,9 @@ import WUOrchestrator
 extension WUOrchestratorCommand {
     struct Token: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create, list and revoke API tokens (works while the server runs).", subcommands: [Create.self, List.self, Revoke.self])
+            abstract: "Create, list and revoke API tokens (works while the server runs).",
+            subcommands: [Create.self, List.self, Revoke.self]
+        )
 
         struct Create: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Create a token and print it once; only its SHA-256 is stored.")
@@ -46,7 +48,9 @@ extension WUOrchestratorCommand {
 
     struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Manage the public keys whose signed jobs are accepted.", subcommands: [Add.self, List.self, Remove.self])
+            abstract: "Manage the public keys whose signed jobs are accepted.",
+            subcommands: [Add.self, List.self, Remove.self]
+        )
 
         struct Add: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Register a public key (a .pub file from `wu keygen`).")
