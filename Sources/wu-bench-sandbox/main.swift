@@ -88,4 +88,5 @@ print(
     {"runs": \(runs), "wu_median_ms": \(wuMedian), "bwrap_median_ms": \(bwMedian), \
     "ratio": \(bwMedian > 0 ? wuMedian / bwMedian : 0), "wu_runner_cpu_ms_per_start": \(selfCPUPer / 1e6), \
     "wu_total_cpu_ms_per_start": \((selfCPUPer + childCPUPer) / 1e6)}
-    """)
+    """
+)

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import WUProtocol
+
 @testable import WUSandbox
 
 /// hostile-units.md items 1–23: each program proves it ran (`WU-MARKER`), then reports the exact
@@ -19,7 +20,8 @@ import WUProtocol
             """
             for i, p in enumerate(["/etc/shadow", "/root", "\(keyDir)/runner.key", "/home", "/etc/passwd", "/work"]):
                 out(f"open{i}", err(lambda: os.stat(p)))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["marker"] == "1")
         for i in 0..<6 { #expect(v["open\(i)"] == E.ENOENT, "path \(i)") }
@@ -43,7 +45,10 @@ import WUProtocol
             out("usr", w("/usr/bin/new"))
             out("outfile", w("/out/ok"))
             out("tmpfile", w("/tmp/ok"))
-            """, out: outDir, code: code)
+            """,
+            out: outDir,
+            code: code
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["marker"] == "1")
         for k in ["code", "codenew", "in", "root", "etc", "usr"] { #expect(v[k] == E.EROFS, "\(k)") }
@@ -64,7 +69,9 @@ import WUProtocol
             out("environ", err(lambda: open("/proc/1/environ").read()))
             cmd = open("/proc/1/cmdline", "rb").read()
             out("cmdline", "empty" if cmd.strip(b"\\0") == b"" else "leaked")
-            """, environment: ["WU_UNIT_ID": "u1"])
+            """,
+            environment: ["WU_UNIT_ID": "u1"]
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["marker"] == "1")
         #expect(v["keys"] == "HOME,LANG,LC_CTYPE,PATH,WU_UNIT_ID" || v["keys"] == "HOME,LANG,PATH,WU_UNIT_ID")
@@ -90,7 +97,8 @@ import WUProtocol
                     pass
             out("fds", ",".join(map(str, fds)))
             out("bait", err(lambda: os.fstat(\(bait))))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["fds"] == "0,1,2")
         #expect(v["bait"] == E.EBADF)
@@ -107,7 +115,8 @@ import WUProtocol
             out("host", err(lambda: os.stat("/proc/\(getpid())")))
             out("selffd", ",".join(sorted(os.readlink("/proc/self/fd/" + f) for f in os.listdir("/proc/self/fd") if int(f) < 3)))
             out("mem", err(lambda: open("/proc/1/mem", "rb")))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["marker"] == "1")
         #expect(Int(v["maxpid"] ?? "999") ?? 999 < 10)
@@ -128,7 +137,8 @@ import WUProtocol
             out("sysrq", w("/proc/sysrq-trigger"))
             out("sys", w("/sys/kernel/profiling"))
             out("core", w("/proc/sys/kernel/core_pattern"))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["marker"] == "1")
         #expect(v["hostname"] == E.EROFS)
@@ -147,7 +157,8 @@ import WUProtocol
             out("release", err(lambda: open("/sys/fs/cgroup/memory/release_agent", "w")))
             out("procs", err(lambda: open("/sys/fs/cgroup/cgroup.procs", "w")))
             out("mount", sc(165, b"cgroup", b"/tmp", b"cgroup", 0, b"memory"))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["release"] == E.ENOENT)
         #expect(v["procs"] == E.ENOENT)
@@ -165,7 +176,8 @@ import WUProtocol
             out("sda", err(lambda: open("/dev/sda")))
             out("mknod", err(lambda: os.mknod("/tmp/mem", 0o600 | 0o020000, os.makedev(1, 1))))
             out("null", err(lambda: open("/dev/null", "w").write("x")))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         for k in ["kmsg", "mem", "vda", "sda"] { #expect(v[k] == E.ENOENT, "\(k)") }
         #expect(v["mknod"] == E.EPERM)
@@ -182,7 +194,9 @@ import WUProtocol
             os.symlink("/etc", "/out/dir")
             open("/out/real", "w").write("12345")
             out("made", 1)
-            """, out: outDir)
+            """,
+            out: outDir
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["made"] == "1")
         // The runner's accounting of /out does not follow the links out of it.
@@ -201,7 +215,8 @@ import WUProtocol
                 k, _, val = line.partition(":")
                 if k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"):
                     out(k, val.strip())
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         for k in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] { #expect(v[k] == "0000000000000000", "\(k)") }
         #expect(v["NoNewPrivs"] == "1")
@@ -223,7 +238,9 @@ import WUProtocol
             """
             import subprocess
             out("euid", subprocess.run(["/code/suid-id", "-u"], capture_output=True, text=True).stdout.strip())
-            """, code: code)
+            """,
+            code: code
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["euid"] == "\(Sandbox.unitUID)")
     }
@@ -237,7 +254,8 @@ import WUProtocol
             out("umount2", sc(166, b"/proc", 2))
             out("pivot_root", sc(155, b"/tmp", b"/tmp"))
             out("chroot", sc(161, b"/tmp"))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         for k in ["mount", "umount2", "pivot_root", "chroot"] { #expect(v[k] == E.EPERM, "\(k)") }
     }
@@ -253,7 +271,8 @@ import WUProtocol
             out("clone3", sc(435, 0, 0))
             fd = os.open("/proc/self/ns/net", os.O_RDONLY)
             out("setns", sc(308, fd, 0))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["unshare_user"] == E.EPERM)
         #expect(v["unshare_net"] == E.EPERM)
@@ -271,7 +290,8 @@ import WUProtocol
             out("ptrace_traceme", sc(101, 0, 0, 0, 0))
             buf = ctypes.create_string_buffer(8)
             out("process_vm_readv", sc(310, 1, 0, 0, 0, 0, 0))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         for k in ["ptrace_attach", "ptrace_traceme", "process_vm_readv"] { #expect(v[k] == E.EPERM, "\(k)") }
     }
@@ -287,7 +307,8 @@ import WUProtocol
             out("keyctl", sc(250, 0, 0, 0))
             out("add_key", sc(248, b"user", b"k", b"v", 1, -3))
             out("io_uring_setup", sc(425, 1, 0))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         for k in ["bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key", "io_uring_setup"] { #expect(v[k] == E.EPERM, "\(k)") }
     }
@@ -304,7 +325,8 @@ import WUProtocol
             ts = (ctypes.c_long * 2)(0, 0)
             out("clock_settime", sc(227, 0, ts))
             out("settimeofday", sc(164, ts, 0))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         for k in ["init_module", "kexec_load", "reboot", "swapon", "clock_settime", "settimeofday"] { #expect(v[k] == E.EPERM, "\(k)") }
     }
@@ -320,7 +342,8 @@ import WUProtocol
             out("tty", err(lambda: open("/dev/tty")))
             out("tty_nr", open("/proc/self/stat").read().rsplit(")", 1)[1].split()[4])
             out("fionread", sc(16, 0, 0x541B, ctypes.byref(ctypes.c_int(0))))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["tiocsti"] == E.EPERM)
         // The high-bits trick passes the filter, but the unit has no terminal and no CAP_SYS_ADMIN.
@@ -340,7 +363,9 @@ import WUProtocol
             out("map", open("/proc/self/uid_map").read().split())
             out("uid", os.getuid())
             open("/out/owned", "w").write("x")
-            """, out: outDir)
+            """,
+            out: outDir
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["uid"] == "\(Sandbox.unitUID)")
         #expect(r.hostUID >= 0x4000_0000)
@@ -372,7 +397,8 @@ import WUProtocol
             out("kill_runner", err(lambda: os.kill(\(getpid()), 15)))
             out("visible", os.path.exists("/proc/\(pid)"))
             out("count", len([p for p in os.listdir("/proc") if p.isdigit()]))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["kill"] == E.ESRCH)
         #expect(v["kill_runner"] == E.ESRCH)
@@ -390,7 +416,9 @@ import WUProtocol
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(tcp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(tcp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         listen(tcp, 8)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(tcp, $0, &len) } }
@@ -420,7 +448,8 @@ import WUProtocol
             out("remote6", conn(socket.AF_INET6, ("2606:4700:4700::1111", 80)))
             srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
             out("own_lo", conn(socket.AF_INET, srv.getsockname()))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["loopback"] == E.ECONNREFUSED)
         #expect(v["abstract"] == E.ECONNREFUSED)
@@ -438,7 +467,8 @@ import WUProtocol
             out("packet", err(lambda: socket.socket(17, socket.SOCK_RAW, 0)))
             out("netlink", err(lambda: socket.socket(16, socket.SOCK_RAW, 0)))
             out("udp", err(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM)))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["raw"] == E.EPERM)
         #expect(v["packet"] == E.EPERM)
@@ -456,7 +486,8 @@ import WUProtocol
             out("name", os.uname().nodename)
             out("sethostname", sc(170, b"evil", 4))
             out("setdomainname", sc(171, b"evil", 4))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["name"] == "wu")
         #expect(v["sethostname"] == E.EPERM)
@@ -483,7 +514,8 @@ import WUProtocol
             rc = libc.shmget(ctypes.c_int(\(key)), ctypes.c_size_t(0), ctypes.c_int(0))
             out("sysv", 0 if rc >= 0 else ctypes.get_errno())
             out("posix", err(lambda: open("\(posix)")))
-            """)
+            """
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["sysv"] == E.ENOENT)
         #expect(v["posix"] == E.ENOENT)

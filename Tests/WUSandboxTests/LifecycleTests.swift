@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import WUProtocol
+
 @testable import WUSandbox
 
 /// Cancellation, the runner's own death, and cgroup detection.
@@ -38,7 +39,10 @@ import WUProtocol
         defer { h.close() }
         let outDir = try h.directory("out")
         var pid: pid_t = 0
-        let args = [Self.wuBinary ?? "wu", "sandbox", "exec", "--out", outDir, "--", "/bin/sh", "-c", "echo s > /out/started; (setsid sleep 1000 &); sleep 1000"]
+        let args = [
+            Self.wuBinary ?? "wu", "sandbox", "exec", "--out", outDir, "--", "/bin/sh", "-c",
+            "echo s > /out/started; (setsid sleep 1000 &); sleep 1000",
+        ]
         let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
         #expect(posix_spawn(&pid, args[0], nil, nil, argv, environ) == 0)
@@ -69,7 +73,6 @@ import WUProtocol
             }
         }
     }
-
 
     /// Runs `argv` as uid/gid 65534 (setpriv) and returns its exit status and output.
     static func runAsNobody(_ argv: [String]) -> (status: Int32, output: String) {
@@ -114,7 +117,10 @@ import WUProtocol
         #expect(refused.status == 125)
         #expect(refused.output.contains("--no-limits"))
         // Asked explicitly, it runs in an unprivileged user namespace: root inside, the caller's uid outside.
-        let ran = Self.runAsNobody([wu, "sandbox", "exec", "--no-limits", "--", "/bin/sh", "-c", "echo WU-MARKER; id -u; grep CapEff /proc/self/status; cat /proc/self/uid_map"])
+        let ran = Self.runAsNobody([
+            wu, "sandbox", "exec", "--no-limits", "--", "/bin/sh", "-c",
+            "echo WU-MARKER; id -u; grep CapEff /proc/self/status; cat /proc/self/uid_map",
+        ])
         #expect(ran.status == 0, "\(ran.output)")
         let lines = ran.output.split(separator: "\n").map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ") }
         #expect(lines.first == "WU-MARKER")

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import WUCore
 import WUProtocol
+
 @testable import WUSandbox
 
 /// `wu run`'s library: a real bundle packed, verified, run in the sandbox, outputs collected.
@@ -68,7 +69,9 @@ import WUProtocol
                 {"name": "links", "version": "1", "command": ["/bin/sh", "run.sh"],
                  "resources": {"cpus": 0.5, "memory": "64M", "disk": "1M", "wall_time": "10s", "pids": 16},
                  "units": [{"id": "u1"}]}
-                """.utf8))
+                """.utf8
+            )
+        )
         try FileSystem.writeFile(dir + "/job/code/run.sh", Array("ln -s /etc/shadow /out/shadow; ln -s / /out/root; echo ok > /out/real\n".utf8))
         let (bundle, pub) = try pack(dir + "/job", in: dir)
         let reports = try await LocalJob.run(.init(bundle: bundle, trustedKeys: [pub], outputDirectory: dir + "/out"))

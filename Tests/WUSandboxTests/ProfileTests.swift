@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+
 @testable import WUSandbox
 
 @Suite struct ProfileTests {
@@ -73,9 +74,21 @@ import Testing
         #expect(parseError("{").contains("not valid JSON"))
         #expect(parseError(try validJSON { $0 = $0.replacingFirst("\"SCMP_ACT_ERRNO\"", with: "\"SCMP_ACT_ALLOW\"") }).contains("must deny"))
         #expect(parseError(try validJSON { $0 = $0.replacingFirst("\"cgroup\"", with: "\"ipc\"") }).contains("'cgroup' is missing"))
-        #expect(parseError(try validJSON { $0 = $0.replacingFirst("\"SCMP_CMP_MASKED_EQ\"", with: "\"SCMP_CMP_SOMETIMES\"") }).contains("unknown operator"))
-        #expect(parseError(try validJSON { $0 = $0.replacingFirst("\"source\": \"/usr\"", with: "\"source\": \"/usr\", \"target\": \"/out\"") }).contains("reserved"))
-        #expect(parseError(try validJSON { $0 = $0.replacingFirst("\"max_memory\": \"64G\"", with: "\"max_memory\": \"lots\"") }).contains("limits.max_memory"))
+        #expect(
+            parseError(try validJSON { $0 = $0.replacingFirst("\"SCMP_CMP_MASKED_EQ\"", with: "\"SCMP_CMP_SOMETIMES\"") }).contains(
+                "unknown operator"
+            )
+        )
+        #expect(
+            parseError(try validJSON { $0 = $0.replacingFirst("\"source\": \"/usr\"", with: "\"source\": \"/usr\", \"target\": \"/out\"") }).contains(
+                "reserved"
+            )
+        )
+        #expect(
+            parseError(try validJSON { $0 = $0.replacingFirst("\"max_memory\": \"64G\"", with: "\"max_memory\": \"lots\"") }).contains(
+                "limits.max_memory"
+            )
+        )
     }
 
     @Test func limitsAboveTheProfileAreRefused() async throws {

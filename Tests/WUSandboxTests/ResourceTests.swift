@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import WUProtocol
+
 @testable import WUSandbox
 
 /// hostile-units.md items 24–31, with real cgroups.
@@ -14,7 +15,9 @@ import WUProtocol
             for i in range(64):
                 blocks.append(bytearray(16 << 20))
                 out("allocated", (i + 1) * 16)
-            """, limits: .init(memoryBytes: 64 << 20, wallTimeMs: 20_000))
+            """,
+            limits: .init(memoryBytes: 64 << 20, wallTimeMs: 20_000)
+        )
         #expect(v["marker"] == "1")
         #expect(r.usage.oomKilled)
         #expect(r.usage.signal == SIGKILL)
@@ -44,7 +47,9 @@ import WUProtocol
                     break
             out("forked", n)
             out("errno", e)
-            """, limits: .init(pids: 32, wallTimeMs: 20_000))
+            """,
+            limits: .init(pids: 32, wallTimeMs: 20_000)
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["errno"] == "\(EAGAIN)")
         #expect((Int(v["forked"] ?? "99") ?? 99) < 32)
@@ -62,8 +67,14 @@ import WUProtocol
     }
 
     @Test(.enabled(if: isRoot)) func item26_cpuQuotaHolds() async throws {
-        let h = try Harness("r26")
+        // A high weight for the test's cap and, while it runs, for `wu` itself: on a loaded machine
+        // the quota, not the load, must be what limits the unit (cgroups share CPU by weight at
+        // each level of the tree, and `wu` competes with every busy process of the host).
+        let h = try Harness("r26", capLimits: .init(cpuWeight: 10000))
         defer { h.close() }
+        let wu = Cgroup(hierarchy: try #require(h.cap.cgroup).hierarchy, relativePath: "wu")
+        try wu.apply(.init(cpuWeight: 10000))
+        defer { try? wu.apply(.init(cpuWeight: 100)) }
         let (r, v) = try await h.python(
             """
             import time
@@ -81,7 +92,9 @@ import WUProtocol
             for k in kids:
                 os.waitpid(k, 0)
             out("done", 1)
-            """, limits: .init(millicpus: 500, wallTimeMs: 20_000))
+            """,
+            limits: .init(millicpus: 500, wallTimeMs: 20_000)
+        )
         #expect(r.usage.exitCode == 0)
         #expect(v["done"] == "1")
         let cpu = Double(r.usage.cpuUserMs + r.usage.cpuSystemMs)
@@ -104,7 +117,10 @@ import WUProtocol
         let h = try Harness("r28")
         defer { h.close() }
         let r = try await h.run(
-            ["/bin/sh", "-c", "echo WU-MARKER; (setsid sh -c 'trap \"\" HUP TERM; sleep 1000' </dev/null >/dev/null 2>&1 &); sleep 0.2; echo started"])
+            [
+                "/bin/sh", "-c",
+                "echo WU-MARKER; (setsid sh -c 'trap \"\" HUP TERM; sleep 1000' </dev/null >/dev/null 2>&1 &); sleep 0.2; echo started",
+            ])
         #expect(r.usage.exitCode == 0)
         #expect(r.usage.stdoutTail == "WU-MARKER\nstarted\n")
         // Scan the host's /proc for anything still running as the unit's host uid.
@@ -118,7 +134,9 @@ import WUProtocol
         // /out past --disk: RLIMIT_FSIZE and the watchdog.
         let r = try await h.run(
             ["/bin/sh", "-c", "echo WU-MARKER; head -c 100000000 /dev/zero > /out/big; echo after"],
-            limits: .init(diskBytes: 8 << 20, wallTimeMs: 20_000), out: outDir)
+            limits: .init(diskBytes: 8 << 20, wallTimeMs: 20_000),
+            out: outDir
+        )
         #expect(r.usage.stdoutTail.hasPrefix("WU-MARKER"))
         #expect(r.usage.diskExceeded)
         #expect(FileSystem.usage(of: outDir).fileBytes <= 8 << 20)
@@ -126,7 +144,9 @@ import WUProtocol
         let outDir2 = try h.directory("out2")
         let r2 = try await h.run(
             ["/bin/sh", "-c", "echo WU-MARKER; i=0; while [ $i -lt 100 ]; do head -c 1000000 /dev/zero > /out/f$i; i=$((i+1)); done; echo after"],
-            limits: .init(diskBytes: 8 << 20, wallTimeMs: 20_000), out: outDir2)
+            limits: .init(diskBytes: 8 << 20, wallTimeMs: 20_000),
+            out: outDir2
+        )
         #expect(r2.usage.diskExceeded)
         #expect(!r2.usage.stdoutTail.contains("after"))
         // The overshoot is what the unit writes before the watchdog wakes (inotify): about a millisecond of writes.
@@ -142,7 +162,10 @@ import WUProtocol
                     n += 1
             finally:
                 out("files", n)
-            """, limits: .init(diskBytes: 4 << 20, wallTimeMs: 20_000), out: outDir3)
+            """,
+            limits: .init(diskBytes: 4 << 20, wallTimeMs: 20_000),
+            out: outDir3
+        )
         #expect(r3.values["marker"] == "1")
         #expect(r3.result.usage.diskExceeded)
         #expect(FileSystem.list(outDir3).count < 4000)
@@ -150,7 +173,10 @@ import WUProtocol
         let progress = h.workDir + "/progress"
         let p = try await h.run(
             ["/bin/sh", "-c", "echo WU-MARKER; echo 0.5 > /run/wu/progress; sleep 0.3; head -c 2000000 /dev/zero > /run/wu/progress; sleep 5"],
-            limits: .init(diskBytes: 8 << 20, wallTimeMs: 20_000), out: try h.directory("out4"), progress: progress)
+            limits: .init(diskBytes: 8 << 20, wallTimeMs: 20_000),
+            out: try h.directory("out4"),
+            progress: progress
+        )
         #expect(p.usage.stdoutTail.hasPrefix("WU-MARKER"))
         #expect(p.usage.diskExceeded)
         #expect(p.usage.wallMs < 3_000)
@@ -158,10 +184,15 @@ import WUProtocol
         let t = try await h.python(
             """
             out("tmp", err(lambda: open("/tmp/fill", "wb").write(b"\\0" * (80 << 20))))
-            """, limits: .init(memoryBytes: 256 << 20, wallTimeMs: 20_000))
+            """,
+            limits: .init(memoryBytes: 256 << 20, wallTimeMs: 20_000)
+        )
         #expect(t.values["tmp"] == "\(ENOSPC)")
         // Gigabytes on stdout: the tail stays 64 KiB.
-        let s = try await h.run(["/bin/sh", "-c", "echo WU-MARKER; head -c 300000000 /dev/zero | tr '\\0' x; echo; echo END"], limits: .init(wallTimeMs: 30_000))
+        let s = try await h.run(
+            ["/bin/sh", "-c", "echo WU-MARKER; head -c 300000000 /dev/zero | tr '\\0' x; echo; echo END"],
+            limits: .init(wallTimeMs: 30_000)
+        )
         #expect(s.usage.exitCode == 0)
         #expect(s.usage.stdoutTail.utf8.count == 64 * 1024)
         #expect(s.usage.stdoutTail.hasSuffix("x\nEND\n"))
@@ -194,7 +225,9 @@ import WUProtocol
                 pass
             out("threads", n)
             os._exit(0)
-            """, limits: .init(pids: 40, wallTimeMs: 20_000))
+            """,
+            limits: .init(pids: 40, wallTimeMs: 20_000)
+        )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
         #expect(v["fd_errno"] == "\(EMFILE)")
         #expect((Int(v["fds"] ?? "0") ?? 0) <= 1024)

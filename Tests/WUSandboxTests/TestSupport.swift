@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import WUProtocol
+
 @testable import WUSandbox
 
 /// Privileged tests run only as root (CI runs as root).
@@ -37,20 +38,36 @@ final class Harness: @unchecked Sendable {  // used by one test at a time (suite
     }
 
     func run(
-        _ command: [String], profile: String = "default", limits: SandboxRequest.Limits = .init(wallTimeMs: 30_000),
-        out: String? = nil, code: String? = nil, environment: [String: String] = [:], progress: String? = nil
+        _ command: [String],
+        profile: String = "default",
+        limits: SandboxRequest.Limits = .init(wallTimeMs: 30_000),
+        out: String? = nil,
+        code: String? = nil,
+        environment: [String: String] = [:],
+        progress: String? = nil
     ) async throws -> Sandbox.Result {
         let sandbox = try Sandbox(profile: SandboxProfile.load(named: profile), cap: cap)
         return try await sandbox.run(
             SandboxRequest(
-                command: command, environment: environment, workingDirectory: code == nil ? "/" : "/code", codeDirectory: code,
-                outputDirectory: out, progressFile: progress, limits: limits))
+                command: command,
+                environment: environment,
+                workingDirectory: code == nil ? "/" : "/code",
+                codeDirectory: code,
+                outputDirectory: out,
+                progressFile: progress,
+                limits: limits
+            )
+        )
     }
 
     /// Runs a python3 program whose first line of output is the marker.
     func python(
-        _ source: String, profile: String = "default", limits: SandboxRequest.Limits = .init(wallTimeMs: 30_000), out: String? = nil,
-        code: String? = nil, environment: [String: String] = [:]
+        _ source: String,
+        profile: String = "default",
+        limits: SandboxRequest.Limits = .init(wallTimeMs: 30_000),
+        out: String? = nil,
+        code: String? = nil,
+        environment: [String: String] = [:]
     ) async throws -> (result: Sandbox.Result, values: [String: String]) {
         let program = Harness.pythonPrelude + source
         let result = try await run(["python3", "-c", program], profile: profile, limits: limits, out: out, code: code, environment: environment)
@@ -81,7 +98,11 @@ final class Harness: @unchecked Sendable {  // used by one test at a time (suite
         var values: [String: String] = [:]
         var seen = false
         for line in text.split(separator: "\n") {
-            if line == "WU-MARKER" { seen = true; values["marker"] = "1"; continue }
+            if line == "WU-MARKER" {
+                seen = true
+                values["marker"] = "1"
+                continue
+            }
             guard seen, let eq = line.firstIndex(of: "=") else { continue }
             values[String(line[..<eq])] = String(line[line.index(after: eq)...])
         }

@@ -15,10 +15,14 @@ public struct Cgroup: Sendable {
         public var memoryBytes: Int64?
         public var millicpus: Int?
         public var pids: Int?
+        /// Relative CPU weight under contention, 1…10000 (v2 `cpu.weight`, 100 = default; v1
+        /// `cpu.shares` = weight × 1024 / 100). The quota caps; the weight only shares.
+        public var cpuWeight: Int?
         /// v2 only: `io.max` lines (`MAJ:MIN rbps=… wbps=…`), written as given.
         public var ioMax: [String]
 
-        public init(memoryBytes: Int64? = nil, millicpus: Int? = nil, pids: Int? = nil, ioMax: [String] = []) {
+        public init(memoryBytes: Int64? = nil, millicpus: Int? = nil, pids: Int? = nil, cpuWeight: Int? = nil, ioMax: [String] = []) {
+            self.cpuWeight = cpuWeight
             self.memoryBytes = memoryBytes
             self.millicpus = millicpus
             self.pids = pids
@@ -114,6 +118,7 @@ public struct Cgroup: Sendable {
             }
             if let c = limits.millicpus { try set("cpu", "cpu.max", "\(c * 100) 100000") }
             if let p = limits.pids { try set("pids", "pids.max", String(p)) }
+            if let w = limits.cpuWeight { try set("cpu", "cpu.weight", String(min(max(w, 1), 10000))) }
             for line in limits.ioMax { try set("io", "io.max", line) }
         case .v1:
             if let m = limits.memoryBytes {
@@ -127,6 +132,7 @@ public struct Cgroup: Sendable {
                 try set("cpu", "cpu.cfs_quota_us", String(c * 100))
             }
             if let p = limits.pids { try set("pids", "pids.max", String(p)) }
+            if let w = limits.cpuWeight { try set("cpu", "cpu.shares", String(max(2, min(max(w, 1), 10000) * 1024 / 100))) }
         }
     }
 

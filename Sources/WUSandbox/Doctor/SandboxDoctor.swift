@@ -36,18 +36,28 @@ public enum SandboxDoctor {
         let sc = wu_seccomp_kernel_support()
         checks.append(Check(name: "seccomp filters", ok: sc & 1 != 0, detail: sc & 1 != 0 ? "supported" : "not supported by this kernel"))
         checks.append(
-            Check(name: "seccomp user notification", ok: sc & 2 != 0, detail: sc & 2 != 0 ? "supported (not required)" : "not available (not required)"))
+            Check(
+                name: "seccomp user notification",
+                ok: sc & 2 != 0,
+                detail: sc & 2 != 0 ? "supported (not required)" : "not available (not required)"
+            )
+        )
 
         var cgroupsOK = false
         if let h = CgroupHierarchy.detect() {
             switch h.version {
             case .v1:
-                let emptyUnified = h.unifiedRoot.map { " (cgroup2 at \($0) has \(h.v2Controllers.isEmpty ? "no controllers" : h.v2Controllers.sorted().joined(separator: " ")))" } ?? ""
+                let emptyUnified =
+                    h.unifiedRoot.map {
+                        " (cgroup2 at \($0) has \(h.v2Controllers.isEmpty ? "no controllers" : h.v2Controllers.sorted().joined(separator: " ")))"
+                    } ?? ""
                 checks.append(Check(name: "cgroup version", ok: true, detail: "v1" + emptyUnified))
                 for c in CgroupHierarchy.v1Controllers {
                     if let m = h.v1Mounts[c] {
                         let writable = access(m, W_OK) == 0
-                        checks.append(Check(name: "cgroup v1 \(c)", ok: writable, detail: writable ? m : "\(m) is not writable by this user (no delegation)"))
+                        checks.append(
+                            Check(name: "cgroup v1 \(c)", ok: writable, detail: writable ? m : "\(m) is not writable by this user (no delegation)")
+                        )
                     } else {
                         checks.append(Check(name: "cgroup v1 \(c)", ok: false, detail: "no hierarchy has the \(c) controller mounted"))
                     }
@@ -59,11 +69,18 @@ public enum SandboxDoctor {
                 for c in ["memory", "cpu", "pids", "io"] {
                     let has = h.v2Controllers.contains(c)
                     checks.append(
-                        Check(name: "cgroup v2 \(c)", ok: has || c == "io", detail: has ? "available" : "not enabled in \(root2)/cgroup.controllers"))
+                        Check(name: "cgroup v2 \(c)", ok: has || c == "io", detail: has ? "available" : "not enabled in \(root2)/cgroup.controllers")
+                    )
                 }
                 let writable = access(root2, W_OK) == 0
                 if !writable {
-                    checks.append(Check(name: "cgroup delegation", ok: false, detail: "\(root2) is not writable by uid \(geteuid()); run as root or delegate a subtree"))
+                    checks.append(
+                        Check(
+                            name: "cgroup delegation",
+                            ok: false,
+                            detail: "\(root2) is not writable by uid \(geteuid()); run as root or delegate a subtree"
+                        )
+                    )
                 }
                 cgroupsOK = h.missingControllers.isEmpty && writable
             }
@@ -78,7 +95,14 @@ public enum SandboxDoctor {
             let result = try await sandbox.run(SandboxRequest(command: ["/bin/true"], limits: .init(wallTimeMs: 10_000)))
             spawnOK = result.usage.exitCode == 0
             checks.append(
-                Check(name: "sandbox spawn", ok: spawnOK, detail: spawnOK ? "/bin/true ran in all namespaces with the default profile" : "exit \(result.usage.exitCode.map(String.init) ?? "signal \(result.usage.signal ?? 0)")"))
+                Check(
+                    name: "sandbox spawn",
+                    ok: spawnOK,
+                    detail: spawnOK
+                        ? "/bin/true ran in all namespaces with the default profile"
+                        : "exit \(result.usage.exitCode.map(String.init) ?? "signal \(result.usage.signal ?? 0)")"
+                )
+            )
         } catch {
             checks.append(Check(name: "sandbox spawn", ok: false, detail: "\(error)"))
         }

@@ -24,8 +24,14 @@ public enum LocalJob {
         public var noLimits: Bool
 
         public init(
-            bundle: String, trustedKeys: [String], trustDirectory: String? = nil, units: [String]? = nil, profile: String? = nil,
-            profileDirectory: String? = nil, outputDirectory: String, noLimits: Bool = false
+            bundle: String,
+            trustedKeys: [String],
+            trustDirectory: String? = nil,
+            units: [String]? = nil,
+            profile: String? = nil,
+            profileDirectory: String? = nil,
+            outputDirectory: String,
+            noLimits: Bool = false
         ) {
             self.bundle = bundle
             self.trustedKeys = trustedKeys
@@ -100,7 +106,14 @@ public enum LocalJob {
                     try FileSystem.writeFile(target, bytes, mode: mode_t(file.mode))
                 }
             }
-            let request = request(manifest: manifest, unitID: unit.id, command: manifest.command + unit.args, code: bundleDir + "/code", input: unitWork + "/in", work: unitWork)
+            let request = request(
+                manifest: manifest,
+                unitID: unit.id,
+                command: manifest.command + unit.args,
+                code: bundleDir + "/code",
+                input: unitWork + "/in",
+                work: unitWork
+            )
             var r = await runOne(sandbox: sandbox, id: unit.id, request: request, work: unitWork, options: options)
             if let digest = r.outputDigest { archives[unit.id] = (unitWork + "/out.zst", digest) }
             if r.error == nil, r.usage == nil { r.error = "no usage" }
@@ -116,7 +129,14 @@ public enum LocalJob {
                 try OutputArchive.extract(compressed: archive.path, expectedOutputDigest: archive.digest, to: aggWork + "/in/" + id)
             }
             FileSystem.makeTraversable(aggWork + "/in")
-            let request = request(manifest: manifest, unitID: "aggregate", command: aggregate.command, code: bundleDir + "/code", input: aggWork + "/in", work: aggWork)
+            let request = request(
+                manifest: manifest,
+                unitID: "aggregate",
+                command: aggregate.command,
+                code: bundleDir + "/code",
+                input: aggWork + "/in",
+                work: aggWork
+            )
             let r = await runOne(sandbox: sandbox, id: "aggregate", request: request, work: aggWork, options: options)
             reports.append(r)
             report(r)
@@ -131,9 +151,15 @@ public enum LocalJob {
         environment["WU_PROGRESS"] = "/run/wu/progress"
         let r = manifest.resources
         return SandboxRequest(
-            command: command, environment: environment, workingDirectory: "/code", codeDirectory: code, inputDirectory: input,
-            outputDirectory: work + "/out", progressFile: work + "/progress",
-            limits: .init(memoryBytes: r.memoryBytes, millicpus: r.millicpus, pids: r.pids, diskBytes: r.diskBytes, wallTimeMs: r.wallTimeMs))
+            command: command,
+            environment: environment,
+            workingDirectory: "/code",
+            codeDirectory: code,
+            inputDirectory: input,
+            outputDirectory: work + "/out",
+            progressFile: work + "/progress",
+            limits: .init(memoryBytes: r.memoryBytes, millicpus: r.millicpus, pids: r.pids, diskBytes: r.diskBytes, wallTimeMs: r.wallTimeMs)
+        )
     }
 
     static func runOne(sandbox: Sandbox, id: String, request: SandboxRequest, work: String, options: Options) async -> UnitReport {

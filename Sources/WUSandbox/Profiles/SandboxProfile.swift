@@ -234,7 +234,9 @@ struct ProfileParser {
 
         let limitKeys: Set<String> = ["max_cpus", "max_memory", "max_pids", "max_disk", "max_wall_time", "open_files", "tmp_size"]
         let l = try object(o["limits"] ?? .null, "limits", allowed: limitKeys, required: limitKeys)
-        guard case .number(let cpus, _)? = l["max_cpus"], cpus > 0, cpus <= 4096 else { throw fail("limits.max_cpus", "expected a number of CPUs > 0") }
+        guard case .number(let cpus, _)? = l["max_cpus"], cpus > 0, cpus <= 4096 else {
+            throw fail("limits.max_cpus", "expected a number of CPUs > 0")
+        }
         let limits = SandboxProfile.Limits(
             maxMillicpus: Int((cpus * 1000).rounded()),
             maxMemoryBytes: try size(l["max_memory"], "limits.max_memory"),
@@ -254,9 +256,17 @@ struct ProfileParser {
         }
         let seccomp = try self.seccomp(o["seccomp"] ?? .null)
         return SandboxProfile(
-            name: name, description: o["description"] == nil ? "" : try string(o["description"], "description"),
-            namespaces: namespaces, network: network, hostname: hostname, mounts: mounts, devices: devices, limits: limits,
-            environment: environment, seccomp: seccomp, sourceBytes: []
+            name: name,
+            description: o["description"] == nil ? "" : try string(o["description"], "description"),
+            namespaces: namespaces,
+            network: network,
+            hostname: hostname,
+            mounts: mounts,
+            devices: devices,
+            limits: limits,
+            environment: environment,
+            seccomp: seccomp,
+            sourceBytes: []
         )
     }
 

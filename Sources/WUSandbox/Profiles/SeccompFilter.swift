@@ -93,8 +93,13 @@ public struct SeccompFilter: Sendable, Equatable {
             for (j, a) in f.args.enumerated() { (argBuffer + offset + j).initialize(to: a) }
             rules.append(
                 wu_seccomp_rule(
-                    syscall: f.syscall, action: f.action, errno_ret: f.errnoRet,
-                    args: f.args.isEmpty ? nil : UnsafePointer(argBuffer + offset), arg_count: Int32(f.args.count)))
+                    syscall: f.syscall,
+                    action: f.action,
+                    errno_ret: f.errnoRet,
+                    args: f.args.isEmpty ? nil : UnsafePointer(argBuffer + offset),
+                    arg_count: Int32(f.args.count)
+                )
+            )
             offset += f.args.count
         }
         var out: UnsafeMutableRawPointer? = nil
@@ -109,7 +114,10 @@ public struct SeccompFilter: Sendable, Equatable {
             if failed >= 0 && Int(failed) < flat.count {
                 let f = flat[Int(failed)]
                 throw SandboxError(
-                    .invalidProfile, "\(origin): seccomp.syscalls[\(f.ruleIndex)]: libseccomp refused the rule for '\(f.name)'", errno: error)
+                    .invalidProfile,
+                    "\(origin): seccomp.syscalls[\(f.ruleIndex)]: libseccomp refused the rule for '\(f.name)'",
+                    errno: error
+                )
             }
             throw SandboxError(.invalidProfile, "\(origin): libseccomp could not compile the filter", errno: error)
         }

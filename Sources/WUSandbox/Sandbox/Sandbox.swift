@@ -106,12 +106,15 @@ enum DedicatedThread {
         pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
         var thread = pthread_t()
         let rc = pthread_create(
-            &thread, &attr,
+            &thread,
+            &attr,
             { raw in
                 let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
                 box.body()
                 return nil
-            }, box)
+            },
+            box
+        )
         pthread_attr_destroy(&attr)
         if rc != 0 {
             Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()

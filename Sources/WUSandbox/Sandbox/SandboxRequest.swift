@@ -42,9 +42,17 @@ public struct SandboxRequest: Sendable {
     }
 
     public init(
-        command: [String], environment: [String: String] = [:], workingDirectory: String = "/", codeDirectory: String? = nil,
-        inputDirectory: String? = nil, outputDirectory: String? = nil, progressFile: String? = nil, limits: Limits = .init(),
-        echoOutput: Bool = false, tailBytes: Int = 64 * 1024, stdinDescriptor: Int32? = nil
+        command: [String],
+        environment: [String: String] = [:],
+        workingDirectory: String = "/",
+        codeDirectory: String? = nil,
+        inputDirectory: String? = nil,
+        outputDirectory: String? = nil,
+        progressFile: String? = nil,
+        limits: Limits = .init(),
+        echoOutput: Bool = false,
+        tailBytes: Int = 64 * 1024,
+        stdinDescriptor: Int32? = nil
     ) {
         self.stdinDescriptor = stdinDescriptor
         self.command = command

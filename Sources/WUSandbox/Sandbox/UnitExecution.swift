@@ -69,8 +69,10 @@ struct UnitExecution: Sendable {
         var group: Cgroup?
         if let capGroup = sandbox.cap.cgroup {
             group = try Cgroup.create(
-                capGroup.hierarchy, relativePath: capGroup.relativePath + "/unit-\(getpid())-\(n)",
-                limits: .init(memoryBytes: limits.memory, millicpus: limits.millicpus, pids: limits.pids))
+                capGroup.hierarchy,
+                relativePath: capGroup.relativePath + "/unit-\(getpid())-\(n)",
+                limits: .init(memoryBytes: limits.memory, millicpus: limits.millicpus, pids: limits.pids)
+            )
         }
         defer {
             if let group {
@@ -104,7 +106,11 @@ struct UnitExecution: Sendable {
 
         var rlimits: [wu_rlimit] = [
             wu_rlimit(resource: Int32(RLIMIT_CORE.rawValue), soft: 0, hard: 0),
-            wu_rlimit(resource: Int32(RLIMIT_NOFILE.rawValue), soft: UInt64(sandbox.profile.limits.openFiles), hard: UInt64(sandbox.profile.limits.openFiles)),
+            wu_rlimit(
+                resource: Int32(RLIMIT_NOFILE.rawValue),
+                soft: UInt64(sandbox.profile.limits.openFiles),
+                hard: UInt64(sandbox.profile.limits.openFiles)
+            ),
         ]
         if request.outputDirectory != nil, limits.disk > 0 {
             rlimits.append(wu_rlimit(resource: Int32(RLIMIT_FSIZE.rawValue), soft: UInt64(limits.disk), hard: UInt64(limits.disk)))
@@ -129,7 +135,13 @@ struct UnitExecution: Sendable {
         let parentProcs = (group?.hierarchy.version == .v2) ? group?.procsFiles ?? [] : []
         let cgroupFiles = parentProcs.isEmpty ? nil : strings.array(parentProcs)
         var mounts: [wu_mount] = plan.map {
-            wu_mount(kind: $0.kind, optional: $0.optional ? 1 : 0, source: $0.source.map { strings.make($0) }, target: strings.make($0.target), data: $0.data.map { strings.make($0) })
+            wu_mount(
+                kind: $0.kind,
+                optional: $0.optional ? 1 : 0,
+                source: $0.source.map { strings.make($0) },
+                target: strings.make($0.target),
+                data: $0.data.map { strings.make($0) }
+            )
         }
 
         var stdinFD: Int32 = -1
@@ -139,27 +151,46 @@ struct UnitExecution: Sendable {
         }
         let start = Monotonic.nowNs()
         var result = wu_spawn_result()
-        let rc: Int32 = selfFDs.withUnsafeBufferPointer { selfBuf in sandbox.filter.bytes.withUnsafeBytes { bpf in
-            mounts.withUnsafeMutableBufferPointer { mountBuf in
-                rlimits.withUnsafeMutableBufferPointer { rlBuf in
-                    var config = wu_spawn_config(
-                        argv: UnsafePointer(argv), envp: UnsafePointer(envp), cwd: strings.make(request.workingDirectory),
-                        root_dir: strings.make(rootDir), root_options: strings.make("size=1m,nr_inodes=4096,mode=0755"),
-                        mounts: UnsafePointer(mountBuf.baseAddress), mount_count: Int32(mountBuf.count),
-                        hostname: strings.make(sandbox.profile.hostname),
-                        rlimits: UnsafePointer(rlBuf.baseAddress), rlimit_count: Int32(rlBuf.count),
-                        namespaces: Int32(WU_NS_USER | WU_NS_PID | WU_NS_MOUNT | WU_NS_NET | WU_NS_UTS | WU_NS_IPC | WU_NS_CGROUP),
-                        uid_map: strings.make(uidMap), gid_map: strings.make(gidMap), setgroups: strings.make(rootless ? "deny" : "allow"),
-                        uid: unitUID, gid: unitUID, setup_uid: 0, setup_gid: 0,
-                        cgroup_procs: cgroupFiles.map { UnsafePointer($0) }, cgroup_count: Int32(parentProcs.count),
-                        stdin_fd: stdinFD, stdout_fd: outPipe[1], stderr_fd: errPipe[1],
-                        seccomp_filter: bpf.baseAddress, seccomp_filter_len: bpf.count,
-                        cap_last_cap: capLast, loopback_up: 1,
-                        cgroup_self_fds: selfBuf.baseAddress, cgroup_self_fd_count: Int32(selfBuf.count))
-                    return wu_sandbox_spawn(&config, &result)
+        let rc: Int32 = selfFDs.withUnsafeBufferPointer { selfBuf in
+            sandbox.filter.bytes.withUnsafeBytes { bpf in
+                mounts.withUnsafeMutableBufferPointer { mountBuf in
+                    rlimits.withUnsafeMutableBufferPointer { rlBuf in
+                        var config = wu_spawn_config(
+                            argv: UnsafePointer(argv),
+                            envp: UnsafePointer(envp),
+                            cwd: strings.make(request.workingDirectory),
+                            root_dir: strings.make(rootDir),
+                            root_options: strings.make("size=1m,nr_inodes=4096,mode=0755"),
+                            mounts: UnsafePointer(mountBuf.baseAddress),
+                            mount_count: Int32(mountBuf.count),
+                            hostname: strings.make(sandbox.profile.hostname),
+                            rlimits: UnsafePointer(rlBuf.baseAddress),
+                            rlimit_count: Int32(rlBuf.count),
+                            namespaces: Int32(WU_NS_USER | WU_NS_PID | WU_NS_MOUNT | WU_NS_NET | WU_NS_UTS | WU_NS_IPC | WU_NS_CGROUP),
+                            uid_map: strings.make(uidMap),
+                            gid_map: strings.make(gidMap),
+                            setgroups: strings.make(rootless ? "deny" : "allow"),
+                            uid: unitUID,
+                            gid: unitUID,
+                            setup_uid: 0,
+                            setup_gid: 0,
+                            cgroup_procs: cgroupFiles.map { UnsafePointer($0) },
+                            cgroup_count: Int32(parentProcs.count),
+                            stdin_fd: stdinFD,
+                            stdout_fd: outPipe[1],
+                            stderr_fd: errPipe[1],
+                            seccomp_filter: bpf.baseAddress,
+                            seccomp_filter_len: bpf.count,
+                            cap_last_cap: capLast,
+                            loopback_up: 1,
+                            cgroup_self_fds: selfBuf.baseAddress,
+                            cgroup_self_fd_count: Int32(selfBuf.count)
+                        )
+                        return wu_sandbox_spawn(&config, &result)
+                    }
                 }
             }
-        } }
+        }
         close(outPipe[1])
         close(errPipe[1])
         guard rc == 0 else {
@@ -170,8 +201,11 @@ struct UnitExecution: Sendable {
                 hint = "; every directory above a bound host path must be searchable (o+x) by the sandbox's unprivileged ids"
             }
             throw SandboxError(
-                .spawn, "could not start \(request.command[0]) in the sandbox" + (detail.isEmpty ? "" : " (\(detail))") + hint, stage: stage,
-                errno: result.error)
+                .spawn,
+                "could not start \(request.command[0]) in the sandbox" + (detail.isEmpty ? "" : " (\(detail))") + hint,
+                stage: stage,
+                errno: result.error
+            )
         }
         let pidfd = result.pidfd
         let statusFD = result.status_fd
@@ -357,7 +391,9 @@ struct UnitExecution: Sendable {
         for (i, name) in ["stdin", "stdout", "stderr"].enumerated() {
             plan.append(.init(kind: Int32(WU_MOUNT_SYMLINK), optional: false, source: "/proc/self/fd/\(i)", target: "/dev/" + name))
         }
-        plan.append(.init(kind: Int32(WU_MOUNT_TMPFS), optional: false, target: "/tmp", data: "size=\(max(tmpBytes, 4096)),nr_inodes=65536,mode=1777"))
+        plan.append(
+            .init(kind: Int32(WU_MOUNT_TMPFS), optional: false, target: "/tmp", data: "size=\(max(tmpBytes, 4096)),nr_inodes=65536,mode=1777")
+        )
         func bind(_ source: String?, _ target: String, writable: Bool) {
             if let source {
                 plan.append(.init(kind: Int32(writable ? WU_MOUNT_BIND_RW : WU_MOUNT_BIND_RO), optional: false, source: source, target: target))

@@ -26,7 +26,9 @@ public final class VolunteerCap: Sendable {
         }
         guard geteuid() == 0 else {
             throw SandboxError(
-                .unsupported, "cgroup limits need root here (no delegated cgroup for this user); run as root or pass --no-limits")
+                .unsupported,
+                "cgroup limits need root here (no delegated cgroup for this user); run as root or pass --no-limits"
+            )
         }
         guard let hierarchy = CgroupHierarchy.detect() else {
             throw SandboxError(.unsupported, "no cgroup file system is mounted; limits cannot be enforced (pass --no-limits to run without)")
@@ -50,7 +52,9 @@ public final class VolunteerCap: Sendable {
     public static func shared(name: String, limits: Cgroup.Limits = .init()) throws(SandboxError) -> VolunteerCap {
         guard geteuid() == 0 else {
             throw SandboxError(
-                .unsupported, "cgroup limits need root here (no delegated cgroup for this user); run as root or pass --no-limits")
+                .unsupported,
+                "cgroup limits need root here (no delegated cgroup for this user); run as root or pass --no-limits"
+            )
         }
         guard let hierarchy = CgroupHierarchy.detect() else {
             throw SandboxError(.unsupported, "no cgroup file system is mounted; limits cannot be enforced (pass --no-limits to run without)")

@@ -7,7 +7,8 @@ extension WU {
         static let configuration = CommandConfiguration(
             // Explicit: deriving it from the type name costs a protocol-conformance scan at every start.
             commandName: "doctor",
-            abstract: "Say what this machine can enforce: user namespaces, cgroups, seccomp, and whether `wu run` works here.")
+            abstract: "Say what this machine can enforce: user namespaces, cgroups, seccomp, and whether `wu run` works here."
+        )
 
         func run() async throws {
             let report = await SandboxDoctor.run()

@@ -41,13 +41,22 @@ extension WU {
         var noLimits = false
 
         func validate() throws {
-            if trust.isEmpty && trustDir == nil { throw ValidationError("give --trust KEY.pub (or --trust-dir DIR): wu runs only signed code it trusts") }
+            if trust.isEmpty && trustDir == nil {
+                throw ValidationError("give --trust KEY.pub (or --trust-dir DIR): wu runs only signed code it trusts")
+            }
         }
 
         func run() async throws {
             let options = LocalJob.Options(
-                bundle: bundle, trustedKeys: trust, trustDirectory: trustDir, units: unit.isEmpty ? nil : unit, profile: profile,
-                profileDirectory: profileDir, outputDirectory: output, noLimits: noLimits)
+                bundle: bundle,
+                trustedKeys: trust,
+                trustDirectory: trustDir,
+                units: unit.isEmpty ? nil : unit,
+                profile: profile,
+                profileDirectory: profileDir,
+                outputDirectory: output,
+                noLimits: noLimits
+            )
             print(Row.header)
             let reports = try await LocalJob.run(options) { report in print(Row(report).text) }
             for r in reports {
@@ -79,7 +88,9 @@ extension WU {
 
             static func pad(_ cells: [String]) -> String {
                 let widths = [14, 11, 8, 8, 10, 5, 10, 12]
-                return zip(cells, widths).map { c, w in c.count >= w ? c + " " : c + String(repeating: " ", count: w - c.count) }.joined(separator: " ")
+                return zip(cells, widths).map { c, w in c.count >= w ? c + " " : c + String(repeating: " ", count: w - c.count) }.joined(
+                    separator: " "
+                )
             }
         }
     }

@@ -73,9 +73,22 @@ extension WU {
 
         var options: Options {
             Options(
-                profile: profile, profileDir: profileDir, memory: memory, cpus: cpus, pids: pids, disk: disk, wallTime: wallTime, out: out,
-                code: code, input: input, workdir: workdir, environment: environment, usageJSON: usageJSON, noLimits: noLimits,
-                command: command.first == "--" ? Array(command.dropFirst()) : command)
+                profile: profile,
+                profileDir: profileDir,
+                memory: memory,
+                cpus: cpus,
+                pids: pids,
+                disk: disk,
+                wallTime: wallTime,
+                out: out,
+                code: code,
+                input: input,
+                workdir: workdir,
+                environment: environment,
+                usageJSON: usageJSON,
+                noLimits: noLimits,
+                command: command.first == "--" ? Array(command.dropFirst()) : command
+            )
         }
 
         func run() async throws {
@@ -128,10 +141,17 @@ extension WU {
                     wallTimeMs: try o.wallTime.map { try DurationText.parseMilliseconds($0) }
                 )
                 let request = SandboxRequest(
-                    command: o.command, environment: env, workingDirectory: o.workdir ?? (o.code != nil ? "/code" : "/"),
-                    codeDirectory: o.code, inputDirectory: o.input, outputDirectory: o.out, limits: limits, echoOutput: true,
+                    command: o.command,
+                    environment: env,
+                    workingDirectory: o.workdir ?? (o.code != nil ? "/code" : "/"),
+                    codeDirectory: o.code,
+                    inputDirectory: o.input,
+                    outputDirectory: o.out,
+                    limits: limits,
+                    echoOutput: true,
                     // A pipe or file on our stdin is passed on; a terminal never is (the unit gets /dev/null).
-                    stdinDescriptor: isatty(0) == 0 && fcntl(0, F_GETFD) >= 0 ? 0 : nil)
+                    stdinDescriptor: isatty(0) == 0 && fcntl(0, F_GETFD) >= 0 ? 0 : nil
+                )
                 let profile = try SandboxProfile.load(named: o.profile, directory: o.profileDir)
                 let cap = o.noLimits ? VolunteerCap.unlimited() : try VolunteerCap.shared(name: "exec")
                 let sandbox = try WUSandbox.Sandbox(profile: profile, cap: cap)
@@ -189,8 +209,12 @@ extension WU {
                 case "--profile": o.profile = value
                 case "--profile-dir": o.profileDir = value
                 case "--memory": o.memory = value
-                case "--cpus": guard let c = Double(value) else { return nil }; o.cpus = c
-                case "--pids": guard let p = Int(value) else { return nil }; o.pids = p
+                case "--cpus":
+                    guard let c = Double(value) else { return nil }
+                    o.cpus = c
+                case "--pids":
+                    guard let p = Int(value) else { return nil }
+                    o.pids = p
                 case "--disk": o.disk = value
                 case "--wall-time": o.wallTime = value
                 case "--out": o.out = value
