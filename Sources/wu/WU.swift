@@ -14,7 +14,7 @@ struct WU: AsyncParsableCommand {
         discussion: "Exit status: 0 ok, 1 error, 2 invalid input, 3 untrusted key, bad signature or refused credentials, 4 tampered or unsafe bundle.",
         subcommands: [
             Keygen.self, Pack.self, Verify.self, Inspect.self, Run.self, Sandbox.self, Doctor.self,
-            Submit.self, Status.self, Wait.self, Results.self, Cancel.self, Pause.self, Resume.self, Leaderboard.self,
+            Submit.self, Status.self, Wait.self, Results.self, Cancel.self, Pause.self, Resume.self, Leaderboard.self, Profile.self,
         ]
     )
 

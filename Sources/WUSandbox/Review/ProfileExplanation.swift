@@ -92,7 +92,7 @@ public struct ProfileExplanation: Sendable, Encodable {
         let l = profile.limits
         let cpus = l.maxMillicpus % 1000 == 0 ? "\(l.maxMillicpus / 1000)" : "\(Double(l.maxMillicpus) / 1000)"
         limits = [
-            Limit(name: "cpus", value: cpus, meaning: "at most \(cpus) CPUs of quota"),
+            Limit(name: "cpus", value: cpus, meaning: "at most \(cpus) CPU\(cpus == "1" ? "" : "s") of quota"),
             Limit(name: "memory", value: ByteSize.format(l.maxMemoryBytes), meaning: "at most \(ByteSize.format(l.maxMemoryBytes)), no swap"),
             Limit(name: "pids", value: "\(l.maxPids)", meaning: "at most \(l.maxPids) processes and threads"),
             Limit(name: "disk", value: ByteSize.format(l.maxDiskBytes), meaning: "at most \(ByteSize.format(l.maxDiskBytes)) written to /out"),
@@ -179,14 +179,14 @@ public struct ProfileExplanation: Sendable, Encodable {
         }
         out.append("")
         let deniedCount = seccomp.denied.count
-        let defaultText: String
-        if SandboxProfile.Seccomp.Action(rawValue: seccomp.defaultAction).map(SeccompGrants.grants) ?? false {
-            defaultText = "NOT an allowlist: every call not denied by name is ALLOWED (\(seccomp.defaultAction))"
+        let action = SandboxProfile.Seccomp.Action(rawValue: seccomp.defaultAction) ?? .errno
+        if SeccompGrants.grants(action) {
+            out.append("System calls: NOT an allowlist (\(seccomp.defaultAction)): every call not denied by name is ALLOWED; \(deniedCount) denied by name")
         } else {
-            let action = SandboxProfile.Seccomp.Action(rawValue: seccomp.defaultAction) ?? .errno
-            defaultText = "an allowlist; any other call \(SeccompGrants.denialText(action, errno: seccomp.defaultErrno)) (\(seccomp.defaultAction))"
+            out.append(
+                "System calls: an allowlist of \(seccomp.allowedCount); any other call \(SeccompGrants.denialText(action, errno: seccomp.defaultErrno)) "
+                    + "(\(seccomp.defaultAction)); \(deniedCount) denied by name")
         }
-        out.append("System calls: \(seccomp.allowedCount) allowed, \(deniedCount) denied by name; \(defaultText)")
         out.append("  (* only under the conditions listed below; ! widens the attack surface)")
         for g in seccomp.groups {
             let names = g.syscalls.map { $0.name + ($0.condition == nil ? "" : "*") }

@@ -21,6 +21,20 @@ public enum ProfileLint {
         public var message: String
 
         public var description: String { "\(severity.rawValue): \(rule): \(message)" }
+
+        public init(severity: Severity, rule: String, message: String) {
+            self.severity = severity
+            self.rule = rule
+            self.message = message
+        }
+    }
+
+    /// Lints the profile file at `path` (an unreadable file is a high finding).
+    public static func lint(file path: String) -> [Finding] {
+        guard let bytes = FileSystem.readFile(path) else {
+            return [Finding(severity: .high, rule: "unreadable", message: "cannot read the file")]
+        }
+        return lint(bytes, origin: path)
     }
 
     /// Lints a profile file's bytes.

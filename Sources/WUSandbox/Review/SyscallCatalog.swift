@@ -13,7 +13,7 @@ public enum SyscallCatalog {
                 ioctl lchown lgetxattr link linkat listxattr llistxattr lremovexattr lseek lsetxattr lstat mkdir mkdirat mknod
                 mknodat name_to_handle_at newfstatat open open_by_handle_at openat openat2 pipe pipe2 pread64 preadv preadv2
                 pwrite64 pwritev pwritev2 read readahead readlink readlinkat readv removexattr rename renameat renameat2 rmdir
-                sendfile splice stat statfs statx symlink symlinkat sync sync_file_range syncfs tee truncate umask unlink unlinkat
+                sendfile setxattr splice stat statfs statx symlink symlinkat sync sync_file_range syncfs tee truncate umask unlink unlinkat
                 utime utimensat utimes vmsplice write writev
                 """)
         ),
@@ -132,7 +132,6 @@ public enum SyscallCatalog {
         note("splice tee vmsplice", "page-cache plumbing; the path of Dirty Pipe (CVE-2022-0847)")
         note("socket", "opens the kernel's network stack; only the address families its conditions admit")
         note("setsockopt getsockopt", "a large option parser in the kernel, with a history of privilege escalations")
-        note("socketpair bind connect listen accept accept4 sendto sendmsg sendmmsg recvfrom recvmsg recvmmsg", "the socket layer (the unit's own net namespace)")
         note(
             "msgget msgsnd msgrcv msgctl semget semop semtimedop semctl shmget shmat shmdt shmctl",
             "System V IPC objects (own IPC namespace); a common heap-spraying tool in kernel exploits")
@@ -144,7 +143,6 @@ public enum SyscallCatalog {
         note("remap_file_pages", "deprecated, emulated in the kernel; rarely used code")
         note("sync", "a machine-wide flush: can stall the volunteer's disks")
         note("userfaultfd", "lets a process stall kernel page faults: the usual way to win a kernel race")
-        note("inotify_add_watch inotify_init inotify_init1", "kernel watch objects, bounded per user (own user namespace counts on the host)")
         note("clone", "creates processes; a CLONE_NEW* flag would create namespaces")
         note("clone3", "its flags sit behind a pointer seccomp cannot read, so no condition can restrict them")
         note("unshare", "creates namespaces: a user namespace opens kernel code otherwise reachable only by root")

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+extension WU {
+    /// `wu profile …`: the security reviewer's tools for sandbox profiles.
+    struct Profile: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "profile",
+            abstract: "Explain, compare, lint sandbox profiles and check a bundle's profile request.",
+            subcommands: [ProfileExplain.self, ProfileDiff.self, ProfileLint.self, ProfileCheck.self]
+        )
+    }
+}
