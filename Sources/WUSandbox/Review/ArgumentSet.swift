@@ -4,7 +4,7 @@
 /// bit free. Each seccomp condition is such a union (`MASKED_EQ` is one cube, `EQ` one cube with
 /// every bit fixed, an interval `LT`/`GT`… splits into at most 128 aligned blocks, `NE` into 64),
 /// a rule is the intersection of its conditions, and a syscall's grant is the union of its rules.
-/// Subset is decided by cube subtraction, so "B allows nothing A does not" is a proof, not a
+/// Subset is decided exactly (``uncovered(by:limit:budget:)``), so "B allows nothing A does not" is a proof, not a
 /// heuristic — `ioctl` with `request != 0x5412` equals `request < 0x5412 ∪ request > 0x5412`.
 struct ArgumentSet: Sendable, Equatable {
     /// One cube: for each argument, the bits it fixes (`mask`) and their values (`bits ⊆ mask`).
@@ -27,27 +27,6 @@ struct ArgumentSet: Sendable, Equatable {
         func isSubset(of other: Cube) -> Bool {
             for i in 0..<6 where other.mask[i] & ~mask[i] != 0 || bits[i] & other.mask[i] != other.bits[i] { return false }
             return true
-        }
-
-        /// `self \ other`, as disjoint cubes.
-        func subtracting(_ other: Cube) -> [Cube] {
-            guard intersection(other) != nil else { return [self] }
-            var out: [Cube] = []
-            var current = self
-            for i in 0..<6 {
-                var free = other.mask[i] & ~current.mask[i]
-                while free != 0 {
-                    let bit = free & (~free &+ 1)
-                    free &= ~bit
-                    var piece = current
-                    piece.mask[i] |= bit
-                    piece.bits[i] |= (other.bits[i] & bit) ^ bit
-                    out.append(piece)
-                    current.mask[i] |= bit
-                    current.bits[i] |= other.bits[i] & bit
-                }
-            }
-            return out
         }
 
         /// The smallest tuple in the cube (every free bit 0): a concrete example.
@@ -120,21 +99,53 @@ struct ArgumentSet: Sendable, Equatable {
         return ArgumentSet(cubes: out)
     }
 
-    /// `self \ other`, or nil when the computation grew past `budget` cubes (callers then assume
-    /// the worst: not a subset).
-    func subtracting(_ other: ArgumentSet, budget: Int = 200_000) -> ArgumentSet? {
-        var remaining = cubes.filter { c in !other.cubes.contains { c.isSubset(of: $0) } }
-        for b in other.cubes {
-            if remaining.isEmpty { break }
-            remaining = remaining.flatMap { $0.subtracting(b) }
-            if remaining.count > budget { return nil }
+    /// Cubes of `self` that no cube of `other` covers, up to `limit` of them; empty when `self ⊆ other`,
+    /// nil when undecided within `budget` steps (callers then assume the worst: not a subset).
+    ///
+    /// Divide and conquer: a cube inside one of `other`'s is covered, a cube meeting none is not,
+    /// and any other cube is split in two on a bit some cube of `other` it meets fixes (the highest
+    /// first, which follows the aligned blocks intervals are made of). The 0 half is searched
+    /// first, so the first uncovered cubes found hold small values: readable examples.
+    func uncovered(by other: ArgumentSet, limit: Int = 1, budget: Int = 1_000_000) -> [Cube]? {
+        var out: [Cube] = []
+        var steps = 0
+        var stack: [(cube: Cube, candidates: [Cube])] = cubes.reversed().map { ($0, other.cubes) }
+        while let (a, candidates) = stack.popLast() {
+            steps += 1
+            if steps > budget { return nil }
+            let hits = candidates.filter { a.intersection($0) != nil }
+            if hits.isEmpty {
+                out.append(a)
+                if out.count >= limit { return out }
+                continue
+            }
+            if hits.contains(where: { a.isSubset(of: $0) }) { continue }
+            var split: (index: Int, bit: UInt64)?
+            for i in 0..<6 {
+                var fixed: UInt64 = 0
+                for b in hits { fixed |= b.mask[i] }
+                fixed &= ~a.mask[i]
+                if fixed != 0 {
+                    split = (i, UInt64(1) << UInt64(63 - fixed.leadingZeroBitCount))
+                    break
+                }
+            }
+            // Unreachable: a cube meeting `b` with every bit `b` fixes fixed too lies inside `b`.
+            guard let split else { continue }
+            var one = a
+            one.mask[split.index] |= split.bit
+            one.bits[split.index] |= split.bit
+            var zero = a
+            zero.mask[split.index] |= split.bit
+            stack.append((one, hits))
+            stack.append((zero, hits))
         }
-        return ArgumentSet(cubes: remaining)
+        return out
     }
 
     /// True when every tuple of `self` is in `other` (false when undecided within the budget).
     func isSubset(of other: ArgumentSet) -> Bool {
-        subtracting(other)?.isEmpty ?? false
+        uncovered(by: other)?.isEmpty ?? false
     }
 
     /// Whether some tuple has argument `index` with every bit of `set` 1 and every bit of `clear` 0.
@@ -151,7 +162,6 @@ struct ArgumentSet: Sendable, Equatable {
     /// Whether some tuple has argument `index` outside `values`.
     func admits(index: Int, outside values: [UInt64]) -> Bool {
         let points = ArgumentSet(cubes: values.map { var c = Cube.any; c.mask[index] = ~0; c.bits[index] = $0; return c })
-        guard let rest = subtracting(points) else { return true }
-        return !rest.isEmpty
+        return !isSubset(of: points)
     }
 }

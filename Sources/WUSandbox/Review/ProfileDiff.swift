@@ -19,7 +19,10 @@ public struct ProfileDiff: Sendable, Encodable {
         public var widens: Bool
 
         /// `subject: detail`, or the subject alone.
-        public var text: String { detail.isEmpty ? subject : "\(subject): \(detail)" }
+        public var text: String {
+            if detail.isEmpty { return subject }
+            return section == "environment" ? "\(subject) (\(detail))" : "\(subject): \(detail)"
+        }
     }
 
     public var baseName: String
@@ -87,13 +90,14 @@ public struct ProfileDiff: Sendable, Encodable {
                 add("syscalls", s, cond == "always" || cond.hasPrefix("always (") ? "" : "if \(cond)")
                 continue
             }
-            guard let extra = setB.subtracting(setA) else {
+            guard let extra = setB.uncovered(by: setA, limit: 8) else {
                 add("syscalls", s, "\(gb.conditionText(s)) (\(a.name): \(ga.conditionText(s))); too complex to prove narrower")
                 continue
             }
             guard !extra.isEmpty else { continue }
             let indices = ga.conditionedIndices(s).union(gb.conditionedIndices(s))
-            add("syscalls", s, "\(gb.conditionText(s)) (\(a.name): \(ga.conditionText(s))); e.g. \(SeccompGrants.example(s, extra, indices: indices))")
+            let example = SeccompGrants.example(s, ArgumentSet(cubes: extra), indices: indices)
+            add("syscalls", s, "\(gb.conditionText(s)) (\(a.name): \(ga.conditionText(s))); e.g. \(example)")
         }
         for s in gb.denied.keys.sorted() {
             let d = gb.denied[s]!

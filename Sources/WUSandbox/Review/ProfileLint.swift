@@ -160,13 +160,17 @@ public enum ProfileLint {
         if clone.admits(index: 0, set: SyscallCatalog.cloneNewUser, clear: SyscallCatalog.cloneThread) {
             add(.high, "namespace-creation", "clone allowed with CLONE_NEWUSER: the unit could create namespaces (condition: \(g.conditionText("clone")))")
         } else {
-            let admitted = SyscallCatalog.cloneFlagNames.filter { newFlags & $0.0 != 0 && clone.admits(index: 0, set: $0.0) }.map(\.1)
+            // 0x80 is CLONE_NEWTIME for unshare and clone3 only; in clone's flags it is part of the exit signal.
+            let admitted = SyscallCatalog.cloneFlagNames.filter { $0.0 > 0xFF && newFlags & $0.0 != 0 && clone.admits(index: 0, set: $0.0) }.map(\.1)
             if !admitted.isEmpty {
+                let requiresThread = !clone.admits(index: 0, set: 0, clear: SyscallCatalog.cloneThread)
                 add(
                     .medium, "clone-namespace-flags",
-                    "clone's condition (\(g.conditionText("clone"))) does not exclude \(admitted.joined(separator: ", ")); the kernel refuses them "
-                        + "only because the unit lacks CAP_SYS_ADMIN (CLONE_NEWUSER is excluded). One MASKED_EQ can require and exclude bits together: "
-                        + "mask 0x7E030080, value CLONE_THREAD")
+                    "clone's condition (\(g.conditionText("clone"))) lets \(admitted.joined(separator: ", ")) through the filter"
+                        + (requiresThread ? " together with CLONE_THREAD" : "")
+                        + "; only the kernel refuses them (EINVAL for CLONE_NEWUSER and CLONE_NEWPID with CLONE_THREAD, "
+                        + "EPERM for the rest: the unit lacks CAP_SYS_ADMIN)"
+                        + (requiresThread ? ". One MASKED_EQ can require CLONE_THREAD and exclude them all: mask 0x7E030080, value 0x10000" : ""))
             }
         }
         let ioctl = g.grant("ioctl")

@@ -77,9 +77,16 @@ struct SeccompGrants: Sendable {
 
     /// An example call in `set`, showing only the arguments some rule of either side conditions on.
     static func example(_ syscall: String, _ set: ArgumentSet, indices: Set<Int>) -> String {
-        guard let cube = set.cubes.first else { return "" }
-        let shown = indices.sorted().map { "\(SyscallCatalog.argumentName(syscall, $0))=\(SyscallCatalog.describe(syscall, $0, cube.example[$0]))" }
-        return shown.isEmpty ? "\(syscall)(…)" : "\(syscall)(\(shown.joined(separator: ", ")))"
+        // Prefer an example whose values all have names (CLONE_NEWNS|CLONE_THREAD over 0x10080).
+        var first: String?
+        for cube in set.cubes.prefix(512) {
+            let values = indices.sorted().map { SyscallCatalog.describe(syscall, $0, cube.example[$0]) }
+            let shown = zip(indices.sorted(), values).map { "\(SyscallCatalog.argumentName(syscall, $0))=\($1)" }
+            let text = shown.isEmpty ? "\(syscall)(…)" : "\(syscall)(\(shown.joined(separator: ", ")))"
+            if !values.contains(where: { $0.hasPrefix("0x") }) { return text }
+            if first == nil { first = text }
+        }
+        return first ?? ""
     }
 
     func conditionedIndices(_ syscall: String) -> Set<Int> {

@@ -226,7 +226,9 @@ public enum SyscallCatalog {
             if value == tiocsti { return "TIOCSTI" }
         case ("clone", 0), ("unshare", 0):
             if value != 0, value <= 0xFFFF_FFFF {
-                let parts = cloneFlagNames.filter { value & $0.0 != 0 }
+                // In clone's flags the low byte is the exit signal (CSIGNAL); CLONE_NEWTIME exists for unshare and clone3 only.
+                let names = syscall == "clone" ? cloneFlagNames.filter { $0.0 > 0xFF } : cloneFlagNames
+                let parts = names.filter { value & $0.0 != 0 }
                 if parts.reduce(0, { $0 | $1.0 }) == value, parts.count <= 3 { return parts.map(\.1).joined(separator: "|") }
             }
         default: break

@@ -1,0 +1,115 @@
+import Testing
+@testable import WUSandbox
+
+@Suite struct ProfileDiffTests {
+    static let base = ProfileFixture.json(
+        name: "a",
+        rules: #"""
+            {"names": ["read", "write", "exit_group", "uname"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_LT"}]},
+            {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_GT"}]},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]}
+            """#)
+
+    static let other = ProfileFixture.json(
+        name: "b", mounts: #"[{"source": "/usr"}, {"source": "/usr/lib"}, {"source": "/home", "optional": true}]"#,
+        devices: #"["null", "zero"]"#,
+        limits: #"{"max_cpus": 1, "max_memory": "256M", "max_pids": 32, "max_disk": "1G", "max_wall_time": "1m", "open_files": 64, "tmp_size": "16M"}"#,
+        environment: #"{"PATH": "/usr/bin", "LANG": "C.UTF-8"}"#,
+        rules: #"""
+            {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_NE"}]},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+            """#)
+
+    @Test func diffOfFixturesLineByLine() throws {
+        let diff = ProfileDiff(try ProfileFixture.parse(Self.base), try ProfileFixture.parse(Self.other))
+        #expect(
+            diff.lines == [
+                "--- a",
+                "+++ b",
+                "b grants beyond a:",
+                "  paths:",
+                "    /home: read-only, optional",
+                "  devices:",
+                "    /dev/zero: bound from the host",
+                "  limits:",
+                "    max_pids: up to 32 (a: 16)",
+                "  syscalls:",
+                "    personality: always (a: persona == 0); e.g. personality(persona=1)",
+                "    socket: if family == AF_UNIX",
+                "    clone3: denied: fails with ENOSYS (a: fails with EPERM by default)",
+                "  environment:",
+                "    LANG=C.UTF-8",
+                "a grants beyond b:",
+                "  syscalls:",
+                "    allowed: uname",
+            ])
+    }
+
+    @Test func noWiderIgnoresEnvironmentAndDenialsButNotGrants() throws {
+        let a = try ProfileFixture.parse(Self.base)
+        let b = try ProfileFixture.parse(Self.other)
+        #expect(b.grants(beyond: a).map(\.section) == ["paths", "devices", "limits", "syscalls", "syscalls"])
+        #expect(!b.isNoWider(than: a))
+        #expect(a.grants(beyond: b).map(\.subject) == ["uname"])
+        #expect(a.isNoWider(than: a) && b.isNoWider(than: b))
+    }
+
+    @Test func equalConditionsWrittenDifferentlyAreEqual() throws {
+        // ioctl: request != TIOCSTI is exactly request < TIOCSTI or request > TIOCSTI.
+        let lt = ProfileFixture.allowing(
+            #"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_LT"}]}, "#
+                + #"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_GT"}]}"#)
+        let ne = ProfileFixture.allowing(#"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_NE"}]}"#)
+        let any = ProfileFixture.allow("ioctl")
+        let (pLT, pNE, pAny) = (try ProfileFixture.parse(lt), try ProfileFixture.parse(ne), try ProfileFixture.parse(any))
+        #expect(pLT.isNoWider(than: pNE) && pNE.isNoWider(than: pLT))
+        #expect(pNE.isNoWider(than: pAny))
+        let wider = pAny.grants(beyond: pNE)
+        #expect(wider.map(\.text) == ["ioctl: always (tiny: request != TIOCSTI); e.g. ioctl(request=TIOCSTI)"])
+    }
+
+    @Test func aConditionOnASecondArgumentNarrows() throws {
+        // socket(AF_INET, any type) is wider than socket(AF_INET, SOCK_STREAM), and not the reverse.
+        let inet = ProfileFixture.allowing(#"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]}"#)
+        let stream = ProfileFixture.allowing(
+            #"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}]}"#)
+        let (pInet, pStream) = (try ProfileFixture.parse(inet), try ProfileFixture.parse(stream))
+        #expect(pStream.isNoWider(than: pInet))
+        #expect(pInet.grants(beyond: pStream).map(\.text) == ["socket: family == AF_INET (tiny: family == AF_INET and type == 1); e.g. socket(family=AF_INET, type=0)"])
+    }
+
+    @Test func shippedStrictIsNarrowerThanDefaultExceptForItsCloneCondition() throws {
+        let d = try SandboxProfile.load(named: "default")
+        let s = try SandboxProfile.load(named: "strict")
+        // strict's clone rule requires CLONE_THREAD but does not exclude CLONE_NEW* in the filter,
+        // so it admits calls default's filter refuses (the kernel then refuses them: no CAP_SYS_ADMIN).
+        #expect(s.grants(beyond: d).map(\.subject) == ["clone"])
+        let back = d.grants(beyond: s)
+        #expect(back.contains { $0.section == "limits" && $0.subject == "max_pids" })
+        #expect(back.contains { $0.subject == "socket" } && back.contains { $0.subject == "fork" })
+        #expect(d.isNoWider(than: d) && s.isNoWider(than: s))
+    }
+
+    @Test func argumentSetIntervalsAndComplementsAreExact() {
+        typealias Arg = SandboxProfile.Seccomp.Arg
+        let ne = ArgumentSet(Arg(index: 1, value: 0x5412, valueTwo: 0, op: .ne))
+        let lt = ArgumentSet(Arg(index: 1, value: 0x5412, valueTwo: 0, op: .lt))
+        let gt = ArgumentSet(Arg(index: 1, value: 0x5412, valueTwo: 0, op: .gt))
+        #expect(ne.isSubset(of: lt.union(gt)) && lt.union(gt).isSubset(of: ne))
+        #expect(!ArgumentSet.everything.isSubset(of: ne))
+        #expect(!ne.admits(index: 1, value: 0x5412) && ne.admits(index: 1, value: 0x1_0000_5412))
+        let le = ArgumentSet(Arg(index: 0, value: 1000, valueTwo: 0, op: .le))
+        let ge = ArgumentSet(Arg(index: 0, value: 1001, valueTwo: 0, op: .ge))
+        #expect(ArgumentSet.everything.isSubset(of: le.union(ge)))
+        #expect(le.intersection(ge).isEmpty)
+        #expect(le.admits(index: 0, value: 1000) && !le.admits(index: 0, value: 1001))
+        let masked = ArgumentSet(Arg(index: 0, value: 0x7E02_0080, valueTwo: 0, op: .maskedEq))
+        #expect(!masked.admits(index: 0, set: 0x1000_0000))
+        #expect(masked.admits(index: 0, value: 0x0001_0F00))
+        #expect(ArgumentSet(Arg(index: 0, value: 1, valueTwo: 2, op: .maskedEq)).isEmpty)
+    }
+}
