@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import WUCore
+
 @testable import WUSandbox
 
 @Suite struct ProfileCheckTests {
@@ -10,7 +11,11 @@ import WUCore
         try FileSystem.makeDirectories(job + "/code")
         try FileSystem.writeFile(
             job + "/wu.json",
-            Array(#"{"name": "check", "command": ["/bin/sh", "run.sh"], "profile": "\#(profile)", "resources": \#(resources), "units": [{"id": "u1"}]}"#.utf8))
+            Array(
+                #"{"name": "check", "command": ["/bin/sh", "run.sh"], "profile": "\#(profile)", "resources": \#(resources), "units": [{"id": "u1"}]}"#
+                    .utf8
+            )
+        )
         try FileSystem.writeFile(job + "/code/run.sh", Array("echo hi > /out/a\n".utf8), mode: 0o755)
         let output = dir + "/job.wu"
         _ = try BundlePacker.pack(jobDirectory: job, key: SigningKey.generate(name: "check-test"), output: output)
@@ -44,7 +49,8 @@ import WUCore
                     "  disk      64M     / 100G    ok",
                     "  wall time 10m     / 24h     ok",
                     "result   passes: a runner allowing default, strict would run it",
-                ])
+                ]
+            )
         }
     }
 
@@ -82,7 +88,8 @@ import WUCore
                     "memory 128G is above the 'strict' profile's bound 64G",
                     "pids 100 is above the 'strict' profile's bound 64",
                     "gpus 1: no sandbox profile passes a GPU to a unit",
-                ])
+                ]
+            )
             #expect(check.lines.contains("  pids      100     / 64      OVER"))
         }
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WUSandbox
 
 @Suite struct ProfileDiffTests {
@@ -9,12 +10,15 @@ import Testing
             {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_LT"}]},
             {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_GT"}]},
             {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]}
-            """#)
+            """#
+    )
 
     static let other = ProfileFixture.json(
-        name: "b", mounts: #"[{"source": "/usr"}, {"source": "/usr/lib"}, {"source": "/home", "optional": true}]"#,
+        name: "b",
+        mounts: #"[{"source": "/usr"}, {"source": "/usr/lib"}, {"source": "/home", "optional": true}]"#,
         devices: #"["null", "zero"]"#,
-        limits: #"{"max_cpus": 1, "max_memory": "256M", "max_pids": 32, "max_disk": "1G", "max_wall_time": "1m", "open_files": 64, "tmp_size": "16M"}"#,
+        limits:
+            #"{"max_cpus": 1, "max_memory": "256M", "max_pids": 32, "max_disk": "1G", "max_wall_time": "1m", "open_files": 64, "tmp_size": "16M"}"#,
         environment: #"{"PATH": "/usr/bin", "LANG": "C.UTF-8"}"#,
         rules: #"""
             {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"},
@@ -22,7 +26,8 @@ import Testing
             {"names": ["personality"], "action": "SCMP_ACT_ALLOW"},
             {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
             {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
-            """#)
+            """#
+    )
 
     @Test func diffOfFixturesLineByLine() throws {
         let diff = ProfileDiff(try ProfileFixture.parse(Self.base), try ProfileFixture.parse(Self.other))
@@ -46,7 +51,8 @@ import Testing
                 "a grants beyond b:",
                 "  syscalls:",
                 "    allowed: uname",
-            ])
+            ]
+        )
     }
 
     @Test func noWiderIgnoresEnvironmentAndDenialsButNotGrants() throws {
@@ -62,8 +68,11 @@ import Testing
         // ioctl: request != TIOCSTI is exactly request < TIOCSTI or request > TIOCSTI.
         let lt = ProfileFixture.allowing(
             #"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_LT"}]}, "#
-                + #"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_GT"}]}"#)
-        let ne = ProfileFixture.allowing(#"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_NE"}]}"#)
+                + #"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_GT"}]}"#
+        )
+        let ne = ProfileFixture.allowing(
+            #"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_NE"}]}"#
+        )
         let any = ProfileFixture.allow("ioctl")
         let (pLT, pNE, pAny) = (try ProfileFixture.parse(lt), try ProfileFixture.parse(ne), try ProfileFixture.parse(any))
         #expect(pLT.isNoWider(than: pNE) && pNE.isNoWider(than: pLT))
@@ -74,12 +83,19 @@ import Testing
 
     @Test func aConditionOnASecondArgumentNarrows() throws {
         // socket(AF_INET, any type) is wider than socket(AF_INET, SOCK_STREAM), and not the reverse.
-        let inet = ProfileFixture.allowing(#"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]}"#)
+        let inet = ProfileFixture.allowing(
+            #"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]}"#
+        )
         let stream = ProfileFixture.allowing(
-            #"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}]}"#)
+            #"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}]}"#
+        )
         let (pInet, pStream) = (try ProfileFixture.parse(inet), try ProfileFixture.parse(stream))
         #expect(pStream.isNoWider(than: pInet))
-        #expect(pInet.grants(beyond: pStream).map(\.text) == ["socket: family == AF_INET (tiny: family == AF_INET and type == 1); e.g. socket(family=AF_INET, type=0)"])
+        #expect(
+            pInet.grants(beyond: pStream).map(\.text) == [
+                "socket: family == AF_INET (tiny: family == AF_INET and type == 1); e.g. socket(family=AF_INET, type=0)"
+            ]
+        )
     }
 
     @Test func shippedStrictIsNarrowerThanDefaultExceptForItsCloneCondition() throws {

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Testing
+
 @testable import WUSandbox
 
 @Suite struct ProfileExplainTests {
@@ -9,7 +10,8 @@ import Testing
             {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"},
             {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_NE"}], "comment": "no TIOCSTI"},
             {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
-            """#)
+            """#
+    )
 
     @Test func explainsAFixtureLineByLine() throws {
         let explanation = ProfileExplanation(try ProfileFixture.parse(Self.fixture), origin: "fixture.json")
@@ -56,7 +58,8 @@ import Testing
                 "  ioctl       request != TIOCSTI  (no TIOCSTI)",
                 "Denied by name:",
                 "  clone3      fails with ENOSYS",
-            ])
+            ]
+        )
     }
 
     @Test func groupsEveryAllowedSyscallOfTheShippedProfiles() throws {

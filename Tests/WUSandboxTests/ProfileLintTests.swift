@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WUSandbox
 
 /// Small profiles for the review tools' tests, written as JSON text like a reviewer would.
@@ -7,9 +8,15 @@ enum ProfileFixture {
 
     /// A tiny valid profile; each argument replaces one section's JSON.
     static func json(
-        name: String = "tiny", namespaces: String = allNamespaces, network: String = #""none""#, mounts: String = #"[{"source": "/usr"}]"#,
-        devices: String = #"["null"]"#, limits: String? = nil, environment: String = #"{"PATH": "/usr/bin"}"#,
-        defaultAction: String = "SCMP_ACT_ERRNO", rules: String = #"{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}"#,
+        name: String = "tiny",
+        namespaces: String = allNamespaces,
+        network: String = #""none""#,
+        mounts: String = #"[{"source": "/usr"}]"#,
+        devices: String = #"["null"]"#,
+        limits: String? = nil,
+        environment: String = #"{"PATH": "/usr/bin"}"#,
+        defaultAction: String = "SCMP_ACT_ERRNO",
+        rules: String = #"{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}"#,
         extra: String = ""
     ) -> String {
         let limitsJSON =
@@ -68,51 +75,74 @@ enum ProfileFixture {
         Case(rule: "namespace-creation", severity: .high, json: ProfileFixture.allow("setns")),
         Case(rule: "namespace-creation", severity: .high, json: ProfileFixture.allow("clone")),
         Case(
-            rule: "namespace-creation", severity: .high,
+            rule: "namespace-creation",
+            severity: .high,
             json: ProfileFixture.allowing(
                 #"{"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 131072, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}"#
-            )),
+            )
+        ),
         Case(rule: "clone3", severity: .high, json: ProfileFixture.allow("clone3")),
         Case(rule: "ioctl-tiocsti", severity: .high, json: ProfileFixture.allow("ioctl")),
         Case(
-            rule: "ioctl-tiocsti", severity: .high,
-            json: ProfileFixture.allowing(#"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21523, "op": "SCMP_CMP_LT"}]}"#)),
+            rule: "ioctl-tiocsti",
+            severity: .high,
+            json: ProfileFixture.allowing(
+                #"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21523, "op": "SCMP_CMP_LT"}]}"#
+            )
+        ),
         Case(rule: "default-allow", severity: .high, json: ProfileFixture.json(defaultAction: "SCMP_ACT_ALLOW")),
         Case(rule: "default-allow", severity: .high, json: ProfileFixture.json(defaultAction: "SCMP_ACT_LOG")),
         Case(rule: "capabilities-kept", severity: .high, json: ProfileFixture.json(extra: #" "capabilities": ["CAP_SYS_ADMIN"],"#)),
         Case(rule: "refused-by-loader", severity: .high, json: ProfileFixture.json(network: #""host""#)),
         Case(rule: "unreadable", severity: .high, json: "{ not json"),
         Case(
-            rule: "clone-namespace-flags", severity: .medium,
+            rule: "clone-namespace-flags",
+            severity: .medium,
             json: ProfileFixture.allowing(
                 #"{"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 65536, "valueTwo": 65536, "op": "SCMP_CMP_MASKED_EQ"}]}"#
-            )),
+            )
+        ),
         Case(rule: "privileged-syscall", severity: .medium, json: ProfileFixture.allow("open_by_handle_at")),
         Case(rule: "socket-families", severity: .medium, json: ProfileFixture.allow("socket")),
         Case(rule: "personality", severity: .medium, json: ProfileFixture.allow("personality")),
         Case(
-            rule: "mixed-actions", severity: .medium,
-            json: ProfileFixture.allowing(#"{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}"#)),
+            rule: "mixed-actions",
+            severity: .medium,
+            json: ProfileFixture.allowing(#"{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}"#)
+        ),
         Case(rule: "device-tty", severity: .medium, json: ProfileFixture.json(devices: #"["null", "tty"]"#)),
         Case(rule: "sensitive-path", severity: .medium, json: ProfileFixture.json(mounts: #"[{"source": "/home"}]"#)),
         Case(rule: "loader-environment", severity: .medium, json: ProfileFixture.json(environment: #"{"LD_PRELOAD": "/usr/lib/x.so"}"#)),
         Case(rule: "secret-in-environment", severity: .medium, json: ProfileFixture.json(environment: #"{"API_TOKEN": "abc"}"#)),
-        Case(rule: "namespace-missing", severity: .medium, json: ProfileFixture.json(namespaces: #"["user", "pid", "mount", "net", "ipc", "cgroup"]"#)),
         Case(
-            rule: "ioctl-tiocsti-high-bits", severity: .low,
-            json: ProfileFixture.allowing(#"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_NE"}]}"#)),
+            rule: "namespace-missing",
+            severity: .medium,
+            json: ProfileFixture.json(namespaces: #"["user", "pid", "mount", "net", "ipc", "cgroup"]"#)
+        ),
+        Case(
+            rule: "ioctl-tiocsti-high-bits",
+            severity: .low,
+            json: ProfileFixture.allowing(
+                #"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_NE"}]}"#
+            )
+        ),
         Case(rule: "memlock", severity: .low, json: ProfileFixture.allow("mlock")),
         Case(rule: "fileless-exec", severity: .low, json: ProfileFixture.allow("memfd_create", "execveat")),
         Case(rule: "sync", severity: .low, json: ProfileFixture.allow("sync")),
         Case(
-            rule: "errno-zero", severity: .low,
-            json: ProfileFixture.allowing(#"{"names": ["uname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 0}"#)),
+            rule: "errno-zero",
+            severity: .low,
+            json: ProfileFixture.allowing(#"{"names": ["uname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 0}"#)
+        ),
         Case(rule: "log-action", severity: .low, json: ProfileFixture.allowing(#"{"names": ["uname"], "action": "SCMP_ACT_LOG"}"#)),
         Case(
-            rule: "large-limit", severity: .low,
+            rule: "large-limit",
+            severity: .low,
             json: ProfileFixture.json(
-                limits: #"{"max_cpus": 1, "max_memory": "256M", "max_pids": 10000, "max_disk": "1G", "max_wall_time": "1m", "open_files": 64, "tmp_size": "16M"}"#
-            )),
+                limits:
+                    #"{"max_cpus": 1, "max_memory": "256M", "max_pids": 10000, "max_disk": "1G", "max_wall_time": "1m", "open_files": 64, "tmp_size": "16M"}"#
+            )
+        ),
     ]
 
     @Test(arguments: cases) func ruleFiresOnItsFixture(_ c: Case) {
@@ -166,11 +196,13 @@ enum ProfileFixture {
     @Test func namespaceCreatingCloneIsJudgedOnTheFlags() throws {
         // The default profile's condition excludes every CLONE_NEW* flag: nothing to report.
         let safe = ProfileFixture.allowing(
-            #"{"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2114060416, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}"#)
+            #"{"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2114060416, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}"#
+        )
         #expect(!ProfileLint.lint(Array(safe.utf8), origin: "f.json").contains { $0.rule.contains("clone") || $0.rule.contains("namespace") })
         // Requiring CLONE_THREAD and excluding CLONE_NEW* in one MASKED_EQ: nothing to report either.
         let threads = ProfileFixture.allowing(
-            #"{"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2114125952, "valueTwo": 65536, "op": "SCMP_CMP_MASKED_EQ"}]}"#)
+            #"{"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2114125952, "valueTwo": 65536, "op": "SCMP_CMP_MASKED_EQ"}]}"#
+        )
         #expect(!ProfileLint.lint(Array(threads.utf8), origin: "f.json").contains { $0.rule.contains("clone") || $0.rule.contains("namespace") })
     }
 }

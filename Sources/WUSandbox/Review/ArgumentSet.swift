@@ -59,7 +59,13 @@ struct ArgumentSet: Sendable, Equatable {
         switch arg.op {
         case .eq: self.init(index: arg.index, values: [(~0, v)])
         case .ne:
-            self.init(index: arg.index, values: (0..<64).map { i in let m = ~UInt64(0) << UInt64(i); return (m, (v ^ (1 << UInt64(i))) & m) })
+            self.init(
+                index: arg.index,
+                values: (0..<64).map { i in
+                    let m = ~UInt64(0) << UInt64(i)
+                    return (m, (v ^ (1 << UInt64(i))) & m)
+                }
+            )
         case .lt: self.init(index: arg.index, values: v == 0 ? [] : Self.interval(0, v - 1))
         case .le: self.init(index: arg.index, values: Self.interval(0, v))
         case .gt: self.init(index: arg.index, values: v == .max ? [] : Self.interval(v + 1, .max))
@@ -161,7 +167,14 @@ struct ArgumentSet: Sendable, Equatable {
 
     /// Whether some tuple has argument `index` outside `values`.
     func admits(index: Int, outside values: [UInt64]) -> Bool {
-        let points = ArgumentSet(cubes: values.map { var c = Cube.any; c.mask[index] = ~0; c.bits[index] = $0; return c })
+        let points = ArgumentSet(
+            cubes: values.map {
+                var c = Cube.any
+                c.mask[index] = ~0
+                c.bits[index] = $0
+                return c
+            }
+        )
         return !isSubset(of: points)
     }
 }

@@ -107,7 +107,10 @@ public struct ProfileCheck: Sendable, Encodable {
         if !resources.isEmpty {
             out.append("resources (requested / the profile's bound):")
             for r in resources {
-                out.append("  " + ProfileExplanation.pad(r.name, 10) + ProfileExplanation.pad(r.requested, 8) + "/ " + ProfileExplanation.pad(r.bound, 8) + (r.ok ? "ok" : "OVER"))
+                out.append(
+                    "  " + ProfileExplanation.pad(r.name, 10) + ProfileExplanation.pad(r.requested, 8) + "/ " + ProfileExplanation.pad(r.bound, 8)
+                        + (r.ok ? "ok" : "OVER")
+                )
             }
         }
         if problems.isEmpty {

@@ -33,7 +33,10 @@ public struct ProfileDiff: Sendable, Encodable {
     public var onlyInBase: [Difference]
 
     enum CodingKeys: String, CodingKey {
-        case baseName = "a", otherName = "b", onlyInOther = "only_in_b", onlyInBase = "only_in_a"
+        case baseName = "a"
+        case otherName = "b"
+        case onlyInOther = "only_in_b"
+        case onlyInBase = "only_in_a"
     }
 
     /// Compares `base` (A) with `other` (B).

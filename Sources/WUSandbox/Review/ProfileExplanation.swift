@@ -83,8 +83,11 @@ public struct ProfileExplanation: Sendable, Encodable {
         namespaces = SandboxProfile.Namespace.allCases.map { ns in
             let isolated = profile.namespaces.contains(ns)
             return Namespace(
-                name: ns.rawValue, isolated: isolated,
-                meaning: isolated ? Self.namespaceMeaning(ns, hostname: profile.hostname) : "NOT isolated: the unit shares the host's \(ns.rawValue) namespace")
+                name: ns.rawValue,
+                isolated: isolated,
+                meaning: isolated
+                    ? Self.namespaceMeaning(ns, hostname: profile.hostname) : "NOT isolated: the unit shares the host's \(ns.rawValue) namespace"
+            )
         }
         mounts = profile.mounts.map { Mount(source: $0.source, target: $0.target, readOnly: true, optional: $0.optional) }
         devices = profile.devices
@@ -97,10 +100,16 @@ public struct ProfileExplanation: Sendable, Encodable {
             Limit(name: "pids", value: "\(l.maxPids)", meaning: "at most \(l.maxPids) processes and threads"),
             Limit(name: "disk", value: ByteSize.format(l.maxDiskBytes), meaning: "at most \(ByteSize.format(l.maxDiskBytes)) written to /out"),
             Limit(
-                name: "wall time", value: DurationText.format(milliseconds: l.maxWallTimeMs),
-                meaning: "at most \(DurationText.format(milliseconds: l.maxWallTimeMs)), then the unit is killed"),
+                name: "wall time",
+                value: DurationText.format(milliseconds: l.maxWallTimeMs),
+                meaning: "at most \(DurationText.format(milliseconds: l.maxWallTimeMs)), then the unit is killed"
+            ),
             Limit(name: "open files", value: "\(l.openFiles)", meaning: "\(l.openFiles) descriptors per process (RLIMIT_NOFILE)"),
-            Limit(name: "/tmp", value: ByteSize.format(l.tmpSizeBytes), meaning: "\(ByteSize.format(l.tmpSizeBytes)) tmpfs, counted in the unit's memory"),
+            Limit(
+                name: "/tmp",
+                value: ByteSize.format(l.tmpSizeBytes),
+                meaning: "\(ByteSize.format(l.tmpSizeBytes)) tmpfs, counted in the unit's memory"
+            ),
         ]
         environment = profile.environment
 
@@ -117,17 +126,25 @@ public struct ProfileExplanation: Sendable, Encodable {
                     syscalls: names.sorted().map { n in
                         let condition = grants.conditionText(n)
                         return Syscall(
-                            name: n, condition: condition == "always" ? nil : condition,
-                            comment: grants.comments[n].map { $0.joined(separator: "; ") }, risk: SyscallCatalog.risk(of: n))
-                    }))
+                            name: n,
+                            condition: condition == "always" ? nil : condition,
+                            comment: grants.comments[n].map { $0.joined(separator: "; ") },
+                            risk: SyscallCatalog.risk(of: n)
+                        )
+                    }
+                )
+            )
         }
         seccomp = Syscalls(
-            defaultAction: profile.seccomp.defaultAction.rawValue, defaultErrno: profile.seccomp.defaultErrnoRet,
-            allowedCount: allowedNames.count, groups: groups,
+            defaultAction: profile.seccomp.defaultAction.rawValue,
+            defaultErrno: profile.seccomp.defaultErrnoRet,
+            allowedCount: allowedNames.count,
+            groups: groups,
             denied: grants.denied.keys.sorted().map { n in
                 let d = grants.denied[n]!
                 return Denied(name: n, outcome: SeccompGrants.denialText(d.action, errno: d.errno), comment: d.comment)
-            })
+            }
+        )
     }
 
     static func namespaceMeaning(_ ns: SandboxProfile.Namespace, hostname: String) -> String {
@@ -158,15 +175,22 @@ public struct ProfileExplanation: Sendable, Encodable {
             out.append("Host paths (bound read-only, nosuid, nodev; nothing else of the host's files is visible):")
             let width = (mounts.map { Self.mountPath($0).count }.max() ?? 0) + 2
             for m in mounts {
-                out.append("  " + Self.pad(Self.mountPath(m), width) + (m.readOnly ? "read-only" : "WRITABLE") + (m.optional ? ", optional (skipped when the host lacks it)" : ""))
+                out.append(
+                    "  " + Self.pad(Self.mountPath(m), width) + (m.readOnly ? "read-only" : "WRITABLE")
+                        + (m.optional ? ", optional (skipped when the host lacks it)" : "")
+                )
             }
         }
         out.append("")
         out.append(
             "Devices: " + (devices.isEmpty ? "none" : devices.map { "/dev/" + $0 }.joined(separator: ", "))
-                + " (plus /dev/fd and /dev/std{in,out,err})")
+                + " (plus /dev/fd and /dev/std{in,out,err})"
+        )
         out.append("")
-        out.append(network == "none" ? "Network: none (its own loopback only; no route to the host or beyond)" : "Network: \(network) (REACHES BEYOND THE SANDBOX)")
+        out.append(
+            network == "none"
+                ? "Network: none (its own loopback only; no route to the host or beyond)" : "Network: \(network) (REACHES BEYOND THE SANDBOX)"
+        )
         out.append("")
         out.append("Resource bounds (a manifest asking for more is refused, not clipped):")
         for l in limits { out.append("  " + Self.pad(l.name, 12) + l.meaning) }
@@ -181,11 +205,14 @@ public struct ProfileExplanation: Sendable, Encodable {
         let deniedCount = seccomp.denied.count
         let action = SandboxProfile.Seccomp.Action(rawValue: seccomp.defaultAction) ?? .errno
         if SeccompGrants.grants(action) {
-            out.append("System calls: NOT an allowlist (\(seccomp.defaultAction)): every call not denied by name is ALLOWED; \(deniedCount) denied by name")
+            out.append(
+                "System calls: NOT an allowlist (\(seccomp.defaultAction)): every call not denied by name is ALLOWED; \(deniedCount) denied by name"
+            )
         } else {
             out.append(
                 "System calls: an allowlist of \(seccomp.allowedCount); any other call \(SeccompGrants.denialText(action, errno: seccomp.defaultErrno)) "
-                    + "(\(seccomp.defaultAction)); \(deniedCount) denied by name")
+                    + "(\(seccomp.defaultAction)); \(deniedCount) denied by name"
+            )
         }
         out.append("  (* only under the conditions listed below; ! widens the attack surface)")
         for g in seccomp.groups {

@@ -71,7 +71,10 @@ public enum ProfileLint {
         if case .array(let mounts)? = top["mounts"] {
             var cleaned: [JSONValue] = []
             for (i, m) in mounts.enumerated() {
-                guard case .object(var o) = m else { cleaned.append(m); continue }
+                guard case .object(var o) = m else {
+                    cleaned.append(m)
+                    continue
+                }
                 let source = o["source"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "mounts[\(i)]"
                 var writable = false
                 for key in ["readonly", "read_only", "readOnly", "ro"] { if case .bool(false)? = o[key] { writable = true } }
@@ -129,7 +132,11 @@ public enum ProfileLint {
             add(.high, "default-allow", "seccomp defaultAction \(profile.seccomp.defaultAction.rawValue): every syscall not listed is allowed")
         }
         for ns in SandboxProfile.Namespace.allCases where !profile.namespaces.contains(ns) {
-            add(ns == .uts || ns == .ipc || ns == .cgroup ? .medium : .high, ns == .net ? "host-network" : "namespace-missing", "no \(ns.rawValue) namespace")
+            add(
+                ns == .uts || ns == .ipc || ns == .cgroup ? .medium : .high,
+                ns == .net ? "host-network" : "namespace-missing",
+                "no \(ns.rawValue) namespace"
+            )
         }
         if profile.network != "none" { add(.high, "host-network", "network \"\(profile.network)\"") }
 
@@ -153,34 +160,48 @@ public enum ProfileLint {
             if !names.isEmpty { add(.high, family.rule, "\(names.joined(separator: ", ")) allowed: \(family.why)") }
         }
         let newFlags = SyscallCatalog.cloneNamespaceFlags
-        if g.grant("unshare").admits(index: 0, set: 0) && (0..<64).contains(where: { newFlags & (1 << UInt64($0)) != 0 && g.grant("unshare").admits(index: 0, set: 1 << UInt64($0)) }) {
+        if g.grant("unshare").admits(index: 0, set: 0)
+            && (0..<64).contains(where: { newFlags & (1 << UInt64($0)) != 0 && g.grant("unshare").admits(index: 0, set: 1 << UInt64($0)) })
+        {
             add(.high, "namespace-creation", "unshare allowed with CLONE_NEW* flags: the unit could create namespaces")
         }
         let clone = g.grant("clone")
         if clone.admits(index: 0, set: SyscallCatalog.cloneNewUser, clear: SyscallCatalog.cloneThread) {
-            add(.high, "namespace-creation", "clone allowed with CLONE_NEWUSER: the unit could create namespaces (condition: \(g.conditionText("clone")))")
+            add(
+                .high,
+                "namespace-creation",
+                "clone allowed with CLONE_NEWUSER: the unit could create namespaces (condition: \(g.conditionText("clone")))"
+            )
         } else {
             // 0x80 is CLONE_NEWTIME for unshare and clone3 only; in clone's flags it is part of the exit signal.
             let admitted = SyscallCatalog.cloneFlagNames.filter { $0.0 > 0xFF && newFlags & $0.0 != 0 && clone.admits(index: 0, set: $0.0) }.map(\.1)
             if !admitted.isEmpty {
                 let requiresThread = !clone.admits(index: 0, set: 0, clear: SyscallCatalog.cloneThread)
                 add(
-                    .medium, "clone-namespace-flags",
+                    .medium,
+                    "clone-namespace-flags",
                     "clone's condition (\(g.conditionText("clone"))) lets \(admitted.joined(separator: ", ")) through the filter"
                         + (requiresThread ? " together with CLONE_THREAD" : "")
                         + "; only the kernel refuses them (EINVAL for CLONE_NEWUSER and CLONE_NEWPID with CLONE_THREAD, "
                         + "EPERM for the rest: the unit lacks CAP_SYS_ADMIN)"
-                        + (requiresThread ? ". One MASKED_EQ can require CLONE_THREAD and exclude them all: mask 0x7E030080, value 0x10000" : ""))
+                        + (requiresThread ? ". One MASKED_EQ can require CLONE_THREAD and exclude them all: mask 0x7E030080, value 0x10000" : "")
+                )
             }
         }
         let ioctl = g.grant("ioctl")
         if ioctl.admits(index: 1, value: SyscallCatalog.tiocsti) {
-            add(.high, "ioctl-tiocsti", "ioctl allowed without a TIOCSTI guard (\(g.conditionText("ioctl"))): a unit with a terminal could type into it")
+            add(
+                .high,
+                "ioctl-tiocsti",
+                "ioctl allowed without a TIOCSTI guard (\(g.conditionText("ioctl"))): a unit with a terminal could type into it"
+            )
         } else if ioctl.admits(index: 1, set: SyscallCatalog.tiocsti, clear: 0xFFFF_FFFF & ~SyscallCatalog.tiocsti) {
             add(
-                .low, "ioctl-tiocsti-high-bits",
+                .low,
+                "ioctl-tiocsti-high-bits",
                 "a request with high bits set (0x1_0000_5412) passes the TIOCSTI guard; the kernel truncates it to TIOCSTI and refuses it only "
-                    + "because the unit has no terminal and no CAP_SYS_ADMIN")
+                    + "because the unit has no terminal and no CAP_SYS_ADMIN"
+            )
         }
 
         // Medium: wider than a unit needs, though another layer still holds.
@@ -190,19 +211,37 @@ public enum ProfileLint {
                 init_module finit_module delete_module kexec_load kexec_file_load reboot swapon swapoff clock_settime settimeofday
                 clock_adjtime adjtimex iopl ioperm open_by_handle_at chroot acct quotactl syslog modify_ldt lookup_dcookie uselib
                 vhangup fanotify_init kcmp pidfd_getfd move_pages migrate_pages
-                """))
+                """
+            )
+        )
         if !privileged.isEmpty {
-            add(.medium, "privileged-syscall", "\(privileged.joined(separator: ", ")) allowed: each needs a capability the unit never holds; allowing it only exposes kernel code")
+            add(
+                .medium,
+                "privileged-syscall",
+                "\(privileged.joined(separator: ", ")) allowed: each needs a capability the unit never holds; allowing it only exposes kernel code"
+            )
         }
         if g.grant("socket").admits(index: 0, outside: [1, 2, 10]) {
-            add(.medium, "socket-families", "socket allowed for families beyond AF_UNIX, AF_INET, AF_INET6 (\(g.conditionText("socket"))): AF_NETLINK, AF_PACKET, AF_VSOCK… reach more kernel code")
+            add(
+                .medium,
+                "socket-families",
+                "socket allowed for families beyond AF_UNIX, AF_INET, AF_INET6 (\(g.conditionText("socket"))): AF_NETLINK, AF_PACKET, AF_VSOCK… reach more kernel code"
+            )
         }
         if g.grant("personality").admits(index: 0, outside: [0, 0xFFFF_FFFF]) {
-            add(.medium, "personality", "personality allowed beyond query and PER_LINUX (\(g.conditionText("personality"))): ADDR_NO_RANDOMIZE turns off ASLR")
+            add(
+                .medium,
+                "personality",
+                "personality allowed beyond query and PER_LINUX (\(g.conditionText("personality"))): ADDR_NO_RANDOMIZE turns off ASLR"
+            )
         }
         let mixed = g.allowed.keys.filter { g.denied[$0] != nil }.sorted()
         if !mixed.isEmpty {
-            add(.medium, "mixed-actions", "\(mixed.joined(separator: ", ")) both allowed and denied by rules: which wins depends on libseccomp's merge; keep one action per syscall")
+            add(
+                .medium,
+                "mixed-actions",
+                "\(mixed.joined(separator: ", ")) both allowed and denied by rules: which wins depends on libseccomp's merge; keep one action per syscall"
+            )
         }
         if profile.seccomp.defaultErrnoRet == 0 && !g.defaultAllows {
             add(.medium, "errno-zero", "defaultErrnoRet 0: every denied call reports success to the unit")
@@ -211,12 +250,18 @@ public enum ProfileLint {
             add(.low, "errno-zero", "seccomp.syscalls[\(i)] (\(rule.names.joined(separator: ", "))) fails with 0: the call pretends to succeed")
         }
         for (i, rule) in profile.seccomp.syscalls.enumerated() where rule.action == .log {
-            add(.low, "log-action", "seccomp.syscalls[\(i)] (\(rule.names.joined(separator: ", "))) is SCMP_ACT_LOG: allowed, and every call is written to the host's audit log")
+            add(
+                .low,
+                "log-action",
+                "seccomp.syscalls[\(i)] (\(rule.names.joined(separator: ", "))) is SCMP_ACT_LOG: allowed, and every call is written to the host's audit log"
+            )
         }
         if profile.devices.contains("tty") {
             add(.medium, "device-tty", "/dev/tty is bound: a controlling terminal is what TIOCSTI and job-control tricks need")
         }
-        let sensitiveTrees = ["/home", "/root", "/var", "/run", "/boot", "/proc", "/sys", "/dev", "/tmp", "/mnt", "/media", "/srv", "/etc/ssh", "/etc/ssl/private"]
+        let sensitiveTrees = [
+            "/home", "/root", "/var", "/run", "/boot", "/proc", "/sys", "/dev", "/tmp", "/mnt", "/media", "/srv", "/etc/ssh", "/etc/ssl/private",
+        ]
         let sensitiveFiles = ["/etc", "/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/passwd", "/etc/group"]
         for m in profile.mounts {
             let s = m.source

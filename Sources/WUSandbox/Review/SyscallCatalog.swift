@@ -15,7 +15,8 @@ public enum SyscallCatalog {
                 pwrite64 pwritev pwritev2 read readahead readlink readlinkat readv removexattr rename renameat renameat2 rmdir
                 sendfile setxattr splice stat statfs statx symlink symlinkat sync sync_file_range syncfs tee truncate umask unlink unlinkat
                 utime utimensat utimes vmsplice write writev
-                """)
+                """
+            )
         ),
         (
             "memory",
@@ -24,7 +25,8 @@ public enum SyscallCatalog {
                 brk get_mempolicy madvise mbind membarrier memfd_create memfd_secret migrate_pages mincore mlock mlock2 mlockall
                 mmap move_pages mprotect mremap msync munlock munlockall munmap pkey_alloc pkey_free pkey_mprotect process_madvise
                 process_mrelease remap_file_pages set_mempolicy userfaultfd
-                """)
+                """
+            )
         ),
         (
             "processes",
@@ -34,7 +36,8 @@ public enum SyscallCatalog {
                 getpriority getrlimit getrusage getsid gettid ioprio_get ioprio_set kcmp personality pidfd_getfd pidfd_open prctl
                 prlimit64 process_vm_readv process_vm_writev ptrace rseq set_robust_list set_tid_address setns setpgid setpriority
                 setrlimit setsid times unshare vfork wait4 waitid futex futex_waitv
-                """)
+                """
+            )
         ),
         (
             "scheduling",
@@ -42,7 +45,8 @@ public enum SyscallCatalog {
                 """
                 sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getattr sched_getparam sched_getscheduler
                 sched_rr_get_interval sched_setaffinity sched_setattr sched_setparam sched_setscheduler sched_yield
-                """)
+                """
+            )
         ),
         (
             "signals",
@@ -50,7 +54,8 @@ public enum SyscallCatalog {
                 """
                 alarm kill pause pidfd_send_signal restart_syscall rt_sigaction rt_sigpending rt_sigprocmask rt_sigqueueinfo
                 rt_sigreturn rt_sigsuspend rt_sigtimedwait rt_tgsigqueueinfo sigaltstack signalfd signalfd4 tgkill tkill
-                """)
+                """
+            )
         ),
         (
             "time",
@@ -59,7 +64,8 @@ public enum SyscallCatalog {
                 adjtimex clock_adjtime clock_getres clock_gettime clock_nanosleep clock_settime getitimer gettimeofday nanosleep
                 setitimer settimeofday time timer_create timer_delete timer_getoverrun timer_gettime timer_settime timerfd_create
                 timerfd_gettime timerfd_settime
-                """)
+                """
+            )
         ),
         (
             "waiting and events",
@@ -67,7 +73,8 @@ public enum SyscallCatalog {
                 """
                 epoll_create epoll_create1 epoll_ctl epoll_pwait epoll_pwait2 epoll_wait eventfd eventfd2 inotify_add_watch
                 inotify_init inotify_init1 inotify_rm_watch poll ppoll pselect6 select
-                """)
+                """
+            )
         ),
         (
             "networking",
@@ -75,7 +82,8 @@ public enum SyscallCatalog {
                 """
                 accept accept4 bind connect getpeername getsockname getsockopt listen recvfrom recvmmsg recvmsg sendmmsg sendmsg
                 sendto setsockopt shutdown socket socketpair
-                """)
+                """
+            )
         ),
         (
             "IPC",
@@ -83,7 +91,8 @@ public enum SyscallCatalog {
                 """
                 mq_getsetattr mq_notify mq_open mq_timedreceive mq_timedsend mq_unlink msgctl msgget msgrcv msgsnd semctl semget
                 semop semtimedop shmat shmctl shmdt shmget
-                """)
+                """
+            )
         ),
         (
             "identity",
@@ -91,7 +100,8 @@ public enum SyscallCatalog {
                 """
                 capget capset getegid geteuid getgid getgroups getresgid getresuid getuid setfsgid setfsuid setgid setgroups
                 setregid setresgid setresuid setreuid setuid
-                """)
+                """
+            )
         ),
         ("self-restriction", words("landlock_add_rule landlock_create_ruleset landlock_restrict_self seccomp")),
         ("system information", words("getcpu getrandom sysinfo syslog uname")),
@@ -103,7 +113,8 @@ public enum SyscallCatalog {
                 io_uring_register io_uring_setup iopl ioperm kexec_file_load kexec_load keyctl lookup_dcookie modify_ldt mount
                 mount_setattr move_mount open_tree perf_event_open pivot_root quotactl reboot request_key setdomainname sethostname
                 swapoff swapon umount2 uselib vhangup
-                """)
+                """
+            )
         ),
     ]
 
@@ -134,7 +145,8 @@ public enum SyscallCatalog {
         note("setsockopt getsockopt", "a large option parser in the kernel, with a history of privilege escalations")
         note(
             "msgget msgsnd msgrcv msgctl semget semop semtimedop semctl shmget shmat shmdt shmctl",
-            "System V IPC objects (own IPC namespace); a common heap-spraying tool in kernel exploits")
+            "System V IPC objects (own IPC namespace); a common heap-spraying tool in kernel exploits"
+        )
         note("mq_open mq_timedsend mq_timedreceive mq_notify mq_getsetattr mq_unlink", "POSIX message queues (own IPC namespace)")
         note("sched_setattr sched_setscheduler sched_setparam", "changes scheduling policy; real-time classes need a capability the unit lacks")
         note("prctl", "a multiplexer of process controls; the dangerous ones need capabilities the unit lacks")
@@ -153,7 +165,8 @@ public enum SyscallCatalog {
         note("pidfd_getfd", "steals a descriptor from another process")
         note(
             "mount umount2 pivot_root fsopen fsconfig fsmount fspick move_mount open_tree mount_setattr",
-            "changes the mount table; with a user namespace a large, often exploited kernel surface")
+            "changes the mount table; with a user namespace a large, often exploited kernel surface"
+        )
         note("chroot", "changes the root directory (needs CAP_SYS_CHROOT)")
         note("bpf", "loads programs into the kernel; the verifier has a long history of exploits")
         note("perf_event_open", "kernel performance events: frequent exploits and side channels")
@@ -207,8 +220,8 @@ public enum SyscallCatalog {
         (0x1000, "CLONE_PIDFD"), (0x2000, "CLONE_PTRACE"), (0x4000, "CLONE_VFORK"), (0x8000, "CLONE_PARENT"), (0x10000, "CLONE_THREAD"),
         (0x20000, "CLONE_NEWNS"), (0x40000, "CLONE_SYSVSEM"), (0x80000, "CLONE_SETTLS"), (0x100000, "CLONE_PARENT_SETTID"),
         (0x200000, "CLONE_CHILD_CLEARTID"), (0x400000, "CLONE_DETACHED"), (0x800000, "CLONE_UNTRACED"), (0x1000000, "CLONE_CHILD_SETTID"),
-        (0x2000000, "CLONE_NEWCGROUP"), (0x4000000, "CLONE_NEWUTS"), (0x8000000, "CLONE_NEWIPC"), (0x10000000, "CLONE_NEWUSER"),
-        (0x20000000, "CLONE_NEWPID"), (0x40000000, "CLONE_NEWNET"), (0x80000000, "CLONE_IO"),
+        (0x2000000, "CLONE_NEWCGROUP"), (0x4000000, "CLONE_NEWUTS"), (0x8000000, "CLONE_NEWIPC"), (0x1000_0000, "CLONE_NEWUSER"),
+        (0x2000_0000, "CLONE_NEWPID"), (0x4000_0000, "CLONE_NEWNET"), (0x8000_0000, "CLONE_IO"),
     ]
 
     static let addressFamilies: [UInt64: String] = [

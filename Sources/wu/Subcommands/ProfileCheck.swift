@@ -7,7 +7,8 @@ extension WU {
         static let configuration = CommandConfiguration(
             commandName: "check",
             abstract: "Show the profile a bundle asks for, whether a runner allows it, and its resources against the profile's bounds.",
-            discussion: "Reads only the manifest (nothing is verified or extracted). Exit status: 0 when a runner would run it, 1 when refused.")
+            discussion: "Reads only the manifest (nothing is verified or extracted). Exit status: 0 when a runner would run it, 1 when refused."
+        )
 
         @Argument(help: "The .wu bundle.")
         var bundle: String

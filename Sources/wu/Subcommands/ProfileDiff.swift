@@ -7,7 +7,8 @@ extension WU {
         static let configuration = CommandConfiguration(
             commandName: "diff",
             abstract: "Show what B grants that A does not, and the reverse, section by section.",
-            discussion: "Exit status: 0 when B grants nothing beyond A, 1 when it does (or on error).")
+            discussion: "Exit status: 0 when B grants nothing beyond A, 1 when it does (or on error)."
+        )
 
         @Argument(help: "Profile A: a name or a file.")
         var a: String

@@ -7,7 +7,8 @@ extension WU {
     struct ProfileExplain: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "explain",
-            abstract: "Describe a profile in plain words: namespaces, host paths, devices, network, limits, environment, syscalls by purpose.")
+            abstract: "Describe a profile in plain words: namespaces, host paths, devices, network, limits, environment, syscalls by purpose."
+        )
 
         @Argument(help: "A profile name (built in: default, strict) or a profile file (a path containing '/' or ending in .json).")
         var profile: String

@@ -7,7 +7,8 @@ extension WU {
         static let configuration = CommandConfiguration(
             commandName: "lint",
             abstract: "Report what in each profile file widens the sandbox, by severity (high, medium, low).",
-            discussion: "Exit status: 0 when no file has a high finding, 1 otherwise.")
+            discussion: "Exit status: 0 when no file has a high finding, 1 otherwise."
+        )
 
         @Argument(help: "Profile files (JSON).")
         var files: [String]
