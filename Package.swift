@@ -125,5 +125,10 @@ let package = Package(
         ),
         .testTarget(name: "WURunnerTests", dependencies: ["WURunner", "WUSandbox", "WUCore", "WUProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProtocol", "WURunner"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DashboardTests",
+            dependencies: ["WUOrchestrator", "WUCore", "WUProtocol", "WURunner", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

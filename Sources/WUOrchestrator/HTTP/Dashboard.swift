@@ -1,35 +1,54 @@
-/// The dashboard's shell at `GET /`: a sign-in form; no data is shown before a session exists.
+import GRDB
+import HTTPTypes
+import Hummingbird
+
+/// The operator dashboard's routes.
+///
+/// - `GET /`: the shell (no data before a sign-in), with `/dashboard/app.js` and `/dashboard/app.css`.
+/// - `GET /dashboard/view[?job=ID]`: the signed-in caller's view as an HTML fragment, rendered on the
+///   server with every user-supplied string escaped (`DashboardView`); the script swaps it in.
+/// - `DELETE /v1/session`: sign-out; forgets the session and expires the cookie.
+///
+/// The CSP allows no inline script or style, so even a string that escaped escaping could not run.
 enum Dashboard {
-    static let html = """
-        <!doctype html>
-        <html><head><meta charset="utf-8"><title>wu orchestrator</title>
-        <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style>
-        </head><body>
-        <h1>wu orchestrator</h1>
-        <form id="signin"><input id="token" type="password" placeholder="token" size="70"> <button>Sign in</button></form>
-        <div id="main" hidden><p id="who"></p><h2>Jobs</h2><table id="jobs"></table><h2>Events</h2><pre id="events"></pre></div>
-        <script>
-        const $ = (id) => document.getElementById(id);
-        function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c])); }
-        async function show() {
-          const who = await fetch('/v1/session'); if (!who.ok) return;
-          const me = await who.json(); $('signin').hidden = true; $('main').hidden = false;
-          $('who').textContent = 'signed in as ' + me.name + ' (' + me.role + ')';
-          if (me.role !== 'runner') {
-            const jobs = await (await fetch('/v1/jobs')).json();
-            $('jobs').innerHTML = '<tr><th>id</th><th>name</th><th>state</th><th>progress</th></tr>' + jobs.jobs.map((j) =>
-              '<tr><td>' + esc(j.job_id) + '</td><td>' + esc(j.name) + '</td><td>' + esc(j.state) + '</td><td>' + Math.round(j.progress * 100) + '%</td></tr>').join('');
-          }
-          const events = new EventSource('/v1/events');
-          events.onmessage = events.onerror = null;
-          ['job', 'unit', 'copy', 'runner'].forEach((k) => events.addEventListener(k, (e) => { $('events').textContent = k + ' ' + e.data + '\\n' + $('events').textContent.slice(0, 5000); }));
+    static let contentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+    static func addRoutes(to router: Router<OrchestratorRequestContext>, scheduler: Scheduler, auth: AuthMiddleware) {
+        let store = scheduler.store
+        router.get("/") { _, _ in response(DashboardAssets.shell, type: "text/html; charset=utf-8") }
+        router.get("/dashboard/app.js") { _, _ in response(DashboardAssets.script, type: "text/javascript; charset=utf-8") }
+        router.get("/dashboard/app.css") { _, _ in response(DashboardAssets.stylesheet, type: "text/css; charset=utf-8") }
+
+        // Outside the auth middleware: signing out must work with an expired or unknown cookie too.
+        router.delete("/v1/session") { request, _ in
+            if let cookie = request.cookies[AuthMiddleware.cookieName], !cookie.value.isEmpty, cookie.value.utf8.count <= 200 {
+                let hash = Hex.sha256(cookie.value)
+                try await store.write { db in try db.execute(sql: "DELETE FROM session WHERE hash = ?", arguments: [hash]) }
+            }
+            var response = Response(status: .noContent)
+            response.headers[.cacheControl] = "no-store"
+            response.setCookie(Cookie(name: AuthMiddleware.cookieName, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
+            return response
         }
-        $('signin').onsubmit = async (e) => {
-          e.preventDefault();
-          const r = await fetch('/v1/session', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({token: $('token').value})});
-          if (r.ok) show(); else alert('sign-in failed');
-        };
-        show();
-        </script></body></html>
-        """
+
+        let views = router.group("dashboard").add(middleware: auth)
+        views.get("view") { request, context in
+            guard let identity = context.identity else { throw APIError.unauthorized }
+            let job = request.uri.queryParameters["job"].map { String($0) }
+            let data = try await DashboardData.load(scheduler, identity, selectedJob: job)
+            return response(DashboardView.render(data).rendered, type: "text/html; charset=utf-8")
+        }
+    }
+
+    static func response(_ text: String, type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.contentSecurityPolicy] = contentSecurityPolicy
+        headers[.cacheControl] = "no-store"
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
 }

@@ -70,12 +70,8 @@ public final class Orchestrator: Sendable {
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
-        router.get("/") { _, _ in
-            var headers = HTTPFields()
-            headers[.contentType] = "text/html; charset=utf-8"
-            headers[.contentSecurityPolicy] = "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Dashboard.html)))
-        }
+        // The dashboard: `GET /`, its script and stylesheet, `/dashboard/view`, and sign-out (`DELETE /v1/session`).
+        Dashboard.addRoutes(to: router, scheduler: scheduler, auth: auth)
 
         // Session: trade a token for a cookie. Outside the auth middleware: the token is in the body.
         router.post("/v1/session") { request, context in

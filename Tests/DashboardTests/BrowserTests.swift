@@ -1,0 +1,167 @@
+import FoundationEssentials
+import Testing
+import WUCore
+import WUProtocol
+
+@testable import WUOrchestrator
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The dashboard in headless Chromium against a real orchestrator and runner on loopback,
+/// asserted through the DOM over the DevTools protocol.
+@Suite(.serialized, .enabled(if: isRoot && DevTools.isInstalled, "needs root (the runner's sandbox) and /usr/bin/chromium"))
+struct BrowserTests {
+    static let hostileName = #"<img src=x onerror="window.__pwned=1;document.title='pwned'">"#
+    static let screenshotPath = repositoryRoot + "/.build/dashboard.png"
+
+    static let slowScript = """
+        #!/bin/sh
+        for step in 1 2 3; do echo "0.$((step * 3))" > "$WU_PROGRESS"; sleep 1; done
+        echo "$WU_UNIT_ID" > /out/id
+        """
+    static let failingScript = """
+        #!/bin/sh
+        echo 'about to fail' >&2
+        echo '<img src=x onerror=window.__pwned=2><script>window.__pwned=3</script>' >&2
+        exit 3
+        """
+
+    @Test func jobGoesLiveToCompletionAndHostileTextStaysText() async throws {
+        let cluster = try await Cluster(orchestratorFlags: ["--max-attempts", "2"])
+        defer { cluster.shutdown() }
+        try cluster.startRunner(name: "browser-runner")
+        let failing = try cluster.bundle(
+            "failing",
+            spec: #"{"name": "failing", "command": ["/bin/sh", "/code/fail.sh"], "units": [{"id": "f"}]}"#,
+            files: ["code/fail.sh": Self.failingScript]
+        )
+        let slow = try cluster.bundle(
+            "slow",
+            spec: #"{"name": "slow", "command": ["/bin/sh", "/code/slow.sh"], "units": [{"id": "a"}, {"id": "b"}, {"id": "c"}, {"id": "d"}]}"#,
+            files: ["code/slow.sh": Self.slowScript]
+        )
+        let failingJob = try await cluster.submit(failing)
+        let slowJob = try await cluster.submit(slow)
+        let hostileJob = try await Self.insertHostileJob(cluster)
+
+        try FileIO.makeDirectories(cluster.directory + "/chromium")
+        let chrome = try DevTools(profileDirectory: cluster.directory + "/chromium")
+        defer { chrome.shutdown() }
+        try await chrome.openPage()
+        try await chrome.navigate(cluster.url + "/")
+        try await chrome.waitFor("!document.getElementById('signin').hidden", seconds: 30, "the sign-in form")
+        #expect(try await chrome.evaluate("document.getElementById('view').children.length") == 0, "no data before a sign-in")
+
+        // Sign in through the form.
+        _ = try await chrome.evaluate(
+            "document.getElementById('token').value = '\(cluster.adminToken)'; document.getElementById('signin').requestSubmit(); true"
+        )
+        try await chrome.waitFor("document.getElementById('live').dataset.state === 'live'", seconds: 30, "the event stream")
+        #expect(try await chrome.evaluate("document.cookie") == "", "the session cookie is HttpOnly")
+        let row = "document.querySelector('#jobs tr[data-job-id=\"\(slowJob)\"]')"
+        try await chrome.waitFor("!!\(row)", seconds: 30, "the slow job's row")
+        let first = try await chrome.evaluate("Number(\(row).dataset.progress)").number ?? -1
+        #expect(first >= 0 && first < 100, "the job shows up before it is done (\(first) %)")
+        _ = try await chrome.evaluate("window.__sameDocument = 'yes'; true")
+
+        // A click on the job opens its units; then it reaches 100 % with no reload.
+        _ = try await chrome.evaluate("\(row).querySelector('td.name a').click(); true")
+        try await chrome.waitFor("!!document.querySelector('#job-detail[data-job-id=\"\(slowJob)\"]')", seconds: 30, "the job's units")
+        try await chrome.waitFor("\(row).dataset.progress === '100'", seconds: 150, "the slow job at 100 % (\(cluster.logs()))")
+        try await chrome.waitFor("\(row).dataset.state === 'completed'", seconds: 30, "the slow job completed")
+        try await chrome.waitFor(
+            "document.querySelectorAll('#job-detail tr.copy[data-copy-state=\"valid\"]').length === 4",
+            seconds: 30,
+            "four valid copies in the job's units"
+        )
+        #expect(try await chrome.evaluate("window.__sameDocument") == "yes", "no reload")
+        #expect(try await chrome.evaluate("Number(document.body.dataset.renders) > 2") == true, "rendered again on events")
+
+        // The runner and the leaderboard.
+        try await chrome.waitFor(
+            "[...document.querySelectorAll('#runners tr.runner td.name')].some((td) => td.textContent === 'browser-runner')",
+            seconds: 30,
+            "the runner in the runners table"
+        )
+        try await chrome.waitFor(
+            "[...document.querySelectorAll('#leaderboard td.name')].some((td) => td.textContent === 'browser-runner')",
+            seconds: 30,
+            "the runner on the leaderboard"
+        )
+
+        // Hostile text: the job name and the failing unit's stderr show as text and run nothing.
+        let hostileRow = "document.querySelector('#jobs tr[data-job-id=\"\(hostileJob)\"]')"
+        try await chrome.waitFor("!!\(hostileRow)", seconds: 30, "the hostile job's row")
+        #expect(try await chrome.evaluate("\(hostileRow).querySelector('td.name').textContent") == .string(Self.hostileName))
+        try await chrome.waitFor(
+            "[...document.querySelectorAll('#failures li[data-job-id=\"\(failingJob)\"] pre.stderr')]"
+                + ".some((pre) => pre.textContent.includes('<img src=x onerror=window.__pwned=2><script>'))",
+            seconds: 60,
+            "the failing unit's stderr among the recent failures"
+        )
+        #expect(try await chrome.evaluate("document.querySelectorAll('#view img, #view script, #view [onerror]').length") == 0)
+        #expect(try await chrome.evaluate("typeof window.__pwned") == "undefined", "page errors: \(chrome.pageErrors)")
+        #expect(try await chrome.evaluate("document.title") == "wu orchestrator")
+
+        try await Task.sleep(for: .milliseconds(500))
+        let png = try await chrome.screenshot()
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        try FileIO.makeDirectories(repositoryRoot + "/.build")
+        try Self.write(Self.screenshotPath, png)
+
+        // A server restart: the page notices, reconnects by itself and shows what happens next.
+        cluster.orchestrator?.stop()
+        try await chrome.waitFor("document.getElementById('live').dataset.state !== 'live'", seconds: 30, "the page noticing the restart")
+        try await cluster.startOrchestrator()
+        try await chrome.waitFor("document.getElementById('live').dataset.state === 'live'", seconds: 60, "the event stream again")
+        let after = try await cluster.submit(failing)
+        try await chrome.waitFor(
+            "!!document.querySelector('#jobs tr[data-job-id=\"\(after)\"]')",
+            seconds: 30,
+            "a job submitted after the restart"
+        )
+        #expect(try await chrome.evaluate("window.__sameDocument") == "yes", "no reload across the restart")
+
+        // Sign-out: the form is back, the view is empty and the session is gone.
+        _ = try await chrome.evaluate("document.getElementById('signout').click(); true")
+        try await chrome.waitFor("!document.getElementById('signin').hidden", seconds: 30, "the sign-in form after sign-out")
+        #expect(try await chrome.evaluate("document.getElementById('view').children.length") == 0)
+        #expect(try await chrome.evaluate("fetch('/v1/session').then((r) => r.status)") == 401)
+    }
+
+    /// A job whose name no bundle may carry (`wu pack` and the server refuse it), written straight
+    /// into the store the way a bug or a future field could: it needs an arch no runner has, so it never runs.
+    static func insertHostileJob(_ cluster: Cluster) async throws -> String {
+        let orchestrator = try Orchestrator(config: OrchestratorConfiguration(dataDirectory: cluster.dataDirectory))
+        let token = cluster.requesterToken
+        let now = orchestrator.scheduler.clock.now()
+        let owner = try #require(try await orchestrator.store.read { db in try TokenAdmin.identify(db, token: token, now: now) })
+        let manifest = Manifest(
+            name: hostileName,
+            version: "1",
+            command: ["/bin/true"],
+            resources: Manifest.Resources(arch: "no-such-arch"),
+            units: [Manifest.Unit(id: "u0")],
+            files: [Manifest.File(path: "code/run.sh", sha256: String(repeating: "c", count: 64), size: 1, mode: 0o755)]
+        )
+        return try await orchestrator.scheduler.transaction { tx in
+            try Scheduler.createJob(
+                tx,
+                owner: owner,
+                manifest: manifest,
+                priority: 0,
+                signer: "test",
+                manifestDigest: String(repeating: "a", count: 64),
+                signatureDigest: String(repeating: "b", count: 64)
+            )
+        }.jobID
+    }
+
+    static func write(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: path) }
+    }
+}
