@@ -110,6 +110,32 @@ import Testing
         #expect(d.isNoWider(than: d) && s.isNoWider(than: s))
     }
 
+    @Test func aRequesterProfileIsAdmittedOnlyWithinAnAllowedOne() throws {
+        let d = try SandboxProfile.load(named: "default")
+        let s = try SandboxProfile.load(named: "strict")
+        // Narrower than both: accepted within the first one given.
+        let narrow = try ProfileFixture.parse(ProfileFixture.json(name: "mine"))
+        #expect(narrow.admission(among: [s, d]) == .accepted(within: "strict"))
+        // fork: within default, not within strict.
+        let forking = try ProfileFixture.parse(ProfileFixture.allow("fork"))
+        #expect(forking.admission(among: [s, d]) == .accepted(within: "default"))
+        #expect(forking.grants(beyond: s).map(\.subject) == ["fork"])
+        // One syscall more than either: refused, and the refusal names it.
+        let wide = try ProfileFixture.parse(ProfileFixture.allow("ptrace"))
+        let verdict = wide.admission(among: [d, s])
+        guard case .refused(let extras) = verdict else {
+            Issue.record("expected a refusal")
+            return
+        }
+        #expect(extras.keys.sorted() == ["default", "strict"])
+        #expect(extras["default"]?.map(\.subject) == ["ptrace"])
+        #expect(
+            verdict.message(profileName: "tiny")
+                == "profile 'tiny' is wider than every profile this runner allows (beyond 'default': syscalls ptrace | beyond 'strict': syscalls ptrace)"
+        )
+        #expect(wide.admission(among: []) == .refused(beyond: [:]))
+    }
+
     @Test func argumentSetIntervalsAndComplementsAreExact() {
         typealias Arg = SandboxProfile.Seccomp.Arg
         let ne = ArgumentSet(Arg(index: 1, value: 0x5412, valueTwo: 0, op: .ne))

@@ -143,18 +143,3 @@ public struct ProfileDiff: Sendable, Encodable {
 
     public var text: String { lines.joined(separator: "\n") }
 }
-
-extension SandboxProfile {
-    /// What this profile grants that `reference` does not: empty when it is no wider.
-    ///
-    /// The orchestrator and the runner accept a requester's own profile only when this is empty
-    /// for one of the profiles the runner allows. Environment and hostname differences grant
-    /// nothing and are left out; everything else (namespaces, network, host paths, devices, every
-    /// limit, every syscall with its argument conditions, the default action) counts.
-    public func grants(beyond reference: SandboxProfile) -> [ProfileDiff.Difference] {
-        ProfileDiff.grants(of: self, beyond: reference).filter(\.widens)
-    }
-
-    /// True when this profile grants nothing beyond `reference`.
-    public func isNoWider(than reference: SandboxProfile) -> Bool { grants(beyond: reference).isEmpty }
-}

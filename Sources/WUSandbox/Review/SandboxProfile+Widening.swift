@@ -1,0 +1,50 @@
+extension SandboxProfile {
+    /// What this profile grants that `reference` does not: empty when it is no wider.
+    ///
+    /// The orchestrator and the runner accept a requester's own profile only when this is empty
+    /// for one of the profiles the runner allows. Environment and hostname differences grant
+    /// nothing and are left out; everything else (namespaces, network, host paths, devices, every
+    /// limit, every syscall with its argument conditions, the default action) counts.
+    public func grants(beyond reference: SandboxProfile) -> [ProfileDiff.Difference] {
+        ProfileDiff.grants(of: self, beyond: reference).filter(\.widens)
+    }
+
+    /// True when this profile grants nothing beyond `reference`.
+    public func isNoWider(than reference: SandboxProfile) -> Bool { grants(beyond: reference).isEmpty }
+
+    /// Whether a requester's own profile may run where `allowed` are the runner's profiles.
+    public enum Admission: Sendable, Equatable {
+        /// No wider than the named allowed profile (the first one, in the order given).
+        case accepted(within: String)
+        /// Wider than every allowed profile: what it grants beyond each, by profile name.
+        case refused(beyond: [String: [ProfileDiff.Difference]])
+
+        /// One line for a refusal: the profile name and, per allowed profile, what it adds.
+        public func message(profileName: String) -> String {
+            switch self {
+            case .accepted(let name):
+                return "profile '\(profileName)' grants nothing beyond '\(name)'"
+            case .refused(let extras):
+                let parts = extras.keys.sorted().map { name in
+                    let items = extras[name]!.map { "\($0.section) \($0.detail.isEmpty ? $0.subject : $0.text)" }
+                    return "beyond '\(name)': " + items.joined(separator: "; ")
+                }
+                return "profile '\(profileName)' is wider than every profile this runner allows (" + parts.joined(separator: " | ") + ")"
+            }
+        }
+    }
+
+    /// Decides whether this (a requester's) profile may run under one of `allowed`.
+    ///
+    /// - Returns: `.accepted` with the first allowed profile it is no wider than, else `.refused`
+    ///   naming what it grants beyond each.
+    public func admission(among allowed: [SandboxProfile]) -> Admission {
+        var extras: [String: [ProfileDiff.Difference]] = [:]
+        for reference in allowed {
+            let beyond = grants(beyond: reference)
+            if beyond.isEmpty { return .accepted(within: reference.name) }
+            extras[reference.name] = beyond
+        }
+        return .refused(beyond: extras)
+    }
+}
