@@ -20,6 +20,9 @@ struct WU: AsyncParsableCommand {
 
     /// Runs the command; a `WUError` exits with its documented status and a one-line message.
     static func main() async {
+        // `wu sandbox exec` is started once per unit by benchmarks and scripts: skip ArgumentParser's
+        // command-tree scan when the arguments are plain (SandboxExec.fastMain returns nil otherwise).
+        if let status = await SandboxExec.fastMain(CommandLine.arguments) { Glibc.exit(status) }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

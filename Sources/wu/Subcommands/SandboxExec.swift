@@ -61,7 +61,7 @@ extension WU {
         @Flag(help: "Run without cgroup limits (when this host cannot apply them).")
         var noLimits = false
 
-        @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).")
+        @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).")
         var command: [String] = []
 
         mutating func validate() throws {
