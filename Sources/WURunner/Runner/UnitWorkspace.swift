@@ -62,18 +62,11 @@ public struct UnitWorkspace: Sendable {
         return min(1, max(0, value))
     }
 
-    /// The sandbox request for a manifest's unit (or its aggregate when `unit` is nil).
+    /// The sandbox request for a manifest's unit (or its aggregate when `unit` is nil), bound to this workspace.
     public static func request(manifest: Manifest, unit: Manifest.Unit?, jobID: String, workspace: UnitWorkspace) -> SandboxRequest {
-        var environment = manifest.env
-        environment["WU_JOB_ID"] = jobID
-        environment["WU_UNIT_ID"] = unit?.id ?? "aggregate"
-        environment["WU_PROGRESS"] = "/run/wu/progress"
-        let command = unit.map { manifest.command + $0.args } ?? manifest.aggregate?.command ?? manifest.command
-        let r = manifest.resources
-        return SandboxRequest(
-            command: command, environment: environment, workingDirectory: "/code", codeDirectory: workspace.code,
-            inputDirectory: workspace.input, outputDirectory: workspace.output, progressFile: workspace.progress,
-            limits: .init(memoryBytes: r.memoryBytes, millicpus: r.millicpus, pids: r.pids, diskBytes: r.diskBytes, wallTimeMs: r.wallTimeMs)
+        .forUnit(
+            of: manifest, unit: unit, jobID: jobID, code: workspace.code, input: workspace.input, output: workspace.output,
+            progress: workspace.progress
         )
     }
 

@@ -1,6 +1,6 @@
 import FoundationEssentials
 import Glibc
-public import WUCore
+import WUCore
 public import WUProtocol
 
 /// `wu run`: verifies a bundle, runs its units and then its aggregate in the sandbox on this
@@ -106,13 +106,9 @@ public enum LocalJob {
                     try FileSystem.writeFile(target, bytes, mode: mode_t(file.mode))
                 }
             }
-            let request = request(
-                manifest: manifest,
-                unitID: unit.id,
-                command: manifest.command + unit.args,
-                code: bundleDir + "/code",
-                input: unitWork + "/in",
-                work: unitWork
+            let request = SandboxRequest.forUnit(
+                of: manifest, unit: unit, jobID: "local", code: bundleDir + "/code", input: unitWork + "/in", output: unitWork + "/out",
+                progress: unitWork + "/progress"
             )
             var r = await runOne(sandbox: sandbox, id: unit.id, request: request, work: unitWork, options: options)
             if let digest = r.outputDigest { archives[unit.id] = (unitWork + "/out.zst", digest) }
@@ -121,7 +117,7 @@ public enum LocalJob {
             report(r)
         }
 
-        if let aggregate = manifest.aggregate, reports.allSatisfy(\.succeeded), options.units == nil {
+        if manifest.aggregate != nil, reports.allSatisfy(\.succeeded), options.units == nil {
             let aggWork = work + "/units/aggregate"
             try FileSystem.makeDirectories(aggWork + "/in", mode: 0o755)
             try FileSystem.makeDirectories(aggWork + "/out", mode: 0o755)
@@ -129,37 +125,15 @@ public enum LocalJob {
                 try OutputArchive.extract(compressed: archive.path, expectedOutputDigest: archive.digest, to: aggWork + "/in/" + id)
             }
             FileSystem.makeTraversable(aggWork + "/in")
-            let request = request(
-                manifest: manifest,
-                unitID: "aggregate",
-                command: aggregate.command,
-                code: bundleDir + "/code",
-                input: aggWork + "/in",
-                work: aggWork
+            let request = SandboxRequest.forUnit(
+                of: manifest, unit: nil, jobID: "local", code: bundleDir + "/code", input: aggWork + "/in", output: aggWork + "/out",
+                progress: aggWork + "/progress"
             )
             let r = await runOne(sandbox: sandbox, id: "aggregate", request: request, work: aggWork, options: options)
             reports.append(r)
             report(r)
         }
         return reports
-    }
-
-    static func request(manifest: Manifest, unitID: String, command: [String], code: String, input: String, work: String) -> SandboxRequest {
-        var environment = manifest.env
-        environment["WU_JOB_ID"] = "local"
-        environment["WU_UNIT_ID"] = unitID
-        environment["WU_PROGRESS"] = "/run/wu/progress"
-        let r = manifest.resources
-        return SandboxRequest(
-            command: command,
-            environment: environment,
-            workingDirectory: "/code",
-            codeDirectory: code,
-            inputDirectory: input,
-            outputDirectory: work + "/out",
-            progressFile: work + "/progress",
-            limits: .init(memoryBytes: r.memoryBytes, millicpus: r.millicpus, pids: r.pids, diskBytes: r.diskBytes, wallTimeMs: r.wallTimeMs)
-        )
     }
 
     static func runOne(sandbox: Sandbox, id: String, request: SandboxRequest, work: String, options: Options) async -> UnitReport {
