@@ -43,7 +43,6 @@ struct BrowserTests {
             files: ["code/slow.sh": Self.slowScript]
         )
         let failingJob = try await cluster.submit(failing)
-        let slowJob = try await cluster.submit(slow)
         let hostileJob = try await Self.insertHostileJob(cluster)
 
         try FileIO.makeDirectories(cluster.directory + "/chromium")
@@ -60,11 +59,19 @@ struct BrowserTests {
         )
         try await chrome.waitFor("document.getElementById('live').dataset.state === 'live'", seconds: 30, "the event stream")
         #expect(try await chrome.evaluate("document.cookie") == "", "the session cookie is HttpOnly")
+        _ = try await chrome.evaluate("window.__sameDocument = 'yes'; true")
+
+        // Submitted while the page is open: the job appears by itself, unfinished (4 units of 3 s on one runner).
+        let slowJob = try await cluster.submit(slow)
         let row = "document.querySelector('#jobs tr[data-job-id=\"\(slowJob)\"]')"
         try await chrome.waitFor("!!\(row)", seconds: 30, "the slow job's row")
         let first = try await chrome.evaluate("Number(\(row).dataset.progress)").number ?? -1
         #expect(first >= 0 && first < 100, "the job shows up before it is done (\(first) %)")
-        _ = try await chrome.evaluate("window.__sameDocument = 'yes'; true")
+        try await chrome.waitFor(
+            "!!document.querySelector('#runners tr.runner td.running a[href=\"#job=\(slowJob)\"]')",
+            seconds: 30,
+            "the runner's row naming the unit it runs now"
+        )
 
         // A click on the job opens its units; then it reaches 100 % with no reload.
         _ = try await chrome.evaluate("\(row).querySelector('td.name a').click(); true")

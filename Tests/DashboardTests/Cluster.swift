@@ -40,8 +40,8 @@ final class ChildProcess: @unchecked Sendable {  // pid and log path are set onc
         let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         let cArgs = argv.map { strdup($0) } + [nil]
         defer {
-            cEnv.forEach { free($0) }
-            cArgs.forEach { free($0) }
+            for pointer in cEnv { free(pointer) }
+            for pointer in cArgs { free(pointer) }
         }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
@@ -112,7 +112,9 @@ final class Cluster: @unchecked Sendable {  // used from one test at a time
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         return Int(UInt16(bigEndian: address.sin_port))

@@ -71,8 +71,8 @@ final class DevTools: @unchecked Sendable {  // fds and pid are set once in init
         let env = ["HOME=" + profileDirectory, "PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
         let cEnv = env.map { strdup($0) } + [nil]
         defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
+            for pointer in cArgs { free(pointer) }
+            for pointer in cEnv { free(pointer) }
         }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, Self.binary, &actions, nil, cArgs, cEnv)
@@ -156,7 +156,12 @@ final class DevTools: @unchecked Sendable {  // fds and pid are set once in init
     var pageErrors: [String] { state.withLock { $0.pageErrors } }
 
     /// Sends one command and waits for its answer.
-    func send(_ method: String, _ params: [String: JSONValue] = [:], toPage: Bool = true, timeout: Duration = .seconds(30)) async throws
+    func send(
+        _ method: String,
+        _ params: [String: JSONValue] = [:],
+        toPage: Bool = true,
+        timeout: Duration = .seconds(30)
+    ) async throws
         -> JSONValue
     {
         let id = state.withLock { s -> Int in

@@ -60,7 +60,7 @@ final class Harness: Sendable {
         var pid: pid_t = 0
         let arguments: [String] = ["/bin/rm", "-rf", path]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for pointer in argv { free(pointer) } }
         if posix_spawn(&pid, "/bin/rm", nil, nil, &argv, environ) == 0 {
             var status: Int32 = 0
             waitpid(pid, &status, 0)

@@ -12,6 +12,8 @@ struct DashboardData: Sendable {
     var now: Int64
     var jobs: [JobRow]
     var runners: [RunnerView]?
+    /// What each runner holds a lease on now, by runner id.
+    var nowRunning: [String: [Lease]]
     var leaderboard: [LeaderboardEntry]
     var failures: [FailureRow]
     var throughput: Throughput
@@ -35,6 +37,12 @@ struct DashboardData: Sendable {
         var queued: Int { max(0, total - valid - running - failed) }
         /// Valid units in percent, rounded down (100 only when every unit is valid).
         var percent: Int { total == 0 ? 100 : valid * 100 / total }
+    }
+
+    /// A leased copy: which job and unit a runner runs now.
+    struct Lease: Sendable, Equatable {
+        var jobID: Int64
+        var unit: String
     }
 
     /// A copy that failed or disagreed with its quorum.
@@ -77,7 +85,8 @@ struct DashboardData: Sendable {
             (
                 jobs: role == .runner ? [] : try jobs(db, identity),
                 failures: role == .runner ? [] : try failures(db, identity),
-                throughput: role == .runner ? Throughput(completed: [], failed: []) : try throughput(db, identity, now: now)
+                throughput: role == .runner ? Throughput(completed: [], failed: []) : try throughput(db, identity, now: now),
+                nowRunning: role == .requester ? [:] : try leases(db)
             )
         }
         let runners: [RunnerView]? = role == .requester ? nil : try await scheduler.runners(identity).runners
@@ -100,6 +109,7 @@ struct DashboardData: Sendable {
             now: now,
             jobs: snapshot.jobs,
             runners: runners,
+            nowRunning: snapshot.nowRunning,
             leaderboard: leaderboard,
             failures: snapshot.failures,
             throughput: snapshot.throughput,
@@ -140,6 +150,20 @@ struct DashboardData: Sendable {
                 failureReason: row["failure_reason"]
             )
         }
+    }
+
+    /// Leased copies by runner (the caller sees only the rows of runners it may see).
+    static func leases(_ db: Database) throws -> [String: [Lease]] {
+        var result: [String: [Lease]] = [:]
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT c.runner_id, c.job_id, u.name FROM copy c JOIN unit u ON u.id = c.unit_id
+                WHERE c.state = 'leased' AND c.runner_id IS NOT NULL ORDER BY c.id LIMIT 1000
+                """
+        )
+        for row in rows { result[String(row[0] as Int64), default: []].append(Lease(jobID: row[1], unit: row[2])) }
+        return result
     }
 
     /// The latest failed or expired attempts and invalid copies, newest first.

@@ -14,7 +14,7 @@ enum DashboardView {
             sections.append(throughput(data.throughput))
             if let selected = data.selected { sections.append(job(selected, now: data.now)) }
         }
-        if let runners = data.runners { sections.append(self.runners(runners, now: data.now)) }
+        if let runners = data.runners { sections.append(self.runners(runners, leases: data.nowRunning, now: data.now)) }
         sections.append(leaderboard(data.leaderboard))
         if data.identity.role != .runner { sections.append(failures(data.failures, now: data.now)) }
         return HTML(sections)
@@ -149,17 +149,20 @@ enum DashboardView {
 
     // MARK: Runners, leaderboard, failures
 
-    static func runners(_ runners: [RunnerView], now: Int64) -> HTML {
+    static func runners(_ runners: [RunnerView], leases: [String: [DashboardData.Lease]], now: Int64) -> HTML {
         let rows: [HTML] = runners.map { r in
-            """
-            <tr class="runner" data-runner-id="\(r.runnerID)" data-status="\(r.status)">\
-            <td class="name">\(r.name)</td><td><span class="badge \(r.status)">\(r.status)</span></td>\
-            <td class="num">\(cpus(r.capacity.millicpus))</td><td class="num">\(bytes(r.capacity.memoryBytes))</td>\
-            <td class="num">\(bytes(r.capacity.diskBytes))</td><td class="num">\(r.capacity.gpus)</td>\
-            <td class="num running">\(r.runningCopies)</td><td class="num">\(r.reputation)</td>\
-            <td class="num">\(r.valid)/\(r.invalid)</td><td>\(r.arch)</td><td>\(r.version)</td>\
-            <td class="age">\(ago(r.lastSeenAt, now: now))</td></tr>
-            """
+            let held = leases[r.runnerID] ?? []
+            let links: [HTML] = held.prefix(4).map { " <a href=\"#job=\($0.jobID)\">\($0.jobID)/\($0.unit)</a>" }
+            let more: HTML = held.count > 4 ? " +\(held.count - 4)" : .empty
+            return """
+                <tr class="runner" data-runner-id="\(r.runnerID)" data-status="\(r.status)">\
+                <td class="name">\(r.name)</td><td><span class="badge \(r.status)">\(r.status)</span></td>\
+                <td class="num">\(cpus(r.capacity.millicpus))</td><td class="num">\(bytes(r.capacity.memoryBytes))</td>\
+                <td class="num">\(bytes(r.capacity.diskBytes))</td><td class="num">\(r.capacity.gpus)</td>\
+                <td class="running">\(r.runningCopies)\(links)\(more)</td><td class="num">\(r.reputation)</td>\
+                <td class="num">\(r.valid)/\(r.invalid)</td><td>\(r.arch)</td><td>\(r.version)</td>\
+                <td class="age">\(ago(r.lastSeenAt, now: now))</td></tr>
+                """
         }
         let body: HTML = rows.isEmpty ? "<tr><td colspan=\"12\" class=\"empty\">No runners registered.</td></tr>" : HTML(rows)
         return """
