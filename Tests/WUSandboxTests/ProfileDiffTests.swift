@@ -154,4 +154,89 @@ import Testing
         #expect(masked.admits(index: 0, value: 0x0001_0F00))
         #expect(ArgumentSet(Arg(index: 0, value: 1, valueTwo: 2, op: .maskedEq)).isEmpty)
     }
+
+    @Test func aPathologicalRuleIsBoundedAndJudgedConservatively() throws {
+        // Six != conditions would expand to 64^6 cubes; the comparison stays fast and never calls it narrower.
+        let args = (0..<6).map { #"{"index": \#($0), "value": 7, "op": "SCMP_CMP_NE"}"# }.joined(separator: ", ")
+        let hostile = try ProfileFixture.parse(
+            ProfileFixture.allowing(#"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [\#(args)]}"#)
+        )
+        let d = try SandboxProfile.load(named: "default")
+        let start = ContinuousClock.now
+        #expect(hostile.grants(beyond: d).map(\.subject) == ["socket"])
+        // As the reference it counts from below (empty), so even the same profile is not "within" it.
+        #expect(!hostile.isNoWider(than: hostile))
+        #expect(ProfileLint.lint(hostile).contains { $0.rule == "socket-families" })
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    /// The cube algebra against direct evaluation of the conditions: random rules on two
+    /// arguments, every "not a subset" answer checked on its example, every "subset" answer
+    /// checked on boundary and random values.
+    @Test func subsetAnswersAgreeWithDirectEvaluation() {
+        typealias Arg = SandboxProfile.Seccomp.Arg
+        var rng = SplitMix(seed: 42)
+        let ops: [SandboxProfile.Seccomp.Op] = [.eq, .ne, .lt, .le, .gt, .ge, .maskedEq]
+        func holds(_ a: Arg, _ x: UInt64) -> Bool {
+            switch a.op {
+            case .eq: x == a.value
+            case .ne: x != a.value
+            case .lt: x < a.value
+            case .le: x <= a.value
+            case .gt: x > a.value
+            case .ge: x >= a.value
+            case .maskedEq: x & a.value == a.valueTwo
+            }
+        }
+        func randomValue() -> UInt64 {
+            switch rng.next() % 4 {
+            case 0: rng.next() % 16
+            case 1: UInt64.max - rng.next() % 4
+            case 2: 1 << (rng.next() % 64)
+            default: rng.next()
+            }
+        }
+        func randomRules() -> [[Arg]] {
+            (0..<(1 + Int(rng.next() % 3))).map { _ in
+                (0..<2).compactMap { index in
+                    rng.next() % 3 == 0
+                        ? nil : Arg(index: index, value: randomValue(), valueTwo: rng.next() % 16, op: ops[Int(rng.next() % UInt64(ops.count))])
+                }
+            }
+        }
+        func contains(_ rules: [[Arg]], _ x: [UInt64]) -> Bool { rules.contains { $0.allSatisfy { holds($0, x[$0.index]) } } }
+        func set(_ rules: [[Arg]]) -> ArgumentSet { rules.reduce(ArgumentSet.empty) { $0.union(ArgumentSet(conditions: $1)) } }
+        for _ in 0..<200 {
+            let a = randomRules()
+            let b = randomRules()
+            guard let extra = set(a).uncovered(by: set(b), limit: 4, budget: 100_000) else { continue }
+            if let cube = extra.first {
+                #expect(contains(a, cube.example) && !contains(b, cube.example), "\(a) \(b) \(cube.example)")
+            } else {
+                var probes: [[UInt64]] = []
+                for r in a {
+                    for c in r {
+                        for v in [c.value, c.value &+ 1, c.value &- 1, c.valueTwo, 0, .max] {
+                            probes.append(c.index == 0 ? [v, 0, 0, 0, 0, 0] : [0, v, 0, 0, 0, 0])
+                        }
+                    }
+                }
+                for _ in 0..<200 { probes.append([randomValue(), randomValue(), 0, 0, 0, 0]) }
+                for x in probes where contains(a, x) { #expect(contains(b, x), "\(a) ⊆ \(b) fails at \(x)") }
+            }
+        }
+    }
+}
+
+/// A small deterministic generator for the property test.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

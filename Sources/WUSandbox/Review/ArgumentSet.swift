@@ -7,30 +7,25 @@
 /// Subset is decided exactly (``uncovered(by:limit:budget:)``), so "B allows nothing A does not" is a proof, not a
 /// heuristic — `ioctl` with `request != 0x5412` equals `request < 0x5412 ∪ request > 0x5412`.
 struct ArgumentSet: Sendable, Equatable {
-    /// One cube: for each argument, the bits it fixes (`mask`) and their values (`bits ⊆ mask`).
+    /// One cube: for each argument (lanes 0…5), the bits it fixes (`mask`) and their values
+    /// (`bits ⊆ mask`). SIMD lanes, not arrays: no allocation per cube, one instruction per test.
     struct Cube: Sendable, Hashable {
-        var mask: [UInt64]
-        var bits: [UInt64]
+        var mask: SIMD8<UInt64>
+        var bits: SIMD8<UInt64>
 
-        static let any = Cube(mask: Array(repeating: 0, count: 6), bits: Array(repeating: 0, count: 6))
+        static let any = Cube(mask: .zero, bits: .zero)
 
         func intersection(_ other: Cube) -> Cube? {
-            var out = self
-            for i in 0..<6 {
-                if mask[i] & other.mask[i] & (bits[i] ^ other.bits[i]) != 0 { return nil }
-                out.mask[i] = mask[i] | other.mask[i]
-                out.bits[i] = bits[i] | other.bits[i]
-            }
-            return out
+            guard mask & other.mask & (bits ^ other.bits) == .zero else { return nil }
+            return Cube(mask: mask | other.mask, bits: bits | other.bits)
         }
 
         func isSubset(of other: Cube) -> Bool {
-            for i in 0..<6 where other.mask[i] & ~mask[i] != 0 || bits[i] & other.mask[i] != other.bits[i] { return false }
-            return true
+            other.mask & ~mask == .zero && bits & other.mask == other.bits
         }
 
         /// The smallest tuple in the cube (every free bit 0): a concrete example.
-        var example: [UInt64] { bits }
+        var example: [UInt64] { (0..<6).map { bits[$0] } }
     }
 
     var cubes: [Cube]
@@ -74,11 +69,26 @@ struct ArgumentSet: Sendable, Equatable {
         }
     }
 
+    /// The most cubes one rule may expand to (two `!=` conditions: 64 × 64).
+    static let ruleCap = 4096
+
     /// The tuples a rule's conditions all admit.
-    init(conditions: [SandboxProfile.Seccomp.Arg]) {
-        var set = ArgumentSet.everything
-        for c in conditions { set = set.intersection(ArgumentSet(c)) }
-        self = set
+    ///
+    /// A rule whose conditions would expand past ``ruleCap`` cubes (three or more `!=`, say) is
+    /// approximated, so that a hostile profile cannot exhaust memory: from above (conditions
+    /// dropped, largest first: the set only grows) when `overApproximate`, else from below (empty).
+    /// Compare a candidate from above and its reference from below, and "no wider" stays sound.
+    init(conditions: [SandboxProfile.Seccomp.Arg], overApproximate: Bool = true) {
+        var parts = conditions.map { ArgumentSet($0) }.sorted { $0.cubes.count < $1.cubes.count }
+        var size = parts.reduce(1) { $0 * max($1.cubes.count, 1) }
+        if size > Self.ruleCap {
+            guard overApproximate else {
+                self = .empty
+                return
+            }
+            while size > Self.ruleCap, let dropped = parts.popLast() { size /= max(dropped.cubes.count, 1) }
+        }
+        self = parts.reduce(ArgumentSet.everything) { $0.intersection($1) }
     }
 
     /// `[lo, hi]` as aligned blocks.
@@ -106,18 +116,19 @@ struct ArgumentSet: Sendable, Equatable {
     }
 
     /// Cubes of `self` that no cube of `other` covers, up to `limit` of them; empty when `self ⊆ other`,
-    /// nil when undecided within `budget` steps (callers then assume the worst: not a subset).
+    /// nil when undecided within `budget` cube comparisons (callers then assume the worst: not a
+    /// subset). The budget bounds the time a hostile profile can cost whoever compares it.
     ///
     /// Divide and conquer: a cube inside one of `other`'s is covered, a cube meeting none is not,
     /// and any other cube is split in two on a bit some cube of `other` it meets fixes (the highest
     /// first, which follows the aligned blocks intervals are made of). The 0 half is searched
     /// first, so the first uncovered cubes found hold small values: readable examples.
-    func uncovered(by other: ArgumentSet, limit: Int = 1, budget: Int = 1_000_000) -> [Cube]? {
+    func uncovered(by other: ArgumentSet, limit: Int = 1, budget: Int = 2_000_000) -> [Cube]? {
         var out: [Cube] = []
         var steps = 0
         var stack: [(cube: Cube, candidates: [Cube])] = cubes.reversed().map { ($0, other.cubes) }
         while let (a, candidates) = stack.popLast() {
-            steps += 1
+            steps += 1 + candidates.count
             if steps > budget { return nil }
             let hits = candidates.filter { a.intersection($0) != nil }
             if hits.isEmpty {

@@ -19,14 +19,30 @@ struct SeccompGrants: Sendable {
     var defaultAction: Seccomp.Action
     var defaultErrno: Int
 
-    init(_ seccomp: Seccomp) {
+    /// The most cubes one syscall's grant may hold; past it the grant is approximated like a rule's.
+    static let syscallCap = 65536
+
+    /// Reads a seccomp section.
+    ///
+    /// - Parameter overApproximate: How to bound a pathological rule set (see
+    ///   ``ArgumentSet/init(conditions:overApproximate:)``): from above for a profile under review
+    ///   or a candidate, from below for the reference a candidate is compared against.
+    init(_ seccomp: Seccomp, overApproximate: Bool = true) {
         defaultAction = seccomp.defaultAction
         defaultErrno = seccomp.defaultErrnoRet
         defaultAllows = Self.grants(seccomp.defaultAction)
         for rule in seccomp.syscalls {
             for name in rule.names {
                 if Self.grants(rule.action) {
-                    allowed[name, default: .empty] = allowed[name, default: .empty].union(ArgumentSet(conditions: rule.args))
+                    let current = allowed[name, default: .empty]
+                    let added = ArgumentSet(conditions: rule.args, overApproximate: overApproximate)
+                    if current.cubes.count + added.cubes.count <= Self.syscallCap {
+                        allowed[name] = current.union(added)
+                    } else if overApproximate {
+                        allowed[name] = .everything
+                    } else {
+                        allowed[name] = current
+                    }
                     conditions[name, default: []].append(rule.args)
                     if let c = rule.comment { comments[name, default: []].append(c) }
                 } else {

@@ -154,6 +154,7 @@ public enum SyscallCatalog {
         note("mknod mknodat", "device nodes need CAP_MKNOD, which the unit lacks (fifos and sockets only); mounts are nodev")
         note("remap_file_pages", "deprecated, emulated in the kernel; rarely used code")
         note("sync", "a machine-wide flush: can stall the volunteer's disks")
+        note("futex", "priority-inheritance futexes have a history of kernel exploits (CVE-2014-3153)")
         note("userfaultfd", "lets a process stall kernel page faults: the usual way to win a kernel race")
         note("clone", "creates processes; a CLONE_NEW* flag would create namespaces")
         note("clone3", "its flags sit behind a pointer seccomp cannot read, so no condition can restrict them")
