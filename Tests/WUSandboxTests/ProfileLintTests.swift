@@ -103,6 +103,7 @@ enum ProfileFixture {
             )
         ),
         Case(rule: "privileged-syscall", severity: .medium, json: ProfileFixture.allow("open_by_handle_at")),
+        Case(rule: "process-inspection", severity: .medium, json: ProfileFixture.allow("pidfd_getfd")),
         Case(rule: "socket-families", severity: .medium, json: ProfileFixture.allow("socket")),
         Case(rule: "personality", severity: .medium, json: ProfileFixture.allow("personality")),
         Case(

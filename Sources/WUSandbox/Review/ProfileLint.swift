@@ -210,7 +210,7 @@ public enum ProfileLint {
                 """
                 init_module finit_module delete_module kexec_load kexec_file_load reboot swapon swapoff clock_settime settimeofday
                 clock_adjtime adjtimex iopl ioperm open_by_handle_at chroot acct quotactl syslog modify_ldt lookup_dcookie uselib
-                vhangup fanotify_init kcmp pidfd_getfd move_pages migrate_pages
+                vhangup fanotify_init move_pages migrate_pages
                 """
             )
         )
@@ -219,6 +219,14 @@ public enum ProfileLint {
                 .medium,
                 "privileged-syscall",
                 "\(privileged.joined(separator: ", ")) allowed: each needs a capability the unit never holds; allowing it only exposes kernel code"
+            )
+        }
+        let inspecting = allowed(["kcmp", "pidfd_getfd"])
+        if !inspecting.isEmpty {
+            add(
+                .medium,
+                "process-inspection",
+                "\(inspecting.joined(separator: ", ")) allowed: compares kernel objects of, or takes descriptors from, other processes of the unit"
             )
         }
         if g.grant("socket").admits(index: 0, outside: [1, 2, 10]) {
