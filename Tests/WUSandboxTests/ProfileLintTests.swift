@@ -127,6 +127,13 @@ enum ProfileFixture {
                 #"{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_NE"}]}"#
             )
         ),
+        Case(
+            rule: "arg-truncation",
+            severity: .low,
+            json: ProfileFixture.allowing(
+                #"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 17, "op": "SCMP_CMP_NE"}]}"#
+            )
+        ),
         Case(rule: "memlock", severity: .low, json: ProfileFixture.allow("mlock")),
         Case(rule: "fileless-exec", severity: .low, json: ProfileFixture.allow("memfd_create", "execveat")),
         Case(rule: "sync", severity: .low, json: ProfileFixture.allow("sync")),
@@ -186,6 +193,22 @@ enum ProfileFixture {
         let json = ProfileFixture.json(network: #""host""#, rules: #"{"names": ["read", "ptrace"], "action": "SCMP_ACT_ALLOW"}"#)
         let rules = Set(ProfileLint.lint(Array(json.utf8), origin: "f.json").map(\.rule))
         #expect(rules.isSuperset(of: ["host-network", "refused-by-loader", "ptrace"]))
+    }
+
+    @Test func truncationIsJudgedOnTheUpperHalf() throws {
+        // socket(family != AF_PACKET) passes 0x1_0000_0011, which the kernel reads as AF_PACKET.
+        let ne = try ProfileFixture.parse(
+            ProfileFixture.allowing(#"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 17, "op": "SCMP_CMP_NE"}]}"#)
+        )
+        let finding = try #require(ProfileLint.lint(ne).first { $0.rule == "arg-truncation" })
+        #expect(finding.message.contains("family=0x100000011") && finding.message.contains("AF_PACKET"))
+        // Equality pins all 64 bits: nothing to report.
+        let eq = try ProfileFixture.parse(
+            ProfileFixture.allowing(#"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}"#)
+        )
+        #expect(!ProfileLint.lint(eq).contains { $0.rule == "arg-truncation" })
+        // Unconditioned: every low half is allowed anyway.
+        #expect(!ProfileLint.lint(try ProfileFixture.parse(ProfileFixture.allow("socket"))).contains { $0.rule == "arg-truncation" })
     }
 
     @Test func findingsAreOrderedBySeverity() {

@@ -204,6 +204,24 @@ public enum ProfileLint {
             )
         }
 
+        // The kernel reads these arguments as 32-bit ints while the filter compares all 64 bits:
+        // a condition that does not pin the upper half can pass a value the kernel truncates to one
+        // the condition refuses (ioctl's request is the rule above).
+        for (syscall, indices) in Self.thirtyTwoBitArguments where g.allows(syscall) && !g.defaultAllows {
+            for index in indices {
+                if let example = Self.truncationExample(g.grant(syscall), index: index) {
+                    let name = SyscallCatalog.argumentName(syscall, index)
+                    add(
+                        .low,
+                        "arg-truncation",
+                        "\(syscall)'s condition (\(g.conditionText(syscall))) passes \(name)=0x\(String(example, radix: 16, uppercase: true)), "
+                            + "which the kernel truncates to \(SyscallCatalog.describe(syscall, index, example & 0xFFFF_FFFF)), a value it refuses; "
+                            + "pin the upper 32 bits (e.g. with SCMP_CMP_EQ or a MASKED_EQ on 0xFFFFFFFF00000000)"
+                    )
+                }
+            }
+        }
+
         // Medium: wider than a unit needs, though another layer still holds.
         let privileged = allowed(
             SyscallCatalog.words(
@@ -302,6 +320,38 @@ public enum ProfileLint {
         if l.tmpSizeBytes > l.maxMemoryBytes { add(.low, "large-limit", "tmp_size is larger than max_memory; /tmp is counted in memory") }
         if profile.description.isEmpty { add(.low, "no-description", "no description: say what the profile is for") }
         return sorted(findings)
+    }
+
+    /// Arguments the kernel declares `int` or `unsigned int`, by syscall (ioctl's request has its own rule).
+    static let thirtyTwoBitArguments: [(String, [Int])] = [
+        ("socket", [0, 1, 2]), ("socketpair", [0, 1, 2]), ("personality", [0]), ("prctl", [0]), ("fcntl", [1]), ("kill", [1]),
+        ("tkill", [1]), ("tgkill", [2]), ("setsockopt", [1, 2]), ("getsockopt", [1, 2]), ("unshare", [0]), ("setns", [1]),
+        ("open", [1]), ("openat", [2]), ("madvise", [2]), ("seccomp", [0]),
+    ]
+
+    /// A value of argument `index` with upper bits set that `set` admits while it refuses the
+    /// same low 32 bits with the upper half zero; nil when truncation widens nothing.
+    static func truncationExample(_ set: ArgumentSet, index: Int) -> UInt64? {
+        let low: UInt64 = 0xFFFF_FFFF
+        func projected(_ cube: ArgumentSet.Cube) -> ArgumentSet.Cube {
+            var c = cube
+            c.mask[index] &= low
+            c.bits[index] &= low
+            return c
+        }
+        // What the kernel acts on (the low half, whatever the upper half) against what the filter
+        // admits with the upper half zero.
+        let seen = ArgumentSet(cubes: set.cubes.map(projected))
+        let plain = ArgumentSet(cubes: set.cubes.filter { $0.bits[index] & ~low == 0 }.map(projected))
+        guard let uncovered = seen.uncovered(by: plain, limit: 1, budget: 200_000)?.first else { return nil }
+        let lowValue = uncovered.bits[index] & low
+        for c in set.cubes where projected(c).intersection(uncovered) != nil {
+            let forced = c.bits[index] & ~low
+            if forced != 0 { return forced | lowValue }
+            let free = ~c.mask[index] & ~low
+            if free != 0 { return lowValue | (free & (~free &+ 1)) }
+        }
+        return nil
     }
 
     static func sorted(_ findings: [Finding]) -> [Finding] {

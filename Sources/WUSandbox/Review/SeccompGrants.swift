@@ -69,7 +69,8 @@ struct SeccompGrants: Sendable {
         if defaultAllows && denied[syscall] == nil && allowed[syscall] == nil { return "always (default action)" }
         guard let rules = conditions[syscall], !rules.isEmpty else { return "never" }
         if rules.contains(where: \.isEmpty) { return "always" }
-        return rules.map { Self.text(syscall, $0) }.joined(separator: " or ")
+        var seen = Set<String>()
+        return rules.map { Self.text(syscall, $0) }.filter { seen.insert($0).inserted }.joined(separator: " or ")
     }
 
     /// One rule's conditions: `flags & 0x7E020080 == 0 and …`.
