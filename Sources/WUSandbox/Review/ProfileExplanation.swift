@@ -165,6 +165,9 @@ public struct ProfileExplanation: Sendable, Encodable {
         out.append(description.isEmpty ? name : "\(name): \(description)")
         out.append("  from \(origin)")
         out.append("")
+        out.append("Always, whatever the profile: no capabilities, no_new_privs, an unprivileged host uid, no descriptor")
+        out.append("  inherited beyond 0-2, /code and /in read-only, /out and /tmp bounded, the seccomp filter installed last.")
+        out.append("")
         let missing = namespaces.filter { !$0.isolated }.count
         out.append(missing == 0 ? "Namespaces (all 7; nothing of the host's is shared):" : "Namespaces (\(missing) NOT isolated):")
         for ns in namespaces { out.append("  " + Self.pad(ns.name, 8) + ns.meaning) }
