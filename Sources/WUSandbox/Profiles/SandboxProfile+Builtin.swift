@@ -802,12 +802,12 @@ extension SandboxProfile {
         "args": [
           {
             "index": 0,
-            "value": 65536,
+            "value": 2114125952,
             "valueTwo": 65536,
             "op": "SCMP_CMP_MASKED_EQ"
           }
         ],
-        "comment": "threads only (CLONE_THREAD set): no new processes"
+        "comment": "threads only: CLONE_THREAD set and no CLONE_NEW* flag (mask 0x7E030080, value 0x10000); no new processes or namespaces"
       },
       {
         "names": [
