@@ -29,7 +29,7 @@ struct BrowserTests {
         """
 
     @Test func jobGoesLiveToCompletionAndHostileTextStaysText() async throws {
-        let cluster = try await Cluster(orchestratorFlags: ["--max-attempts", "2"])
+        let cluster = try await Cluster(orchestratorFlags: ["--max-attempts", "2", "--lease-seconds", "6", "--heartbeat-ttl-seconds", "4"])
         defer { cluster.shutdown() }
         try cluster.startRunner(name: "browser-runner")
         let failing = try cluster.bundle(
@@ -130,6 +130,15 @@ struct BrowserTests {
             "a job submitted after the restart"
         )
         #expect(try await chrome.evaluate("window.__sameDocument") == "yes", "no reload across the restart")
+
+        // A runner that stops calling turns stale on the page, though no event says so.
+        try await chrome.waitFor("!!document.querySelector('#runners tr.runner[data-status=\"active\"]')", seconds: 30, "an active runner")
+        cluster.runners[0].stop()
+        try await chrome.waitFor(
+            "!!document.querySelector('#runners tr.runner[data-status=\"stale\"]')",
+            seconds: 30,
+            "the stopped runner shown as stale"
+        )
 
         // Sign-out: the form is back, the view is empty and the session is gone.
         _ = try await chrome.evaluate("document.getElementById('signout').click(); true")

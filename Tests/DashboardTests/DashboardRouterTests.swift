@@ -120,6 +120,7 @@ import WUProtocol
             #expect(html.contains("1 valid, 1 running, 0 failed, 2 queued"), "one valid, one leased, two queued (one requeued after a failure)")
             #expect(html.contains("<td class=\"name\">volunteer-1</td><td><span class=\"badge active\">active</span>"))
             #expect(html.contains("<a href=\"#job=\(job)\">\(job)/u2</a>"), "what the runner runs now")
+            #expect(html.contains("data-render-again-in-ms=\"45001\""), "rendered again when the runner would turn stale")
             #expect(html.contains("id=\"leaderboard\""))
             #expect(html.contains("Traceback: boom at line 3") && html.contains("exit-code"))
             #expect(html.contains("id=\"throughput\""))

@@ -26,7 +26,8 @@ enum DashboardAssets {
     static let script = #"""
         'use strict';
         // wu dashboard: sign in, then re-render /dashboard/view on every /v1/events message (debounced).
-        // No polling: the event stream drives every refresh, and reconnects by itself after a restart.
+        // No polling: the event stream drives every refresh, and reconnects by itself after a restart; the one timer
+        // renders again when the server says a runner's status changes by the clock alone.
         (() => {
           const $ = (id) => document.getElementById(id);
           const kinds = ['job', 'unit', 'copy', 'runner'];
@@ -36,6 +37,7 @@ enum DashboardAssets {
           let inflight = false;
           let again = false;
           let backoff = 500;
+          let statusTimer = null;
 
           function live(state) {
             $('live').dataset.state = state;
@@ -63,6 +65,10 @@ enum DashboardAssets {
               if (response.ok && me) {
                 // The server escapes every user-supplied string in this fragment (DashboardView).
                 $('view').innerHTML = await response.text();
+                // Runner status changes with the clock (a silent runner turns stale): the server says when.
+                clearTimeout(statusTimer);
+                const meta = $('view-meta');
+                if (meta) statusTimer = setTimeout(() => schedule(0), Math.min(Number(meta.dataset.renderAgainInMs), 3600000) + 250);
                 document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
               }
             } catch (error) {
@@ -102,6 +108,7 @@ enum DashboardAssets {
 
           function signedOut() {
             me = null;
+            clearTimeout(statusTimer);
             if (source) { source.close(); source = null; }
             $('view').replaceChildren();
             $('who').textContent = '';

@@ -18,6 +18,8 @@ struct DashboardData: Sendable {
     var failures: [FailureRow]
     var throughput: Throughput
     var selected: Selected?
+    /// When a runner's status will change by the clock alone (no event tells of it): the page renders again then.
+    var nextStatusChange: Int64?
 
     /// One line of the jobs table: units split into the four parts of its progress bar.
     struct JobRow: Sendable, Equatable {
@@ -104,6 +106,14 @@ struct DashboardData: Sendable {
                 selected = Selected(id: id, job: nil, units: [], error: error.message)
             }
         }
+        let ttl = Int64(scheduler.config.heartbeatTTLSeconds) * 1000
+        let changes = (runners ?? []).compactMap { runner -> Int64? in
+            switch runner.status {
+            case "active": runner.lastSeenAt + ttl + 1
+            case "stale" where runner.runningCopies == 0: runner.lastSeenAt + 4 * ttl + 1
+            default: nil
+            }
+        }
         return DashboardData(
             identity: identity,
             now: now,
@@ -113,7 +123,8 @@ struct DashboardData: Sendable {
             leaderboard: leaderboard,
             failures: snapshot.failures,
             throughput: snapshot.throughput,
-            selected: selected
+            selected: selected,
+            nextStatusChange: changes.min()
         )
     }
 

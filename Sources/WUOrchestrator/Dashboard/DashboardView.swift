@@ -17,6 +17,10 @@ enum DashboardView {
         if let runners = data.runners { sections.append(self.runners(runners, leases: data.nowRunning, now: data.now)) }
         sections.append(leaderboard(data.leaderboard))
         if data.identity.role != .runner { sections.append(failures(data.failures, now: data.now)) }
+        if let change = data.nextStatusChange, change > data.now {
+            // Heartbeats publish no events: the script renders again when a runner would turn stale or offline.
+            sections.append("<div id=\"view-meta\" hidden data-render-again-in-ms=\"\(change - data.now)\"></div>")
+        }
         return HTML(sections)
     }
 
