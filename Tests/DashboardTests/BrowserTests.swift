@@ -15,6 +15,7 @@ import Glibc
 struct BrowserTests {
     static let hostileName = #"<img src=x onerror="window.__pwned=1;document.title='pwned'">"#
     static let screenshotPath = repositoryRoot + "/.build/dashboard.png"
+    static let runningScreenshotPath = repositoryRoot + "/.build/dashboard-running.png"
 
     static let slowScript = """
         #!/bin/sh
@@ -72,6 +73,8 @@ struct BrowserTests {
             seconds: 30,
             "the runner's row naming the unit it runs now"
         )
+        try FileIO.makeDirectories(repositoryRoot + "/.build")
+        try Self.write(Self.runningScreenshotPath, try await chrome.screenshot())
 
         // A click on the job opens its units; then it reaches 100 % with no reload.
         _ = try await chrome.evaluate("\(row).querySelector('td.name a').click(); true")

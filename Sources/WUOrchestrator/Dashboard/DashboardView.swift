@@ -198,7 +198,7 @@ enum DashboardView {
             return """
                 <li class="failure" data-job-id="\(f.jobID)"><p><span class="age">\(ago(f.at, now: now))</span> \
                 <a href="#job=\(f.jobID)">job \(f.jobID) <span class="name">\(f.jobName)</span></a> unit \(f.unit)\
-                \(f.runner.map { " on \($0)" as HTML } ?? .empty): <span class="reason">\(f.reason)</span> \(status)</p>\
+                \(f.runner.map { " on \($0)" as HTML } ?? .empty): <span class="reason">\(firstLine(f.reason, limit: 200))</span> \(status)</p>\
                 \(f.stderrTail.isEmpty ? HTML.empty : "<pre class=\"stderr\">\(f.stderrTail)</pre>")</li>
                 """
         }
@@ -207,6 +207,12 @@ enum DashboardView {
     }
 
     // MARK: Formatting
+
+    /// The first line of `text`, at most `limit` characters (the stderr tail is shown whole below it).
+    static func firstLine(_ text: String, limit: Int) -> String {
+        let line = text.prefix { $0 != "\n" }
+        return line.count > limit || line.count < text.count ? String(line.prefix(limit)) + "…" : text
+    }
 
     static func ago(_ time: Int64, now: Int64) -> String {
         let seconds = max(0, (now - time) / 1000)
