@@ -4,7 +4,8 @@
 # An orchestrator on loopback with the embedded SQLite in a temporary data dir, a requester key,
 # three runners each capped at one core and 512M, `bundles/wordcount` (2 replicas, quorum 2)
 # packed, submitted and waited for, then the word counts, the leaderboard and each unit's usage.
-# Everything is stopped on exit, also on Ctrl-C.
+# Everything is stopped on exit, also on Ctrl-C. WU_DEMO_PAUSE=SECONDS keeps the dashboard up before
+# the job starts and after it ends, to watch it live (its address and an operator token are printed).
 set -euo pipefail
 bin=$(cd "${1:-.build/debug}" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,8 +44,15 @@ export WU_ORCHESTRATOR="http://127.0.0.1:$port"
 step "tokens and the requester's key"
 requester_token=$(orch token create --role requester --name demo-requester)
 runner_token=$(orch token create --role runner --name demo-pool)
+admin_token=$(orch token create --role admin --name demo-operator)
 (cd "$work" && wu keygen requester)
 orch keys add --name requester "$work/requester.pub"
+
+printf '\ndashboard: http://127.0.0.1:%s/  (sign in with the operator token %s)\n' "$port" "$admin_token"
+if [ -n "${WU_DEMO_PAUSE:-}" ]; then
+  echo "(WU_DEMO_PAUSE: waiting $WU_DEMO_PAUSE s so you can open the dashboard before the job starts)"
+  sleep "$WU_DEMO_PAUSE"
+fi
 
 step "three runners, each capped at 1 cpu, 512M memory, 1G disk"
 for i in 1 2 3; do
@@ -85,4 +93,8 @@ printf '\x00' | dd of="$work/tampered.wu" bs=1 seek=300 conv=notrunc status=none
 if wu submit "$work/tampered.wu" 2>"$work/refusal.txt"; then echo "a tampered bundle was accepted: this is a bug" >&2; exit 1; fi
 echo "refused: $(cat "$work/refusal.txt")"
 
+if [ -n "${WU_DEMO_PAUSE:-}" ]; then
+  echo "(WU_DEMO_PAUSE: the dashboard stays up for $WU_DEMO_PAUSE s more)"
+  sleep "$WU_DEMO_PAUSE"
+fi
 printf '\ndemo finished; stopping the runners and the orchestrator\n'
