@@ -4,9 +4,6 @@ import ServiceLifecycle
 import UnixSignals
 import WUCore
 import WURunner
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `wu-runner`: a volunteer's daemon. Every flag can also come from the environment (`WU_…`).
 @main
@@ -51,7 +48,7 @@ struct WURunnerCommand: AsyncParsableCommand {
     var claimWait: Int = 20
 
     func run() async throws {
-        let env = Environment()
+        let env = EnvironmentLookup()
         guard let url = orchestrator ?? env["WU_ORCHESTRATOR"] else { throw ValidationError("give --orchestrator URL or WU_ORCHESTRATOR") }
         guard let token = token ?? env["WU_TOKEN"] else {
             throw ValidationError("give --token or WU_TOKEN (make one with `wu-orchestrator token create --role runner --name NAME`)")
@@ -96,20 +93,7 @@ struct WURunnerCommand: AsyncParsableCommand {
     }
 }
 
-/// The process environment as a dictionary.
-struct Environment {
-    private let values: [String: String]
-
-    init() {
-        var values: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") { values[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
-            pointer += 1
-        }
-        self.values = values
-    }
-
-    subscript(_ name: String) -> String? { values[name].flatMap { $0.isEmpty ? nil : $0 } }
+/// `env["WU_…"]` over `ProcessEnvironment`.
+struct EnvironmentLookup {
+    subscript(_ name: String) -> String? { ProcessEnvironment.value(name) }
 }

@@ -1,14 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import WUCore
 
 /// Reads the `WU_*` environment variables that back command-line flags.
 enum Environment {
-    static func string(_ name: String) -> String? {
-        guard let value = getenv(name) else { return nil }
-        let text = String(cString: value)
-        return text.isEmpty ? nil : text
-    }
+    static func string(_ name: String) -> String? { ProcessEnvironment.value(name) }
 
     static func int(_ name: String) throws -> Int? {
         guard let text = string(name) else { return nil }

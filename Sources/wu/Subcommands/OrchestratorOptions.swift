@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import WUCore
 import WURunner
 #if canImport(Glibc)
 import Glibc
@@ -26,11 +27,7 @@ struct OrchestratorOptions: ParsableArguments {
         return OrchestratorClient(baseURL: url, token: token)
     }
 
-    func env(_ name: String) -> String? {
-        guard let value = getenv(name) else { return nil }
-        let text = String(cString: value)
-        return text.isEmpty ? nil : text
-    }
+    func env(_ name: String) -> String? { ProcessEnvironment.value(name) }
 
     /// Prints a value as pretty JSON.
     func printJSON(_ value: some Encodable) throws {
