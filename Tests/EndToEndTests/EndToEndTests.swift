@@ -78,6 +78,33 @@ struct EndToEndTests {
         #expect(copies.allSatisfy { $0.state != "leased" })
     }
 
+    /// A runner killed mid-unit and started again on the same work directory comes back as the same
+    /// runner: the copy it held is requeued at once (long before the 75 s lease ends), and the
+    /// leaderboard keeps one row for it.
+    @Test func restartedRunnerKeepsItsIdentity() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.shutdown() }
+        let bundle = try cluster.bundle(
+            "phoenix", spec: #"{"name": "phoenix", "command": ["/bin/sh", "-c", "sleep 2; echo done > /out/done"], "units": [{"id": "u"}]}"#,
+            files: ["code/readme": "phoenix\n"]
+        )
+        let first = try cluster.startRunner(name: "phoenix")
+        let job = try await cluster.submit(bundle)
+        try await cluster.eventually(20, "the copy is leased") {
+            try await cluster.requester.units(ofJob: job).units[0].copies.contains { $0.state == "leased" }
+        }
+        first.signal(SIGKILL)
+        #expect(first.wait(seconds: 10) != nil)
+        let restarted = ContinuousClock.now
+        try cluster.startRunner(name: "phoenix")
+        let view = try await cluster.waitForJob(job, seconds: 40)
+        #expect(view.state == "completed", "\(view.failureReasons)")
+        #expect(ContinuousClock.now - restarted < .seconds(40))
+        let board = try await cluster.requester.leaderboard().runners
+        #expect(board.filter { $0.name == "phoenix" }.count == 1, "\(board.map(\.name))")
+        #expect(board.first { $0.name == "phoenix" }?.valid == 1)
+    }
+
     /// The orchestrator killed with SIGKILL mid-job and restarted on the same data dir: runners reconnect,
     /// the job completes, nothing is lost or counted twice.
     @Test func orchestratorKilledMidJobLosesNothing() async throws {

@@ -285,5 +285,33 @@ extension OrchestratorTests {
             #expect(all.count == 200)
             #expect(Set(all).count == 200)
         }
+
+        /// A restarted runner naming its old id keeps its row and reputation; the copies it held are
+        /// requeued at once (counting an attempt), not at lease expiry; an unknown id registers anew.
+        @Test func reregisteringKeepsTheRunnerAndRequeuesWhatItHeld() async throws {
+            let h = try Harness()
+            let job = try await h.makeJob(units: 2)
+            let r = try await h.register("r1")
+            let first = try #require(try await h.claim(r).first)
+            _ = try await h.complete(first, by: r, output: "out")
+            let held = try #require(try await h.claim(r).first)
+            #expect(held.attempt == 1)
+            #expect(try await h.runnerView(r).reputation == 1)
+
+            let again = try await h.scheduler.register(
+                h.runner, RegisterRequest(name: "r1-restarted", capacity: Harness.full, arch: "x86_64", profiles: ["default"], version: "2", runnerID: r)
+            )
+            #expect(again.runnerID == r)
+            let view = try await h.runnerView(r)
+            #expect(view.reputation == 1 && view.name == "r1-restarted" && view.version == "2")
+            let states = try await h.copies(job).map(\.state).sorted()
+            #expect(states == ["queued", "valid"], "\(states)")
+            #expect(try await h.claim(r).first?.attempt == 2)
+
+            let unknown = try await h.scheduler.register(
+                h.runner, RegisterRequest(name: "fresh", capacity: Harness.full, arch: "x86_64", profiles: ["default"], version: "1", runnerID: "999999")
+            )
+            #expect(unknown.runnerID != r)
+        }
     }
 }

@@ -13,7 +13,8 @@ import WUProtocol
         let task = Task {
             try await sandbox.run(SandboxRequest(command: ["/bin/sh", "-c", "echo WU-MARKER; sleep 1000"], limits: .init(wallTimeMs: 60_000)))
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Long enough for the shell to print its marker even on a loaded CI machine (300 ms was not).
+        try await Task.sleep(for: .seconds(2))
         task.cancel()
         let started = Monotonic.nowMs()
         let result = try await task.value

@@ -10,15 +10,26 @@ extension Scheduler {
     }
 
     static func sweep(_ tx: Transaction) throws -> SweepResponse {
+        try requeueLeases(tx, matching: "lease_expires_at <= :now", ["now": tx.now], reason: "lease expired")
+    }
+
+    /// Requeues the leased copies matching `condition` (an SQL condition on `copy`), each counting an
+    /// attempt; a copy out of attempts fails its unit. Used for expired leases and for the copies a
+    /// restarted runner lost.
+    static func requeueLeases(
+        _ tx: Transaction, matching condition: String, _ values: [String: any DatabaseValueConvertible], reason: String
+    ) throws -> SweepResponse {
+        var arguments: [String: (any DatabaseValueConvertible)?] = ["max": tx.config.maxAttempts, "reason": reason]
+        for (name, value) in values { arguments[name] = value }
         let rows = try tx.db.rows(
             sql: """
                 UPDATE copy SET attempts = attempts + 1,
                     state = CASE WHEN attempts + 1 >= :max THEN 'failed' ELSE 'queued' END,
-                    runner_id = NULL, lease_expires_at = NULL, progress = NULL, fail_reason = 'lease expired'
-                WHERE state = 'leased' AND lease_expires_at <= :now
+                    runner_id = NULL, lease_expires_at = NULL, progress = NULL, fail_reason = :reason
+                WHERE state = 'leased' AND \(condition)
                 RETURNING id, unit_id, job_id, state, assignment_id, attempts
                 """,
-            arguments: ["max": tx.config.maxAttempts, "now": tx.now]
+            arguments: StatementArguments(arguments)
         )
         var requeued = 0
         var failed = 0
@@ -31,10 +42,10 @@ extension Scheduler {
                 )
             }
             let job = try JobRecord.find(tx.db, row["job_id"] as Int64)
-            tx.emit("copy", job: job, ["copy_id": String(row["id"] as Int64), "state": row["state"], "reason": "lease expired"])
+            tx.emit("copy", job: job, ["copy_id": String(row["id"] as Int64), "state": row["state"], "reason": reason])
             if row["state"] as String == "failed" {
                 failed += 1
-                try failUnit(tx, unitID: row["unit_id"], reason: "lease expired \(row["attempts"] as Int) times")
+                try failUnit(tx, unitID: row["unit_id"], reason: "\(reason) \(row["attempts"] as Int) times")
             } else {
                 requeued += 1
             }

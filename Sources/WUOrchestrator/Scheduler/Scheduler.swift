@@ -70,6 +70,7 @@ public final class Scheduler: Sendable {
         let profiles = String(decoding: try JSONEncoder().encode(request.profiles), as: UTF8.self)
         let config = self.config
         let id = try await transaction { tx -> Int64 in
+            if let previous = try Self.reregister(tx, identity, request, profiles: profiles) { return previous }
             var record = RunnerRecord(
                 id: nil,
                 tokenId: identity.tokenID,
@@ -99,6 +100,35 @@ public final class Scheduler: Sendable {
             return record.id!
         }
         return RegisterResponse(runnerID: String(id), leaseSeconds: config.leaseSeconds, heartbeatSeconds: config.heartbeatSeconds)
+    }
+
+    /// A restarted runner naming its previous id: the same row (reputation kept) with its new capacity,
+    /// and the copies it held requeued now, since its units died with it. Nil when the id is unknown.
+    static func reregister(_ tx: Transaction, _ identity: Identity, _ request: RegisterRequest, profiles: String) throws -> Int64? {
+        guard let previous = request.runnerID, let id = Int64(previous), var record = try RunnerRecord.find(tx.db, id) else { return nil }
+        guard record.tokenId == identity.tokenID else {
+            throw APIError.forbidden("runner \(previous) belongs to another token; register without runner_id")
+        }
+        record.name = request.name
+        record.millicpus = request.capacity.millicpus
+        record.memoryBytes = request.capacity.memoryBytes
+        record.diskBytes = request.capacity.diskBytes
+        record.gpus = request.capacity.gpus
+        record.arch = request.arch
+        record.profiles = profiles
+        record.version = String(request.version.prefix(100))
+        record.lastSeenAt = tx.now
+        try record.update(tx.db)
+        _ = try requeueLeases(tx, matching: "runner_id = :runner", ["runner": id], reason: "runner restarted")
+        if tx.eventsWanted {
+            tx.events.append(
+                OrchestratorEvent(
+                    kind: "runner", jobID: nil, ownerTokenID: nil, runnerTokenIDs: [identity.tokenID],
+                    fields: ["runner_id": previous, "name": request.name, "status": "active"]
+                )
+            )
+        }
+        return id
     }
 
     /// The runner named by `runnerID`, which must belong to the caller's token.

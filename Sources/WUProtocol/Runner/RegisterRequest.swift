@@ -8,17 +8,22 @@ public struct RegisterRequest: Codable, Sendable, Equatable {
     /// Sandbox profiles this runner allows.
     public var profiles: [String]
     public var version: String
+    /// The id this runner had before a restart: it keeps its reputation, and the copies it held are
+    /// requeued at once instead of at lease expiry. Unknown ids register a new runner.
+    public var runnerID: String?
 
-    public init(name: String, capacity: Capacity, arch: String, profiles: [String], version: String) {
+    public init(name: String, capacity: Capacity, arch: String, profiles: [String], version: String, runnerID: String? = nil) {
         self.name = name
         self.capacity = capacity
         self.arch = arch
         self.profiles = profiles
         self.version = version
+        self.runnerID = runnerID
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, capacity, arch, profiles, version
+        case runnerID = "runner_id"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -29,6 +34,7 @@ public struct RegisterRequest: Codable, Sendable, Equatable {
         arch = try c.decode(String.self, forKey: .arch)
         profiles = try c.decodeIfPresent([String].self, forKey: .profiles) ?? ["default"]
         version = try c.decodeIfPresent(String.self, forKey: .version) ?? "unknown"
+        runnerID = try c.decodeIfPresent(String.self, forKey: .runnerID)
     }
 }
 

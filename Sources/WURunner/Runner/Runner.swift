@@ -58,8 +58,13 @@ public final class Runner: Service, Sendable {
         defer { cap.remove() }
         let executor = AssignmentExecutor(configuration: configuration, client: client, cache: cache, cap: cap, sandboxes: SandboxPool(), logger: logger)
 
-        guard let registration = try await register() else { return }
+        // The id from a previous run, if any: the orchestrator keeps this runner's reputation and
+        // requeues at once what it held (its units died with it).
+        let idFile = configuration.workDirectory + "/runner-id"
+        let previousID = (try? FileIO.readFile(idFile, limit: 64)).map { String(decoding: $0, as: UTF8.self) }.flatMap { $0.isEmpty ? nil : $0 }
+        guard let registration = try await register(previousID: previousID) else { return }
         state.withLock { $0.runnerID = registration.runnerID }
+        if registration.runnerID != previousID { try? Self.writeID(registration.runnerID, to: idFile) }
         logger.info(
             "registered",
             metadata: [
@@ -103,16 +108,27 @@ public final class Runner: Service, Sendable {
         }
     }
 
+    static func writeID(_ id: String, to path: String) throws {
+        let temporary = path + ".tmp"
+        let fd = try FileIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        defer { close(fd) }
+        try Array(id.utf8).withUnsafeBytes { try FileIO.writeAll(fd, $0, path: temporary) }
+        rename(temporary, path)
+    }
+
     /// Registers, retrying transient failures until it works or shutdown begins.
-    func register() async throws -> RegisterResponse? {
-        let body = RegisterRequest(
+    func register(previousID: String?) async throws -> RegisterResponse? {
+        var body = RegisterRequest(
             name: configuration.name, capacity: configuration.capacity, arch: configuration.arch, profiles: configuration.profiles,
-            version: WUVersion.current
+            version: WUVersion.current, runnerID: previousID
         )
         var attempt = 0
         while !state.withLock({ $0.draining }) && !Task.isCancelled {
             do {
                 return try await client.register(body)
+            } catch let error as ClientError where error.status == 403 && body.runnerID != nil {
+                logger.info("the previous runner id is not ours any more; registering anew", metadata: ["error": "\(error)"])
+                body.runnerID = nil
             } catch let error as ClientError where error.isTransient {
                 logger.info("cannot register yet, retrying", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: Backoff.delay(attempt: attempt))
