@@ -76,6 +76,22 @@ public enum FileIO {
         }
     }
 
+    /// Copies a file in 1 MiB chunks into a new file with exactly `mode` (umask ignored).
+    public static func copyFile(from source: String, to target: String, mode: UInt32) throws {
+        let input = try open(source, O_RDONLY)
+        defer { close(input) }
+        let output = try open(target, O_WRONLY | O_CREAT | O_EXCL, mode: mode)
+        defer { close(output) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = try read(input, into: buffer, path: source)
+            if n == 0 { break }
+            try writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), path: target)
+        }
+        fchmod(output, mode_t(mode))
+    }
+
     /// Lists a directory's entries, sorted by byte order.
     public static func listDirectory(_ path: String) throws -> [String] {
         guard let dir = opendir(path) else {

@@ -108,7 +108,8 @@ public struct OrchestratorClient: Sendable {
             throw Self.error(status: Int(response.status.code), body: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
         }
         let temporary = path + ".part-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // 0644: a payload file of that mode is then hard-linked into a unit's /code or /in, not copied.
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw WUError(.io, "cannot write \(temporary)", cause: SystemCallError("open", path: temporary, errno: errno)) }
         var hasher = StreamingDigest()
         var total: Int64 = 0

@@ -40,11 +40,7 @@ public struct UnitWorkspace: Sendable {
         try FileIO.makeDirectories(String(target[..<target.lastIndex(of: "/")!]))
         var st = stat()
         if stat(blob, &st) == 0, Int(st.st_mode & 0o777) == file.mode, link(blob, target) == 0 { return }
-        let bytes = try FileIO.readFile(blob, limit: Int(file.size) + 1)
-        let fd = try FileIO.open(target, O_WRONLY | O_CREAT | O_EXCL, mode: UInt32(file.mode))
-        defer { close(fd) }
-        try bytes.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: target) }
-        fchmod(fd, mode_t(file.mode))
+        try FileIO.copyFile(from: blob, to: target, mode: UInt32(file.mode))
     }
 
     /// The unit's progress (0…1) from `/run/wu/progress`, read without following links; nil when unset.
