@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 
-int wu_sandbox_abi_version(void) { return 2; }
+int wu_sandbox_abi_version(void) { return 3; }
 
 // MARK: - Small async-signal-safe helpers (no allocation)
 
@@ -182,6 +182,10 @@ struct wu_child_fds {
     int err_w;
     int sync_r;
     int status_w;
+    /// The listener hand-over (seccomp_listener only; -1 otherwise): the unit writes the listener's
+    /// number to listen_w and waits on ack_r until the parent has taken it.
+    int listen_w;
+    int ack_r;
     /// The runner's argument and environment strings ([start, end) in /proc/self/stat).
     uintptr_t arg_start, arg_end, env_start, env_end;
 };
@@ -195,6 +199,21 @@ static int wu_apply_mount(const char *root, const wu_mount *m, int err_fd) {
     case WU_MOUNT_DIR:
         if (wu_mkdir_p(dst, 0755) < 0) return -1;
         return 0;
+    case WU_MOUNT_FILE: {
+        if (wu_touch_p(dst) < 0) return -1;
+        int fd = open(dst, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) return -1;
+        const char *text = m->data ? m->data : "";
+        size_t n = wu_strlen(text), done = 0;
+        while (done < n) {
+            ssize_t w = write(fd, text + done, n - done);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) { int e = w < 0 ? errno : EIO; close(fd); errno = e; return -1; }
+            done += (size_t)w;
+        }
+        close(fd);
+        return 0;
+    }
     case WU_MOUNT_SYMLINK: {
         size_t n = wu_strlen(dst), slash = 0;
         for (size_t i = 0; i < n; i++) if (dst[i] == '/') slash = i;
@@ -392,15 +411,33 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
                 .len = (unsigned short)(c->seccomp_filter_len / sizeof(struct sock_filter)),
                 .filter = (struct sock_filter *)c->seccomp_filter,
             };
-            if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) wu_child_fail(efd, WU_STAGE_SECCOMP, errno, NULL);
+            unsigned long flags = c->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+            long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+            if (listener < 0) wu_child_fail(efd, WU_STAGE_SECCOMP, errno, NULL);
+            if (c->seccomp_listener) {
+                // Hand the listener over: tell the parent its number and wait until it has taken
+                // it with pidfd_getfd. It is close-on-exec, so the unit itself never holds it
+                // (a unit holding its own listener could answer its own denied calls).
+                int32_t number = (int32_t)listener;
+                ssize_t w;
+                do { w = write(fds.listen_w, &number, sizeof number); } while (w < 0 && errno == EINTR);
+                if (w != sizeof number) wu_child_fail(efd, WU_STAGE_LISTENER, w < 0 ? errno : EIO, "hand over");
+                char ack;
+                ssize_t a;
+                do { a = read(fds.ack_r, &ack, 1); } while (a < 0 && errno == EINTR);
+                if (a != 1) wu_child_fail(efd, WU_STAGE_LISTENER, a < 0 ? errno : EPIPE, "parent did not take it");
+            }
         }
         wu_execvpe(c->argv[0], (char *const *)c->argv, (char *const *)c->envp);
         wu_child_fail(efd, WU_STAGE_EXEC, errno, c->argv[0]);
     }
 
     //    Init: the error pipe now belongs to the unit alone (EOF at its exec tells the parent it
-    //    started). Forward termination signals, reap everything, and leave with the unit.
+    //    started), as do the listener hand-over pipes. Forward termination signals, reap
+    //    everything, and leave with the unit.
     close(efd);
+    if (fds.listen_w >= 0) close(fds.listen_w);
+    if (fds.ack_r >= 0) close(fds.ack_r);
     //    /proc/1/cmdline is readable by anyone, whatever the dumpable flag: wipe the init's copy
     //    of the runner's argv (it may hold a token) and environment. Only after the fork, since
     //    the unit's argv may point there; the runner's own memory is untouched.
@@ -496,24 +533,74 @@ static void wu_fail(wu_spawn_result *res, int stage, int err, const char *_Nulla
     wu_copy_detail(res->detail, detail);
 }
 
+/// The host pid of the init's only child (the unit's process), from /proc/<init>/task/<init>/children.
+static long wu_unit_pid_of(int init_pid) {
+    char path[80];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", init_pid, init_pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int e = errno;
+    close(fd);
+    if (n <= 0) { errno = n < 0 ? e : ESRCH; return -1; }
+    buf[n] = 0;
+    char *end = NULL;
+    long child = strtol(buf, &end, 10);
+    if (end == buf || child <= 0) { errno = ESRCH; return -1; }
+    return child;
+}
+
+/// The parent's half of the listener hand-over: wait for the unit's process to report the
+/// listener's number, take it with pidfd_getfd, and let the unit go on to execve.
+///
+/// Returns the listener (close-on-exec), -2 when the unit failed first (its error is on the error
+/// pipe), or -1 with `*err` and `*detail` set. Waits at most 10 s: the unit makes two syscalls.
+static int wu_take_listener(int init_pid, int err_r, int listen_r, int ack_w, int *err, const char *_Nullable *_Nonnull detail) {
+    struct pollfd pfd[2] = {{.fd = listen_r, .events = POLLIN}, {.fd = err_r, .events = POLLIN}};
+    int r;
+    do { r = poll(pfd, 2, 10000); } while (r < 0 && errno == EINTR);
+    if (r == 0) { *err = ETIMEDOUT; *detail = "the unit did not hand over its listener"; return -1; }
+    if (r < 0) { *err = errno; *detail = "poll"; return -1; }
+    if (!(pfd[0].revents & POLLIN)) return -2;
+    int32_t number = -1;
+    ssize_t n;
+    do { n = read(listen_r, &number, sizeof number); } while (n < 0 && errno == EINTR);
+    if (n != sizeof number) return -2;
+    long unit = wu_unit_pid_of(init_pid);
+    if (unit < 0) { *err = errno; *detail = "find the unit's process"; return -1; }
+    int unit_pidfd = (int)syscall(SYS_pidfd_open, (pid_t)unit, 0);
+    if (unit_pidfd < 0) { *err = errno; *detail = "pidfd_open"; return -1; }
+    int listener = (int)syscall(SYS_pidfd_getfd, unit_pidfd, number, 0);
+    int e = errno;
+    close(unit_pidfd);
+    if (listener < 0) { *err = e; *detail = "pidfd_getfd (needs CAP_SYS_PTRACE over the unit)"; return -1; }
+    ssize_t w;
+    do { w = write(ack_w, "k", 1); } while (w < 0 && errno == EINTR);
+    if (w != 1) { *err = errno; *detail = "ack"; close(listener); return -1; }
+    return listener;
+}
+
 int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
     memset(res, 0, sizeof *res);
     res->pid = -1;
     res->pidfd = -1;
     res->status_fd = -1;
 
-    int errp[2], syncp[2], statp[2];
-    if (pipe2(errp, O_CLOEXEC) < 0) { wu_fail(res, WU_STAGE_PIPE, errno, NULL); return -1; }
-    if (pipe2(syncp, O_CLOEXEC) < 0) {
-        wu_fail(res, WU_STAGE_PIPE, errno, NULL);
-        close(errp[0]); close(errp[1]);
-        return -1;
+    res->listener_fd = -1;
+
+    // errp, syncp, statp, and with a listener listenp (unit -> parent) and ackp (parent -> unit).
+    int pipes[5][2];
+    int pipe_count = c->seccomp_listener ? 5 : 3;
+    for (int i = 0; i < 5; i++) pipes[i][0] = pipes[i][1] = -1;
+    for (int i = 0; i < pipe_count; i++) {
+        if (pipe2(pipes[i], O_CLOEXEC) < 0) {
+            wu_fail(res, WU_STAGE_PIPE, errno, NULL);
+            for (int j = 0; j < i; j++) { close(pipes[j][0]); close(pipes[j][1]); }
+            return -1;
+        }
     }
-    if (pipe2(statp, O_CLOEXEC) < 0) {
-        wu_fail(res, WU_STAGE_PIPE, errno, NULL);
-        close(errp[0]); close(errp[1]); close(syncp[0]); close(syncp[1]);
-        return -1;
-    }
+    int *errp = pipes[0], *syncp = pipes[1], *statp = pipes[2], *listenp = pipes[3], *ackp = pipes[4];
 
     uint64_t flags = CLONE_PIDFD;
     if (c->namespaces & WU_NS_USER) flags |= CLONE_NEWUSER;
@@ -544,8 +631,10 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
         close(errp[0]);
         close(syncp[1]);
         close(statp[0]);
+        if (listenp[0] >= 0) close(listenp[0]);
+        if (ackp[1] >= 0) close(ackp[1]);
         struct wu_child_fds fds = {
-            .err_w = errp[1], .sync_r = syncp[0], .status_w = statp[1],
+            .err_w = errp[1], .sync_r = syncp[0], .status_w = statp[1], .listen_w = listenp[1], .ack_r = ackp[0],
             .arg_start = area[0], .arg_end = area[1], .env_start = area[2], .env_end = area[3],
         };
         wu_child(c, fds);
@@ -557,9 +646,13 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
     close(errp[1]);
     close(syncp[0]);
     close(statp[1]);
+    if (listenp[1] >= 0) close(listenp[1]);
+    if (ackp[0] >= 0) close(ackp[0]);
     if (pid < 0) {
         wu_fail(res, WU_STAGE_CLONE, clone_errno, NULL);
         close(errp[0]); close(syncp[1]); close(statp[0]);
+        if (listenp[0] >= 0) close(listenp[0]);
+        if (ackp[1] >= 0) close(ackp[1]);
         return -1;
     }
 
@@ -595,6 +688,14 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
         do { w = write(syncp[1], "g", 1); } while (w < 0 && errno == EINTR);
         if (w != 1) { stage = WU_STAGE_SYNC; err = errno; }
     }
+    int listener = -1;
+    if (!stage && c->seccomp_listener) {
+        listener = wu_take_listener((int)pid, errp[0], listenp[0], ackp[1], &err, &detail);
+        if (listener == -2) stage = 0; // the unit failed before the hand-over: its error follows on errp
+        else if (listener < 0) stage = WU_STAGE_LISTENER;
+    }
+    if (listenp[0] >= 0) close(listenp[0]);
+    if (ackp[1] >= 0) close(ackp[1]);
     if (stage) {
         syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
         siginfo_t si;
@@ -616,17 +717,20 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
     }
     close(errp[0]);
     close(syncp[1]);
-    if (got > 0) {
+    if (got > 0 || (c->seccomp_listener && listener < 0)) {
         siginfo_t si;
         waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
         close(pidfd);
         close(statp[0]);
+        if (listener >= 0) close(listener);
+        if (got == 0) { wu_fail(res, WU_STAGE_LISTENER, EPIPE, "the unit ended before the hand-over"); return -1; }
         wu_fail(res, ce.stage ? ce.stage : WU_STAGE_INIT, ce.error ? ce.error : EIO, ce.detail);
         return -1;
     }
     res->pid = (int)pid;
     res->pidfd = pidfd;
     res->status_fd = statp[0];
+    res->listener_fd = listener;
     return 0;
 }
 
@@ -665,6 +769,7 @@ const char *wu_sandbox_stage_name(int stage) {
     case WU_STAGE_SECCOMP: return "seccomp";
     case WU_STAGE_EXEC: return "execve";
     case WU_STAGE_PARENT_GONE: return "parent gone";
+    case WU_STAGE_LISTENER: return "seccomp listener";
     default: return "unknown";
     }
 }
@@ -757,6 +862,40 @@ int wu_seccomp_kernel_support(void) {
     if (support && syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0) support |= 2;
     return support;
 }
+
+// MARK: - seccomp user notification
+
+int wu_notify_receive(int listener, wu_notification *n) {
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof req); // the kernel refuses a request that is not zeroed
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) return -1;
+    n->id = req.id;
+    n->pid = req.pid;
+    n->nr = req.data.nr;
+    n->arch = req.data.arch;
+    n->instruction_pointer = req.data.instruction_pointer;
+    for (int i = 0; i < 6; i++) n->args[i] = req.data.args[i];
+    return 0;
+}
+
+int wu_notify_respond(int listener, uint64_t id, int error, int continue_call) {
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.id = id;
+    if (continue_call) resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    else resp.error = -error;
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+int wu_seccomp_syscall_name(uint32_t arch, int nr, char *buffer, size_t size) {
+    char *name = seccomp_syscall_resolve_num_arch(arch, nr);
+    if (!name) { snprintf(buffer, size, "syscall-%d", nr); return -1; }
+    snprintf(buffer, size, "%s", name);
+    free(name);
+    return 0;
+}
+
+uint32_t wu_seccomp_native_arch(void) { return seccomp_arch_native(); }
 
 // MARK: - Helpers
 

@@ -46,6 +46,11 @@ public struct ResourceUsage: Codable, Sendable, Equatable {
         self.deniedSyscalls = deniedSyscalls
     }
 
+    /// The denied calls on one line, most frequent first: `mount×3 bpf×1`; empty when none.
+    public var deniedSummary: String {
+        deniedSyscalls.map { $0.count == 1 ? $0.name : "\($0.name)×\($0.count)" }.joined(separator: " ")
+    }
+
     /// True when the unit exited 0 and no limit ended it.
     public var succeeded: Bool { exitCode == 0 && signal == nil && !oomKilled && !timedOut && !diskExceeded }
 

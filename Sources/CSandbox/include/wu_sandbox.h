@@ -37,6 +37,9 @@ enum {
     WU_MOUNT_REMOUNT_RO = 7,
     /// Create an empty directory at `target`.
     WU_MOUNT_DIR = 8,
+    /// Create the file `target` (mode 0644, in the root tmpfs) holding the text `data`
+    /// (`/etc/hostname`, `/etc/hosts`).
+    WU_MOUNT_FILE = 9,
 };
 
 /// One step of the mount plan. `target` is absolute inside the sandbox.
@@ -120,6 +123,12 @@ typedef struct wu_spawn_config {
     /// into `cgroup.procs` from the parent takes. The caller closes them after the call.
     const int *_Nullable cgroup_self_fds;
     int cgroup_self_fd_count;
+    /// Non-zero: install the filter with SECCOMP_FILTER_FLAG_NEW_LISTENER and hand the listener
+    /// to the caller (`wu_spawn_result.listener_fd`) before execve; the unit never holds it (it is
+    /// close-on-exec). The filter must then allow read(2) and write(2): the unit's process uses
+    /// them once, after installing the filter, for the hand-over. Needs CAP_SYS_PTRACE over the
+    /// unit (root): the caller takes the descriptor with pidfd_getfd.
+    int seccomp_listener;
 } wu_spawn_config;
 
 /// Stages of the setup, reported with an errno when one fails.
@@ -157,6 +166,7 @@ enum {
     WU_STAGE_SECCOMP = 30,
     WU_STAGE_EXEC = 31,
     WU_STAGE_PARENT_GONE = 32,
+    WU_STAGE_LISTENER = 33,
 };
 
 /// The outcome of wu_sandbox_spawn.
@@ -167,6 +177,9 @@ typedef struct wu_spawn_result {
     /// A descriptor (close-on-exec) from which the unit's raw wait status (4 bytes, native
     /// endian) can be read once the init has exited; EOF without data means the init died first.
     int status_fd;
+    /// With `seccomp_listener`: the filter's user-notification descriptor (close-on-exec, owned by
+    /// the caller); -1 otherwise.
+    int listener_fd;
     /// On failure: the WU_STAGE_* that failed and its errno.
     int stage;
     int error;
@@ -240,6 +253,36 @@ int wu_seccomp_compile(int default_action, int default_errno, const wu_seccomp_r
                        void *_Nullable *_Nonnull out, size_t *out_len, int *failed_rule, int *error);
 
 // MARK: - Helpers for the parent and the tests
+
+// MARK: - seccomp user notification (the supervisor in the parent)
+
+/// One notification: a call the filter returned SECCOMP_RET_USER_NOTIF for, waiting for an answer.
+typedef struct wu_notification {
+    uint64_t id;
+    /// The caller's pid in the listener's pid namespace (the host's for the runner).
+    uint32_t pid;
+    int32_t nr;
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t args[6];
+} wu_notification;
+
+/// Receives one notification (SECCOMP_IOCTL_NOTIF_RECV). Returns 0, or -1 with errno (ENOENT:
+/// the caller died before it was read; EAGAIN/EINTR: nothing to read).
+int wu_notify_receive(int listener, wu_notification *notification);
+
+/// Answers notification `id` (SECCOMP_IOCTL_NOTIF_SEND): with `continue_call` non-zero the kernel
+/// runs the call as if allowed (only for `wu profile learn`, never under a profile's rules);
+/// otherwise the call fails with the positive errno `error`. Returns 0, or -1 with errno (ENOENT:
+/// the caller is gone, which is not an error for the supervisor).
+int wu_notify_respond(int listener, uint64_t id, int error, int continue_call);
+
+/// Writes the name of syscall `nr` on `arch` (an AUDIT_ARCH_* value) into `buffer`. Returns 0, or
+/// -1 when libseccomp does not know it (the buffer then holds "syscall-<nr>").
+int wu_seccomp_syscall_name(uint32_t arch, int nr, char *buffer, size_t size);
+
+/// The AUDIT_ARCH_* value of the native architecture (what seccomp_data.arch holds for it).
+uint32_t wu_seccomp_native_arch(void);
 
 /// Reads the capability sets of the calling process with libcap, as `cap_to_text` would print
 /// them, into `buffer`. Returns 0, or -1 with errno set.

@@ -117,7 +117,7 @@ enum DashboardView {
         for unit in selected.units {
             let unitName: String = unit.isAggregate ? "aggregate" : unit.unitID
             if unit.copies.isEmpty {
-                rows.append("<tr class=\"unit\" data-unit=\"\(unitName)\"><td>\(unitName)</td><td>\(unit.state)</td><td colspan=\"9\"></td></tr>")
+                rows.append("<tr class=\"unit\" data-unit=\"\(unitName)\"><td>\(unitName)</td><td>\(unit.state)</td><td colspan=\"10\"></td></tr>")
             }
             for copy in unit.copies {
                 let usage = copy.usage
@@ -132,6 +132,7 @@ enum DashboardView {
                     <td class="num">\(usage.map { duration($0.cpuUserMs + $0.cpuSystemMs) } ?? "")</td>\
                     <td class="num">\(usage.map { bytes($0.peakMemoryBytes) } ?? "")</td>\
                     <td class="num">\(usage.map { exit($0) } ?? "")</td>\
+                    <td class="denied">\(usage.map { $0.deniedSummary } ?? "")</td>\
                     <td>\(copy.failReason ?? unit.failureReason ?? "")</td></tr>
                     """
                 )
@@ -147,7 +148,7 @@ enum DashboardView {
             \(job.resultDigest == nil ? HTML.empty : " · result ready")</p>\
             \(reasons.isEmpty ? HTML.empty : "<ul class=\"reasons\">\(reasons)</ul>")\
             <table id="units"><thead><tr><th>unit</th><th>unit state</th><th>copy</th><th>runner</th><th>attempts</th><th>progress</th>\
-            <th>wall</th><th>cpu</th><th>peak memory</th><th>exit</th><th>reason</th></tr></thead><tbody>\(rows)</tbody></table>\(more)</section>
+            <th>wall</th><th>cpu</th><th>peak memory</th><th>exit</th><th>denied syscalls</th><th>reason</th></tr></thead><tbody>\(rows)</tbody></table>\(more)</section>
             """
     }
 

@@ -12,14 +12,73 @@ public import WUProtocol
 /// ```
 public struct Sandbox: Sendable {
     public let profile: SandboxProfile
+    /// The profile's filter, as compiled.
     public let filter: SeccompFilter
     public let cap: VolunteerCap
+    /// How the unit's calls are watched: what the unit's process installs, and who answers.
+    let supervision: Supervision
+
+    enum Supervision: Sendable {
+        /// The profile's filter as is; denied calls are not counted.
+        case none
+        /// The profile's filter with its errno returns notified, answered and counted by a
+        /// ``SyscallSupervisor`` (the denied-syscall report).
+        case report(installed: SeccompFilter)
+        /// Every call notified, recorded and let through (`wu profile learn`).
+        case learn(installed: SeccompFilter)
+    }
 
     /// Compiles the profile's filter (or takes it from the cache).
+    ///
+    /// As root, on a kernel with seccomp user notification, every denied call is also counted by
+    /// name (``ResourceUsage/deniedSyscalls``); rootless, the filter is installed as is and the
+    /// report stays empty (taking the listener from the unit needs CAP_SYS_PTRACE over it).
     public init(profile: SandboxProfile, cap: VolunteerCap) throws(SandboxError) {
         self.profile = profile
         self.filter = try SeccompFilter.compile(profile)
         self.cap = cap
+        self.supervision = Self.canSupervise && filter.allowsListenerHandOver ? .report(installed: filter.notifyingInsteadOf(action: SeccompFilter.Verdict.errno)) : .none
+    }
+
+    private init(profile: SandboxProfile, filter: SeccompFilter, cap: VolunteerCap, supervision: Supervision) {
+        self.profile = profile
+        self.filter = filter
+        self.cap = cap
+        self.supervision = supervision
+    }
+
+    /// A sandbox for `wu profile learn`: `profile`'s mounts, namespaces and limits, and a filter
+    /// that lets every call through but records it (see ``SandboxProfile/learningFilterProfile()``).
+    /// - Throws: ``SandboxError`` `unsupported` when this process cannot supervise a unit (not
+    ///   root, or no seccomp user notification).
+    public static func learning(profile: SandboxProfile, cap: VolunteerCap) throws(SandboxError) -> Sandbox {
+        guard canSupervise else {
+            throw SandboxError(.unsupported, "learning a profile needs root and a kernel with seccomp user notification (see wu doctor)")
+        }
+        let recording = try SeccompFilter.compileNow(profile.learningSeccomp(), origin: "\(profile.name) (learning)")
+        return Sandbox(
+            profile: profile,
+            filter: recording,
+            cap: cap,
+            supervision: .learn(installed: recording.notifyingInsteadOf(action: SeccompFilter.Verdict.log))
+        )
+    }
+
+    /// Root (pidfd_getfd needs CAP_SYS_PTRACE over the unit) and a kernel with user notification.
+    static let canSupervise: Bool = geteuid() == 0 && wu_seccomp_kernel_support() & 2 != 0
+
+    /// Whether units of this sandbox report their denied syscalls.
+    public var reportsDeniedSyscalls: Bool {
+        if case .report = supervision { return true }
+        return false
+    }
+
+    /// The program the unit's process installs.
+    var installedFilter: SeccompFilter {
+        switch supervision {
+        case .none: filter
+        case .report(let installed), .learn(let installed): installed
+        }
     }
 
     /// What a finished unit reports.
@@ -29,6 +88,8 @@ public struct Sandbox: Sendable {
         public var hostUID: UInt32
         /// The init's pid in the host's pid namespace.
         public var initPID: Int32
+        /// Under ``Sandbox/learning(profile:cap:)``: every syscall the unit made, with counts.
+        public var learnedSyscalls: [ResourceUsage.DeniedSyscall] = []
     }
 
     /// The uid and gid a unit has inside its user namespace (root runs only; rootless it is 0).

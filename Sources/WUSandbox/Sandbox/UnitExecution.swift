@@ -151,8 +151,13 @@ struct UnitExecution: Sendable {
         }
         let start = Monotonic.nowNs()
         var result = wu_spawn_result()
+        let supervised: Bool
+        switch sandbox.supervision {
+        case .none: supervised = false
+        case .report, .learn: supervised = true
+        }
         let rc: Int32 = selfFDs.withUnsafeBufferPointer { selfBuf in
-            sandbox.filter.bytes.withUnsafeBytes { bpf in
+            sandbox.installedFilter.bytes.withUnsafeBytes { bpf in
                 mounts.withUnsafeMutableBufferPointer { mountBuf in
                     rlimits.withUnsafeMutableBufferPointer { rlBuf in
                         var config = wu_spawn_config(
@@ -184,7 +189,8 @@ struct UnitExecution: Sendable {
                             cap_last_cap: capLast,
                             loopback_up: 1,
                             cgroup_self_fds: selfBuf.baseAddress,
-                            cgroup_self_fd_count: Int32(selfBuf.count)
+                            cgroup_self_fd_count: Int32(selfBuf.count),
+                            seccomp_listener: supervised ? 1 : 0
                         )
                         return wu_sandbox_spawn(&config, &result)
                     }
@@ -209,9 +215,19 @@ struct UnitExecution: Sendable {
         }
         let pidfd = result.pidfd
         let statusFD = result.status_fd
+        let listenerFD = result.listener_fd
         defer {
             close(pidfd)
             close(statusFD)
+            if listenerFD >= 0 { close(listenerFD) }
+        }
+        var supervisor: SyscallSupervisor? = nil
+        if listenerFD >= 0 {
+            switch sandbox.supervision {
+            case .none: break
+            case .report: supervisor = SyscallSupervisor(listener: listenerFD, mode: .report(original: sandbox.filter), nowNs: start)
+            case .learn: supervisor = SyscallSupervisor(listener: listenerFD, mode: .learn, nowNs: start)
+            }
         }
         _ = fcntl(outPipe[0], F_SETFL, fcntl(outPipe[0], F_GETFL) | O_NONBLOCK)
         _ = fcntl(errPipe[0], F_SETFL, fcntl(errPipe[0], F_GETFL) | O_NONBLOCK)
@@ -287,11 +303,16 @@ struct UnitExecution: Sendable {
             if outOpen { fds.append(pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0)) }
             if errOpen { fds.append(pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)) }
             if let w = diskWatch, w.fd >= 0, !diskExceeded { fds.append(pollfd(fd: w.fd, events: Int16(POLLIN), revents: 0)) }
+            // Denied calls wait for an answer; while the supervisor's budget is spent they wait longer.
+            let watchListener = supervisor?.wantsPoll(nowNs: now) ?? false
+            if watchListener { fds.append(pollfd(fd: listenerFD, events: Int16(POLLIN), revents: 0)) }
             fds.append(pollfd(fd: cancel.descriptor, events: Int16(POLLIN), revents: 0))
             let remainingMs = max(0, (deadline - Monotonic.nowNs()) / 1_000_000)
-            let timeout = Int32(min(100, remainingMs + 1))
+            var timeout = Int32(min(100, remainingMs + 1))
+            if let supervisor, !watchListener { timeout = min(timeout, supervisor.msUntilBudget) }
             let r = poll(&fds, nfds_t(fds.count), timeout)
             if r < 0 && errno != EINTR { break }
+            if watchListener, fds[fds.count - 2].revents & Int16(POLLIN) != 0 { supervisor?.serve(nowNs: Monotonic.nowNs()) }
             if outOpen { outOpen = drain(outPipe[0], &stdoutTail, echo: request.echoOutput ? 1 : -1) }
             if errOpen { errOpen = drain(errPipe[0], &stderrTail, echo: request.echoOutput ? 2 : -1) }
             if let last = fds.last, last.revents & Int16(POLLIN) != 0, !cancelled {
@@ -348,7 +369,14 @@ struct UnitExecution: Sendable {
         if cancelled && !timedOut && !diskExceeded {
             usage.stderrTail += stderrTail.text.isEmpty ? "wu: cancelled" : "\nwu: cancelled"
         }
-        return Sandbox.Result(usage: usage, hostUID: hostUID, initPID: result.pid)
+        var learned: [ResourceUsage.DeniedSyscall] = []
+        if let supervisor {
+            switch supervisor.mode {
+            case .report: usage.deniedSyscalls = supervisor.named
+            case .learn: learned = supervisor.named
+            }
+        }
+        return Sandbox.Result(usage: usage, hostUID: hostUID, initPID: result.pid, learnedSyscalls: learned)
     }
 
     /// The mount point the child puts its root tmpfs on (only inside its own mount namespace).
@@ -378,6 +406,12 @@ struct UnitExecution: Sendable {
             } else if !m.optional {
                 throw SandboxError(.unsupported, "the '\(sandbox.profile.name)' profile binds \(m.source), which this host does not have")
             }
+        }
+        // What programs expect to find about their host: its name (the sandbox's own) and loopback.
+        let hostname = sandbox.profile.hostname
+        for (path, text) in [("/etc/hostname", "\(hostname)\n"), ("/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n127.0.1.1 \(hostname)\n")]
+        where !sandbox.profile.mounts.contains(where: { $0.target == path || $0.target == "/etc" }) {
+            plan.append(.init(kind: Int32(WU_MOUNT_FILE), optional: false, target: path, data: text))
         }
         plan.append(.init(kind: Int32(WU_MOUNT_PROC), optional: false, target: "/proc"))
         for p in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/kcore", "/proc/timer_list"] {

@@ -5,8 +5,8 @@ extension WU {
     struct Profile: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "profile",
-            abstract: "Explain, compare, lint sandbox profiles and check a bundle's profile request.",
-            subcommands: [ProfileExplain.self, ProfileDiff.self, ProfileLint.self, ProfileCheck.self]
+            abstract: "Explain, compare, lint and learn sandbox profiles, and check a bundle's profile request.",
+            subcommands: [ProfileExplain.self, ProfileDiff.self, ProfileLint.self, ProfileCheck.self, ProfileLearn.self]
         )
     }
 }

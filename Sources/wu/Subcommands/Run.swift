@@ -70,7 +70,7 @@ extension WU {
         }
 
         struct Row {
-            static let header = pad(["unit", "status", "wall", "cpu", "peak mem", "pids", "output", "digest"])
+            static let header = pad(["unit", "status", "wall", "cpu", "peak mem", "pids", "output", "digest", "denied syscalls"])
             let text: String
 
             init(_ r: LocalJob.UnitReport) {
@@ -83,11 +83,12 @@ extension WU {
                     u?.peakPids.map(String.init) ?? "-",
                     u.map { ByteSize.format($0.outputBytes) } ?? "-",
                     r.outputDigest.map { String($0.prefix(12)) } ?? "-",
+                    u.map { $0.deniedSummary.isEmpty ? "-" : $0.deniedSummary } ?? "-",
                 ])
             }
 
             static func pad(_ cells: [String]) -> String {
-                let widths = [14, 11, 8, 8, 10, 5, 10, 12]
+                let widths = [14, 11, 8, 8, 10, 5, 10, 12, 0]
                 return zip(cells, widths).map { c, w in c.count >= w ? c + " " : c + String(repeating: " ", count: w - c.count) }.joined(
                     separator: " "
                 )

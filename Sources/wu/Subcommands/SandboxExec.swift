@@ -171,6 +171,7 @@ extension WU {
             if usage.timedOut { print("wu sandbox exec: wall-time limit reached, killed", to: &stderr) }
             if usage.oomKilled { print("wu sandbox exec: memory limit reached, OOM-killed", to: &stderr) }
             if usage.diskExceeded { print("wu sandbox exec: disk limit reached, killed", to: &stderr) }
+            if !usage.deniedSyscalls.isEmpty { print("wu sandbox exec: denied by the seccomp filter: \(usage.deniedSummary)", to: &stderr) }
             if let code = usage.exitCode { return code }
             return 128 + (usage.signal ?? 0)
         }
