@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import WUCore
 
+@testable import WUProfiles
 @testable import WUSandbox
 
 @Suite struct ProfileCheckTests {

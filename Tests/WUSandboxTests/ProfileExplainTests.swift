@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Testing
 
+@testable import WUProfiles
 @testable import WUSandbox
 
 @Suite struct ProfileExplainTests {

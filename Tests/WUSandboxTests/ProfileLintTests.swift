@@ -1,5 +1,6 @@
 import Testing
 
+@testable import WUProfiles
 @testable import WUSandbox
 
 /// Small profiles for the review tools' tests, written as JSON text like a reviewer would.

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import WUProtocol
 
+@testable import WUProfiles
 @testable import WUSandbox
 
 /// hostile-units.md items 24–31, with real cgroups.

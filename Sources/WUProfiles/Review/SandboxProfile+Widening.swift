@@ -20,7 +20,9 @@ extension SandboxProfile {
         case refused(beyond: [String: [ProfileDiff.Difference]])
 
         /// One line for a refusal: the profile name and, per allowed profile, what it adds.
-        public func message(profileName: String) -> String {
+        ///
+        /// - Parameter allowedBy: Who allows the profiles compared against, for the wording.
+        public func message(profileName: String, allowedBy: String = "this runner allows") -> String {
             switch self {
             case .accepted(let name):
                 return "profile '\(profileName)' grants nothing beyond '\(name)'"
@@ -29,9 +31,15 @@ extension SandboxProfile {
                     let items = extras[name]!.map { "\($0.section) \($0.detail.isEmpty ? $0.subject : $0.text)" }
                     return "beyond '\(name)': " + items.joined(separator: "; ")
                 }
-                return "profile '\(profileName)' is wider than every profile this runner allows (" + parts.joined(separator: " | ") + ")"
+                return "profile '\(profileName)' is wider than every profile \(allowedBy) (" + parts.joined(separator: " | ") + ")"
             }
         }
+    }
+
+    /// The names of every profile in `allowed` this one grants nothing beyond, in the order given:
+    /// the orchestrator stores them so that only runners allowing one of them are offered the unit.
+    public func bases(among allowed: [SandboxProfile]) -> [String] {
+        allowed.filter { isNoWider(than: $0) }.map(\.name)
     }
 
     /// Decides whether this (a requester's) profile may run under one of `allowed`.
