@@ -59,6 +59,32 @@ extension OrchestratorTests {
             return (decoded.error.code, decoded.error.message)
         }
 
+        /// A hostile profile built to make the comparison explode (hundreds of rules, each with six interval and
+        /// inequality conditions) is answered with a 4xx in bounded time, never a 500 or a hang.
+        @Test func aPathologicalProfileIsRefusedInBoundedTime() async throws {
+            let h = try Harness()
+            let key = SigningKey.generate(name: "alice")
+            try KeyAdmin(store: h.orchestrator.store).add(name: "alice", publicKeyFile: key.publicKey.fileContents)
+            let ops = ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_GT", "SCMP_CMP_NE", "SCMP_CMP_LE", "SCMP_CMP_GE"]
+            let rules = (0..<600).map { i in
+                let args = (0..<6).map { j in #"{"index": \#(j), "value": \#(i * 7919 + j * 104729 + 1), "op": "\#(ops[(i + j) % 6])"}"# }
+                return #"{"names": ["ioctl", "clone", "prctl"], "action": "SCMP_ACT_ALLOW", "args": [\#(args.joined(separator: ", "))]}"#
+            }
+            var text = try Self.variant(of: "strict", name: "hostile")
+            text = text.replacing(#""syscalls": ["#, with: #""syscalls": ["# + rules.joined(separator: ",\n") + ",")
+            let bundle = try Self.pack(text, in: h.directory + "/hostile", key: key)
+            try await withClient(h) { client in
+                let started = ContinuousClock.now
+                let response = try await client.executeRequest(
+                    uri: "/v1/jobs", method: .post, headers: RouterTests.auth(h.requesterToken), body: ByteBuffer(bytes: bundle)
+                )
+                let elapsed = ContinuousClock.now - started
+                #expect(response.status == .unprocessableContent, "\(String(buffer: response.body))")
+                #expect(try Self.error(response).code == "profile-too-wide")
+                #expect(elapsed < .seconds(30), "\(elapsed)")
+            }
+        }
+
         @Test func widerProfilesAreRefusedNarrowerOnesOfferedOnlyToMatchingRunners() async throws {
             let h = try Harness()
             let key = SigningKey.generate(name: "alice")

@@ -2,7 +2,6 @@ import Glibc
 import Testing
 import WUProtocol
 
-@testable import WUProfiles
 @testable import WUSandbox
 
 /// hostile-units.md items 1–23: each program proves it ran (`WU-MARKER`), then reports the exact

@@ -2,7 +2,6 @@ import Glibc
 import Testing
 import WUProtocol
 
-@testable import WUProfiles
 @testable import WUSandbox
 
 /// Cancellation, the runner's own death, and cgroup detection.

@@ -3,7 +3,6 @@ import Testing
 import WUCore
 import WUProtocol
 
-@testable import WUProfiles
 @testable import WUSandbox
 
 /// `wu run`'s library: a real bundle packed, verified, run in the sandbox, outputs collected.

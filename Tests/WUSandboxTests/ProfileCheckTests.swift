@@ -2,7 +2,6 @@ import Glibc
 import Testing
 import WUCore
 
-@testable import WUProfiles
 @testable import WUSandbox
 
 @Suite struct ProfileCheckTests {

@@ -1,7 +1,6 @@
 import FoundationEssentials
 import Testing
 
-@testable import WUProfiles
 @testable import WUSandbox
 
 @Suite struct ProfileExplainTests {

@@ -1,6 +1,5 @@
 import Testing
 
-@testable import WUProfiles
 @testable import WUSandbox
 
 /// Small profiles for the review tools' tests, written as JSON text like a reviewer would.

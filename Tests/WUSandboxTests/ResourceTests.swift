@@ -2,7 +2,6 @@ import Glibc
 import Testing
 import WUProtocol
 
-@testable import WUProfiles
 @testable import WUSandbox
 
 /// hostile-units.md items 24–31, with real cgroups.

@@ -2,7 +2,6 @@ import Glibc
 import Testing
 import WUProtocol
 
-@testable import WUProfiles
 @testable import WUSandbox
 
 /// `strict` denies new processes and sockets; the same program under `default` is the control.

@@ -2,7 +2,6 @@ import Glibc
 import Testing
 import WUProtocol
 
-@testable import WUProfiles
 @testable import WUSandbox
 
 /// Privileged tests run only as root (CI runs as root).

@@ -22,6 +22,9 @@ final class AssignmentExecutor: Sendable {
     let logger: Logger
     /// Manifests already verified, by manifest + signature digest.
     let verified = Mutex<[String: (Manifest, PublicSigningKey)]>([:])
+    /// Bundle-carried profiles already admitted, by the profile file's digest: a job's units share one,
+    /// and a hostile profile can make the comparison cost seconds.
+    let admittedProfiles = Mutex<[String: SandboxProfile]>([:])
 
     init(configuration: RunnerConfiguration, client: OrchestratorClient, cache: BlobCache, cap: VolunteerCap, sandboxes: SandboxPool, logger: Logger) {
         self.configuration = configuration
@@ -169,6 +172,7 @@ extension AssignmentExecutor {
     /// Fetches the profile a bundle carries (digest-checked against the signed manifest like any blob),
     /// parses it and admits it only when it grants nothing beyond one of this runner's profiles.
     func admitCarriedProfile(_ entry: Manifest.File, manifest: Manifest) async -> Result<SandboxProfile, ProfileRefusal> {
+        if let known = admittedProfiles.withLock({ $0[entry.sha256] }), known.name == manifest.profile { return .success(known) }
         let bytes: [UInt8]
         do {
             guard entry.size <= Manifest.maxProfileBytes else {
@@ -192,6 +196,10 @@ extension AssignmentExecutor {
         let admission = profile.admission(among: allowed)
         guard case .accepted = admission else {
             return .failure(ProfileRefusal(reason: "profile", message: admission.message(profileName: profile.name)))
+        }
+        admittedProfiles.withLock { table in
+            if table.count >= 32 { table.removeAll() }
+            table[entry.sha256] = profile
         }
         return .success(profile)
     }
