@@ -170,7 +170,9 @@ extension Scheduler {
         let byPath = Dictionary(manifest.files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let insertJobBlob = try tx.db.cachedStatement(sql: "INSERT OR IGNORE INTO job_blob (digest, job_id) VALUES (?, ?)")
         let profileBlob = manifest.profileFileEntry.map { [$0.sha256] } ?? []
-        for digest in Set([manifestDigest, signatureDigest] + code.map(\.sha256) + profileBlob) { try insertJobBlob.execute(arguments: [digest, jobID]) }
+        for digest in Set([manifestDigest, signatureDigest] + code.map(\.sha256) + profileBlob) {
+            try insertJobBlob.execute(arguments: [digest, jobID])
+        }
         let insertUnit = try tx.db.cachedStatement(
             sql: "INSERT INTO unit (job_id, name, is_aggregate, state, copies_total, files) VALUES (?, ?, 0, 'pending', ?, ?)"
         )

@@ -3,11 +3,12 @@ public import WUCore
 /// A bundle's profile request against a runner's allowed profiles (`wu profile check job.wu`).
 ///
 /// Reads only the manifest and, when the bundle carries its own profile, that file
-/// (``BundleReader/carriedProfile(_:limits:)``): nothing is verified, extracted or run. A carried
-/// profile passes when it grants nothing beyond one of the allowed profiles (the orchestrator's and
-/// the runner's rule, ``SandboxProfile/admission(among:)``); its own limits are the bounds. The bundle passes when it asks for a profile the runner allows and every resource it
-/// asks for is within that profile's bounds — the same bounds a runner applies before it starts
-/// a unit, where a request above them is refused, not clipped.
+/// (``BundleReader/carriedProfile(_:limits:)``): nothing is verified, extracted or run. The bundle
+/// passes when it asks for a profile the runner allows and every resource it asks for is within that
+/// profile's bounds — the same bounds a runner applies before it starts a unit, where a request above
+/// them is refused, not clipped. A carried profile is allowed when it grants nothing beyond one of the
+/// allowed profiles (the orchestrator's and the runner's rule, ``SandboxProfile/admission(among:)``),
+/// and its own limits are the bounds.
 public struct ProfileCheck: Sendable, Encodable {
     public struct Resource: Sendable, Encodable {
         public var name: String

@@ -176,7 +176,8 @@ extension AssignmentExecutor {
         let bytes: [UInt8]
         do {
             guard entry.size <= Manifest.maxProfileBytes else {
-                return .failure(ProfileRefusal(reason: "profile", message: "the bundle's profile is \(entry.size) bytes, more than \(Manifest.maxProfileBytes)"))
+                let message = "the bundle's profile is \(entry.size) bytes, more than \(Manifest.maxProfileBytes)"
+                return .failure(ProfileRefusal(reason: "profile", message: message))
             }
             cache.pin([entry.sha256])
             defer { cache.unpin([entry.sha256]) }
