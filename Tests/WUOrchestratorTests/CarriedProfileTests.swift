@@ -80,7 +80,10 @@ extension OrchestratorTests {
                 )
                 let elapsed = ContinuousClock.now - started
                 #expect(response.status == .unprocessableContent, "\(String(buffer: response.body))")
-                #expect(try Self.error(response).code == "profile-too-wide")
+                let refusal = try Self.error(response)
+                #expect(refusal.code == "profile-too-wide")
+                #expect(refusal.message.utf8.count < 32 << 10, "the refusal is \(refusal.message.utf8.count) bytes")
+                #expect(refusal.message.contains("syscalls clone: flags != "), "\(refusal.message.prefix(2000))")
                 #expect(elapsed < .seconds(30), "\(elapsed)")
             }
         }
