@@ -65,6 +65,8 @@ import WUProtocol
         #expect(outside.contains("profile.file must be a relative path inside the job directory"), "\(outside)")
         let shape = try Self.refusal(nil, spec: #"{"name": "c", "command": ["/bin/true"], "profile": 3, "units": [{"id": "u"}]}"#)
         #expect(shape.contains(#"{"file": "profile.json"}"#), "\(shape)")
+        let string = try Self.refusal(nil, spec: #"{"name": "c", "command": ["/bin/true"], "profile": "mine.json", "units": [{"id": "u"}]}"#)
+        #expect(string.contains(#"looks like a file: a job's own profile is {"file": "mine.json"}"#), "\(string)")
     }
 
     @Test func packPinsTheProfileAndProfileCheckComparesIt() throws {

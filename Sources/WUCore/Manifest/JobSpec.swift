@@ -130,6 +130,9 @@ extension JobSpec {
             var profileFile: String?
             if c.contains(key("profile")), (try? c.decodeNil(forKey: key("profile"))) != true {
                 if let name = try? c.decode(String.self, forKey: key("profile")) {
+                    if name.hasSuffix(".json") {
+                        throw WUError(.invalidJobSpec, "profile '\(name)' looks like a file: a job's own profile is {\"file\": \"\(name)\"}")
+                    }
                     try Validate.identifier(name, field: "profile")
                     profile = name
                 } else {
