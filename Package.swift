@@ -36,6 +36,12 @@ let package = Package(
             pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]
         ),
+        // libseccomp's name table, reached directly from Swift (WUProfiles resolves syscall names with it).
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
         // The only C: what must happen between clone() and execve().
         .target(
             name: "CSandbox",
@@ -54,15 +60,22 @@ let package = Package(
             name: "WUProtocol",
             swiftSettings: swiftSettings
         ),
+        // The profile model and its review (diff, lint, explain, admission): no sandbox, so the
+        // orchestrator can check a requester's own profile.
+        .target(
+            name: "WUProfiles",
+            dependencies: ["CSeccomp", "WUCore"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WUSandbox",
-            dependencies: ["CSandbox", "WUCore", "WUProtocol"],
+            dependencies: ["CSandbox", "WUCore", "WUProfiles", "WUProtocol"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "WUOrchestrator",
             dependencies: [
-                "WUCore", "WUProtocol",
+                "WUCore", "WUProfiles", "WUProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -75,7 +88,7 @@ let package = Package(
         .target(
             name: "WURunner",
             dependencies: [
-                "WUCore", "WUProtocol", "WUSandbox",
+                "WUCore", "WUProfiles", "WUProtocol", "WUSandbox",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -87,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "wu",
             dependencies: [
-                "WUCore", "WUProtocol", "WUSandbox", "WURunner",
+                "WUCore", "WUProfiles", "WUProtocol", "WUSandbox", "WURunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -114,7 +127,7 @@ let package = Package(
         // make bench-sandbox: in-process spawn-to-exit against bubblewrap (scripts/bench-sandbox.sh).
         .executableTarget(name: "wu-bench-sandbox", dependencies: ["WUSandbox", "WUProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "WUCoreTests", dependencies: ["WUCore", "CArchive"], swiftSettings: swiftSettings),
-        .testTarget(name: "WUSandboxTests", dependencies: ["WUSandbox", "CSandbox"], swiftSettings: swiftSettings),
+        .testTarget(name: "WUSandboxTests", dependencies: ["WUSandbox", "WUProfiles", "CSandbox"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WUOrchestratorTests",
             dependencies: [
@@ -124,7 +137,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "WURunnerTests", dependencies: ["WURunner", "WUSandbox", "WUCore", "WUProtocol"], swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProtocol", "WURunner"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProfiles", "WUProtocol", "WURunner"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DashboardTests",
             dependencies: ["WUOrchestrator", "WUCore", "WUProtocol", "WURunner", .product(name: "HummingbirdTesting", package: "hummingbird")],

@@ -214,3 +214,14 @@ final class Cluster: @unchecked Sendable {  // used from one test at a time; the
         FileIO.removeTree(directory)
     }
 }
+
+/// `sandbox-profiles/<base>.json` renamed, with a syscall allowed, a host path bound or variables set on top.
+func profileVariant(of base: String, name: String, syscall: String? = nil, mount: String? = nil, environment: String? = nil) throws -> String {
+    let root = String(#filePath.split(separator: "/").dropLast(3).joined(separator: "/"))
+    var text = String(decoding: try FileIO.readFile("/" + root + "/sandbox-profiles/" + base + ".json"), as: UTF8.self)
+    text = text.replacing(#""name": "\#(base)""#, with: #""name": "\#(name)""#)
+    if let syscall { text = text.replacing(#""syscalls": ["#, with: #""syscalls": [{"names": ["\#(syscall)"], "action": "SCMP_ACT_ALLOW"},"#) }
+    if let mount { text = text.replacing(#""mounts": ["#, with: #""mounts": [{"source": "\#(mount)"},"#) }
+    if let environment { text = text.replacing(#""environment": {"#, with: #""environment": {\#(environment),"#) }
+    return text
+}

@@ -231,6 +231,60 @@ struct EndToEndTests {
         #expect(claimed.assignments.map(\.jobID) == [gpuJob])
     }
 
+    /// A bundle carrying its own profile: one wider than default is refused at submission naming what it adds;
+    /// one narrower than strict runs on a strict-only runner, under that profile itself (its environment shows);
+    /// one within default but wider than strict is never offered to that runner, and when the orchestrator hands
+    /// it out anyway (its store edited behind its back, as a compromised one would), the runner refuses it at
+    /// claim with reason `profile`, naming what it adds beyond strict, and starts nothing.
+    @Test func carriedProfilesAreCheckedByOrchestratorAndRunner() async throws {
+        let cluster = try await Cluster(orchestratorFlags: ["--max-attempts", "1"])
+        defer { cluster.shutdown() }
+        func job(_ name: String, _ profile: String) throws -> String {
+            try cluster.bundle(
+                name,
+                spec: #"{"name": "\#(name)", "command": ["/bin/sh", "-c", "echo $CARRIED > /out/mark"], "profile": {"file": "profile.json"}, "units": [{"id": "u"}]}"#,
+                files: ["code/x": "x\n", "profile.json": profile]
+            )
+        }
+        let wide = try job("wide", try profileVariant(of: "default", name: "wide", syscall: "ptrace"))
+        do {
+            _ = try await cluster.submit(wide)
+            Issue.record("a profile granting ptrace was admitted")
+        } catch let error as ClientError {
+            #expect(error.status == 422 && error.code == "profile-too-wide", "\(error)")
+            #expect(error.message.contains("beyond 'default': syscalls ptrace"), "\(error.message)")
+        }
+
+        let runner = try cluster.startRunner(name: "strict-only", extra: ["--profiles", "strict"])
+        let narrow = try job("narrow", try profileVariant(of: "strict", name: "tight", environment: #""CARRIED": "carried""#))
+        let narrowJob = try await cluster.submit(narrow)
+        let done = try await cluster.waitForJob(narrowJob)
+        #expect(done.state == "completed", "\(cluster.logs())")
+        let results = try await cluster.results(narrowJob)
+        #expect(String(decoding: try FileIO.readFile(results + "/u/out/mark"), as: UTF8.self) == "carried\n")
+
+        let mid = try job("mid", try profileVariant(of: "default", name: "mine", environment: #""CARRIED": "mid""#))
+        let midJob = try await cluster.submit(mid)
+        try await Task.sleep(for: .seconds(4))
+        #expect(try await cluster.requester.job(midJob).copies["queued"] == 1, "a strict-only runner was offered a profile wider than strict")
+        let edit = try ChildProcess(
+            [
+                "/usr/bin/python3", "-c",
+                "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE job SET profile_bases='[\\\"strict\\\"]' WHERE id=?\", (int(sys.argv[2]),)); c.commit()",
+                cluster.directory + "/data/wu.sqlite", midJob,
+            ],
+            log: cluster.directory + "/edit.log"
+        )
+        #expect(edit.wait() == 0, "\(edit.output)")
+        try await cluster.eventually(30, "the runner refused the copy") {
+            try await cluster.requester.units(ofJob: midJob).units[0].copies.contains { $0.state == "failed" }
+        }
+        let reason = try await cluster.requester.units(ofJob: midJob).units[0].copies.compactMap(\.failReason).first ?? ""
+        #expect(reason.contains("profile"), "\(reason)")
+        #expect(reason.contains("profile 'mine' is wider than every profile this runner allows (beyond 'strict': "), "\(reason)")
+        #expect(runner.output.split(separator: "] started", omittingEmptySubsequences: false).count == 2, "the runner started the refused unit: \(runner.output)")
+    }
+
     /// SIGTERM drains: the running unit finishes and is reported, nothing stays leased, the runner exits 0.
     @Test func sigtermDrainsRunningUnits() async throws {
         let cluster = try await Cluster()

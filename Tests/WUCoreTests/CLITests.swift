@@ -1,5 +1,8 @@
 import Testing
 @testable import WUCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The real `wu` binary: exit statuses and messages a requester sees.
 @Suite struct CLITests {
@@ -31,5 +34,30 @@ import Testing
         #expect(r.status != 0 && r.output.contains("nowhere"), "\(r.output)")
         r = try shell("\(wu) verify \(tmp.path)/hello.wu")
         #expect(r.status == 2 && r.output.contains("--trust"), "\(r.output)")
+    }
+
+    /// `wu pack` checks a job's own profile with the full profile parser and refuses it naming the problem;
+    /// a good one is packed, shown by `wu inspect` and compared by `wu profile check`.
+    @Test func packChecksACarriedProfile() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        let wu = wuBinary
+        var r = try shell("cd \(tmp.path) && \(wu) keygen alice")
+        #expect(r.status == 0, "\(r.output)")
+        let strict = String(decoding: try FileIO.readFile(repositoryRoot + "/sandbox-profiles/strict.json"), as: UTF8.self)
+        try tmp.file("job/wu.json", #"{"name": "own", "command": ["/bin/true"], "profile": {"file": "mine.json"}, "units": [{"id": "u"}]}"#)
+        try tmp.file("job/code/x", "x\n")
+        try tmp.file("job/mine.json", strict.replacing(#""names": ["#, with: #""names": ["frobnicate", "#))
+        r = try shell("\(wu) pack \(tmp.path)/job -o \(tmp.path)/own.wu --key \(tmp.path)/alice.key")
+        #expect(r.status != 0 && r.output.contains("mine.json: seccomp.syscalls[0].names: unknown syscall 'frobnicate'"), "\(r.output)")
+        #expect(access(tmp.path + "/own.wu", F_OK) != 0)
+
+        try tmp.file("job/mine.json", strict.replacing(#""name": "strict""#, with: #""name": "mine""#))
+        r = try shell("\(wu) pack \(tmp.path)/job -o \(tmp.path)/own.wu --key \(tmp.path)/alice.key")
+        #expect(r.status == 0, "\(r.output)")
+        r = try shell("\(wu) inspect \(tmp.path)/own.wu")
+        #expect(r.status == 0 && r.output.contains("profile    mine (carried in the bundle: WU-PROFILE.json"), "\(r.output)")
+        r = try shell("\(wu) profile check \(tmp.path)/own.wu --runner-profiles strict")
+        #expect(r.status == 0 && r.output.contains("allowed: grants nothing beyond 'strict'"), "\(r.output)")
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 
+@testable import WUProfiles
 @testable import WUSandbox
 
 @Suite struct ProfileDiffTests {

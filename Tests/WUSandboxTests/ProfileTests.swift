@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 
+@testable import WUProfiles
 @testable import WUSandbox
 
 @Suite struct ProfileTests {

@@ -9,7 +9,11 @@ public enum BundleDescription {
         if !manifest.env.isEmpty {
             lines.append("env        " + manifest.env.keys.sorted().map { "\($0)=\(manifest.env[$0]!)" }.joined(separator: " "))
         }
-        lines.append("profile    \(manifest.profile)")
+        if let entry = manifest.profileFileEntry {
+            lines.append("profile    \(manifest.profile) (carried in the bundle: \(entry.path), sha256 \(entry.sha256), \(entry.size) bytes)")
+        } else {
+            lines.append("profile    \(manifest.profile)")
+        }
         var resources = "cpus \(Double(r.millicpus) / 1000), memory \(ByteSize.format(r.memoryBytes)), disk \(ByteSize.format(r.diskBytes)), "
         resources += "wall time \(DurationText.format(milliseconds: r.wallTimeMs)), pids \(r.pids)"
         if r.gpus > 0 { resources += ", gpus \(r.gpus)" }

@@ -1,6 +1,7 @@
 import CArchive
 import Crypto
 import Dispatch
+import FoundationEssentials
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -19,11 +20,20 @@ public enum BundlePacker {
         public let bundleBytes: Int64
     }
 
+    /// Checks a requester's own profile file: its bytes and where it came from (for messages) in, the
+    /// profile's `name` out. `wu pack` passes the full profile parser (WUProfiles); WUCore cannot link it.
+    public typealias ProfileCheck = (_ bytes: [UInt8], _ origin: String) throws -> String
+
     /// Packs `jobDirectory` into `output` (written to a temporary file, then renamed into place).
     ///
-    /// - Throws: `invalidJobSpec` for `wu.json` problems, `unsafeEntry` for a symlink leaving the job,
-    ///   a device, FIFO or socket, or a setuid/setgid file; `io` for file system errors.
-    public static func pack(jobDirectory: String, key: SigningKey, output: String, compressionLevel: Int = 3) throws -> Packed {
+    /// - Parameter checkProfile: Validates a profile file the job carries (`"profile": {"file": …}`);
+    ///   without it only the JSON shape and the `name` are checked.
+    /// - Throws: `invalidJobSpec` for `wu.json` problems (a profile file that is missing or malformed
+    ///   included), `unsafeEntry` for a symlink leaving the job, a device, FIFO or socket, or a
+    ///   setuid/setgid file; `io` for file system errors.
+    public static func pack(
+        jobDirectory: String, key: SigningKey, output: String, compressionLevel: Int = 3, checkProfile: ProfileCheck? = nil
+    ) throws -> Packed {
         let root = try canonicalPath(jobDirectory)
         let specBytes = try FileIO.readFile(root + "/" + JobSpec.fileName, limit: 4 << 20)
         let spec = try JobSpec.parse(specBytes, source: jobDirectory + "/" + JobSpec.fileName)
@@ -32,13 +42,35 @@ public enum BundlePacker {
         for top in ["code", "inputs"] where (try? FileIO.lstat(root + "/" + top)) != nil {
             try collect(relative: top, root: root, into: &sources)
         }
+        var profileName = spec.profile
+        var carried: (source: String, digest: String)?
+        if let relative = spec.profileFile {
+            let (source, bytes) = try readProfileFile(relative, root: root)
+            let origin = jobDirectory + "/" + relative
+            do {
+                profileName = try checkProfile?(bytes, origin) ?? minimalProfileName(bytes, origin: origin)
+            } catch let error as WUError {
+                throw error
+            } catch {
+                throw WUError(.invalidJobSpec, "profile.file: \(error)")
+            }
+            guard Validate.isIdentifier(profileName) else {
+                throw WUError(.invalidJobSpec, "\(origin): its \"name\" '\(profileName)' must be 1 to 64 letters, digits, '.', '_' or '-'")
+            }
+            sources.append((Manifest.profileEntryName, source))
+            carried = (source, Digest.sha256(bytes))
+        }
         sources.sort { Array($0.path.utf8).lexicographicallyPrecedes(Array($1.path.utf8)) }
         let files = try hashAll(sources)
+        if let carried, files.first(where: { $0.path == Manifest.profileEntryName })?.sha256 != carried.digest {
+            throw WUError(.io, "\(carried.source) changed while it was being packed; pack again")
+        }
         let units = try expandUnits(spec.units, files: files)
 
         let manifest = Manifest(
-            name: spec.name, version: spec.version, command: spec.command, env: spec.env, profile: spec.profile,
-            resources: spec.resources, units: units, redundancy: spec.redundancy, aggregate: spec.aggregate, files: files
+            name: spec.name, version: spec.version, command: spec.command, env: spec.env, profile: profileName,
+            resources: spec.resources, units: units, redundancy: spec.redundancy, aggregate: spec.aggregate, files: files,
+            profileFile: carried == nil ? nil : Manifest.profileEntryName
         )
         try manifest.validate()
         let manifestBytes = try manifest.encoded()
@@ -59,6 +91,42 @@ public enum BundlePacker {
         }
         let size = (try? FileIO.lstat(output).st_size).map(Int64.init) ?? 0
         return Packed(manifest: manifest, manifestBytes: manifestBytes, signer: key.publicKey, bundleBytes: size)
+    }
+
+    /// Reads `"profile": {"file": relative}`: a regular file inside the job directory, at most
+    /// ``Manifest/maxProfileBytes``; a symlink is followed only while it stays inside.
+    static func readProfileFile(_ relative: String, root: String) throws -> (source: String, bytes: [UInt8]) {
+        guard let resolved = realpath(root + "/" + relative, nil) else {
+            throw WUError(.invalidJobSpec, "profile.file: cannot find \(relative) in the job directory")
+        }
+        let source = String(cString: resolved)
+        free(resolved)
+        guard source.hasPrefix(root + "/") else {
+            throw WUError(.invalidJobSpec, "profile.file: \(relative) leads outside the job directory (to \(source))")
+        }
+        var st = stat()
+        guard stat(source, &st) == 0, FileIO.fileType(st) == S_IFREG else {
+            throw WUError(.invalidJobSpec, "profile.file: \(relative) is not a regular file")
+        }
+        try checkRegular(st, relative)
+        guard Int64(st.st_size) <= Manifest.maxProfileBytes else {
+            throw WUError(.invalidJobSpec, "profile.file: \(relative) is \(st.st_size) bytes; a profile may have at most \(Manifest.maxProfileBytes)")
+        }
+        let bytes: [UInt8]
+        do { bytes = try FileIO.readFile(source, limit: Int(Manifest.maxProfileBytes)) } catch let error as WUError {
+            throw WUError(.invalidJobSpec, "profile.file: \(error.message)")
+        }
+        return (source, bytes)
+    }
+
+    /// Without a full profile checker: a JSON object whose `name` is a string.
+    static func minimalProfileName(_ bytes: [UInt8], origin: String) throws -> String {
+        struct Named: Decodable { let name: String }
+        do {
+            return try JSONDecoder().decode(Named.self, from: Data(bytes)).name
+        } catch {
+            throw WUError(.invalidJobSpec, "\(origin): not a sandbox profile (a JSON object with a string \"name\")")
+        }
     }
 
     static func canonicalPath(_ path: String) throws -> String {

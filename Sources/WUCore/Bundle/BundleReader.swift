@@ -60,6 +60,26 @@ public enum BundleReader {
         return (try Manifest.decode(manifestBytes), try BundleSignature.decode(signatureBytes), manifestBytes)
     }
 
+    /// The bytes of the profile a bundle carries (``Manifest/profileFile``), checked against the
+    /// manifest's digest, or nil when it carries none. Like ``inspect(_:limits:)`` the signature is not
+    /// checked: for `wu profile check`.
+    public static func carriedProfile(_ source: Source, limits: BundleLimits = .default) throws -> (Manifest, [UInt8]?) {
+        let reader = try ArchiveReader(source)
+        let manifestBytes = try reader.readMetadataEntry(named: Manifest.entryName, position: "first", limit: limits.maxManifestBytes)
+        _ = try reader.readMetadataEntry(named: BundleSignature.entryName, position: "second", limit: limits.maxManifestBytes)
+        let manifest = try Manifest.decode(manifestBytes)
+        guard let entry = manifest.profileFileEntry else { return (manifest, nil) }
+        // WU-PROFILE.json sorts before code/ and inputs/, so it is the first payload entry.
+        guard manifest.files.first?.path == entry.path else {
+            throw WUError(.entryOrder, "\(entry.path) must be the bundle's first payload file")
+        }
+        let bytes = try reader.readMetadataEntry(named: entry.path, position: "third", limit: Manifest.maxProfileBytes)
+        guard Int64(bytes.count) == entry.size, Digest.sha256(bytes) == entry.sha256 else {
+            throw WUError(.tamperedFile, "\(entry.path) does not match the digest in the signed manifest")
+        }
+        return (manifest, bytes)
+    }
+
     static func read(_ source: Source, trust: TrustStore, limits: BundleLimits, sink: inout some BundleSink) throws -> VerifiedBundle {
         let reader = try ArchiveReader(source)
         let manifestBytes = try reader.readMetadataEntry(named: Manifest.entryName, position: "first", limit: limits.maxManifestBytes)

@@ -11,7 +11,11 @@ public struct JobSpec: Sendable, Equatable {
     public var version: String
     public var command: [String]
     public var env: [String: String]
+    /// A built-in profile's name; empty when ``profileFile`` is given.
     public var profile: String
+    /// `"profile": {"file": "profile.json"}`: the requester's own profile, a path relative to the job
+    /// directory. `wu pack` checks it and carries it as ``Manifest/profileEntryName``.
+    public var profileFile: String?
     public var resources: Manifest.Resources
     public var units: Units
     public var redundancy: Manifest.Redundancy
@@ -122,8 +126,21 @@ extension JobSpec {
             try Validate.command(command, field: "command")
             let env = try c.decodeIfPresent([String: String].self, forKey: key("env")) ?? [:]
             try Validate.environment(env, field: "env")
-            let profile = try c.decodeIfPresent(String.self, forKey: key("profile")) ?? "default"
-            try Validate.identifier(profile, field: "profile")
+            var profile = "default"
+            var profileFile: String?
+            if c.contains(key("profile")), (try? c.decodeNil(forKey: key("profile"))) != true {
+                if let name = try? c.decode(String.self, forKey: key("profile")) {
+                    if name.hasSuffix(".json") {
+                        throw WUError(.invalidJobSpec, "profile '\(name)' looks like a file: a job's own profile is {\"file\": \"\(name)\"}")
+                    }
+                    try Validate.identifier(name, field: "profile")
+                    profile = name
+                } else {
+                    let file = try c.decode(ProfileFileSpec.self, forKey: key("profile")).path
+                    profile = ""
+                    profileFile = file
+                }
+            }
             let resources = try c.decodeIfPresent(ResourcesSpec.self, forKey: key("resources"))?.value ?? Manifest.Resources()
             guard c.contains(key("units")) else {
                 throw WUError(.invalidJobSpec, "units is missing: give a list of {\"id\", \"args\", \"inputs\"} or {\"split\": \"inputs/*.txt\"}")
@@ -132,9 +149,31 @@ extension JobSpec {
             let redundancy = try c.decodeIfPresent(RedundancySpec.self, forKey: key("redundancy"))?.value ?? Manifest.Redundancy()
             let aggregate = try c.decodeIfPresent(AggregateSpec.self, forKey: key("aggregate"))?.value
             value = JobSpec(
-                name: name, version: version, command: command, env: env, profile: profile, resources: resources, units: units,
-                redundancy: redundancy, aggregate: aggregate
+                name: name, version: version, command: command, env: env, profile: profile, profileFile: profileFile, resources: resources,
+                units: units, redundancy: redundancy, aggregate: aggregate
             )
+        }
+    }
+
+    /// `{"file": "profile.json"}`: a safe path inside the job directory.
+    struct ProfileFileSpec: Decodable {
+        let path: String
+
+        init(from decoder: any Decoder) throws {
+            guard (try? decoder.container(keyedBy: AnyCodingKey.self)) != nil else {
+                throw WUError(
+                    .invalidJobSpec,
+                    "profile must be a profile name (\"default\", \"strict\") or {\"file\": \"profile.json\"}, a profile file in the job directory"
+                )
+            }
+            try decoder.rejectUnknownKeys(["file"])
+            let c = try decoder.container(keyedBy: AnyCodingKey.self)
+            guard c.contains(AnyCodingKey("file")) else { throw WUError(.invalidJobSpec, "profile.file is missing: {\"file\": \"profile.json\"}") }
+            let path = try c.decode(String.self, forKey: AnyCodingKey("file"))
+            guard Validate.isSafeRelativePath(path) else {
+                throw WUError(.invalidJobSpec, "profile.file must be a relative path inside the job directory without '..', got '\(path)'")
+            }
+            self.path = path
         }
     }
 

@@ -7,6 +7,11 @@ public struct Manifest: Codable, Sendable, Equatable {
     public static let entryName = "WU-MANIFEST.json"
     /// The format this code writes and reads.
     public static let currentFormat = 1
+    /// The bundle path of a requester's own profile (``profileFile``): a payload file like any other,
+    /// pinned in ``files`` and so covered by the signature, but never placed in a unit's tree.
+    public static let profileEntryName = "WU-PROFILE.json"
+    /// The largest profile file a bundle may carry.
+    public static let maxProfileBytes: Int64 = 1 << 20
 
     public var format: Int
     public var name: String
@@ -14,8 +19,12 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// argv, run in `/code`; a unit's `args` are appended.
     public var command: [String]
     public var env: [String: String]
-    /// A profile name from `sandbox-profiles/`.
+    /// A profile name from `sandbox-profiles/`, or, when ``profileFile`` is set, the `name` inside
+    /// the requester's own profile (for display; that file is what runs).
     public var profile: String
+    /// ``Manifest/profileEntryName`` when the bundle carries its own profile, else nil. The orchestrator
+    /// and every runner accept it only when it grants nothing beyond a profile the runner allows.
+    public var profileFile: String?
     public var resources: Resources
     public var units: [Unit]
     public var redundancy: Redundancy
@@ -26,7 +35,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     public init(
         name: String, version: String, command: [String], env: [String: String] = [:], profile: String = "default",
         resources: Resources = Resources(), units: [Unit], redundancy: Redundancy = Redundancy(), aggregate: Aggregate? = nil,
-        files: [File]
+        files: [File], profileFile: String? = nil
     ) {
         self.format = Manifest.currentFormat
         self.name = name
@@ -34,11 +43,23 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.command = command
         self.env = env
         self.profile = profile
+        self.profileFile = profileFile
         self.resources = resources
         self.units = units
         self.redundancy = redundancy
         self.aggregate = aggregate
         self.files = files
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, name, version, command, env, profile, resources, units, redundancy, aggregate, files
+        case profileFile = "profile_file"
+    }
+
+    /// The carried profile's entry in ``files``, when the bundle carries one.
+    public var profileFileEntry: File? {
+        guard let profileFile else { return nil }
+        return files.first { $0.path == profileFile }
     }
 
     public struct Resources: Codable, Sendable, Equatable {

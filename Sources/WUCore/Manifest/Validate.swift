@@ -54,9 +54,9 @@ enum Validate {
         return true
     }
 
-    /// Payload paths live under `code/` or `inputs/`.
+    /// Payload paths live under `code/` or `inputs/`; the one other is a carried profile, `WU-PROFILE.json`.
     static func isPayloadPath(_ path: String) -> Bool {
-        (path.hasPrefix("code/") || path.hasPrefix("inputs/")) && isSafeRelativePath(path)
+        ((path.hasPrefix("code/") || path.hasPrefix("inputs/")) && isSafeRelativePath(path)) || path == Manifest.profileEntryName
     }
 
     static func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }
@@ -105,6 +105,16 @@ extension Manifest {
             guard file.mode == 0o644 || file.mode == 0o755 else {
                 throw fail("file '\(file.path)' has mode \(String(file.mode, radix: 8)); only 644 and 755 are allowed")
             }
+        }
+        if let profileFile {
+            guard profileFile == Manifest.profileEntryName, let entry = profileFileEntry else {
+                throw fail("profile_file must be '\(Manifest.profileEntryName)', one of the files")
+            }
+            guard entry.size <= Manifest.maxProfileBytes else {
+                throw fail("the profile file is \(entry.size) bytes; at most \(Manifest.maxProfileBytes) are allowed")
+            }
+        } else if paths.contains(Manifest.profileEntryName) {
+            throw fail("it holds \(Manifest.profileEntryName) but names no profile_file")
         }
         guard !units.isEmpty else { throw fail("it lists no units") }
         var ids = Set<String>()

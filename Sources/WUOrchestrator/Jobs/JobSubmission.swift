@@ -4,6 +4,7 @@ import HTTPTypes
 public import Hummingbird
 import NIOPosix
 import WUCore
+import WUProfiles
 public import WUProtocol
 
 #if canImport(Glibc)
@@ -15,6 +16,11 @@ import Glibc
 /// The body streams to a temporary file (size-limited); `BundleReader` verifies it against the
 /// registered keys, storing every payload file as a blob as it goes; the manifest and signature
 /// are stored as blobs exactly as signed; then one transaction creates everything.
+///
+/// A bundle carrying its own profile (`WU-PROFILE.json`) is admitted only when that profile grants
+/// nothing beyond one of the built-in profiles runners allow; the job row keeps which ones, and
+/// claims go only to runners allowing one of them. The orchestrator never links the sandbox: the
+/// comparison is WUProfiles', the same as `wu profile diff` and the runner's own check at claim.
 extension Scheduler {
     public func submit(
         _ identity: Identity,
@@ -41,15 +47,16 @@ extension Scheduler {
         }
         guard size > 0 else { throw APIError.badRequest("the body is empty: send the .wu file") }
         let spooled = writer.tmpPath
-        let (verified, manifestDigest, signatureDigest) = try await NIOThreadPool.singleton.runIfActive {
+        let (verified, manifestDigest, signatureDigest, profileBases) = try await NIOThreadPool.singleton.runIfActive {
             do {
                 var sink = BlobSink(blobs: blobs)
                 var limits = BundleLimits()
                 limits.maxTotalBytes = Int64(self.config.maxBundleBytes) * 200
                 let verified = try BundleReader.verify(.file(spooled), trusting: trust, limits: limits, into: &sink)
+                let bases = try Self.admitCarriedProfile(verified.manifest, blobs: blobs)
                 let manifestDigest = try blobs.putSync(verified.manifestBytes)
                 let signatureDigest = try blobs.putSync(verified.signatureBytes)
-                return (verified, manifestDigest, signatureDigest)
+                return (verified, manifestDigest, signatureDigest, bases)
             } catch let error as WUError {
                 throw Self.apiError(error)
             }
@@ -70,9 +77,45 @@ extension Scheduler {
                 priority: priority,
                 signer: signer,
                 manifestDigest: manifestDigest,
-                signatureDigest: signatureDigest
+                signatureDigest: signatureDigest,
+                profileBases: profileBases
             )
         }
+    }
+
+    /// The profiles a requester's own profile is compared against: the built-in ones, which every
+    /// runner knows by name.
+    static let admissionProfiles: [SandboxProfile] = SandboxProfile.builtins()
+
+    /// For a bundle carrying its own profile: parses it (from the blob just stored, whose digest the
+    /// reader checked) and returns the names of the built-in profiles it grants nothing beyond.
+    ///
+    /// - Returns: nil when the bundle names a profile instead.
+    /// - Throws: ``APIError`` 422 `invalid-profile` when it is malformed, `profile-too-wide` naming what it
+    ///   grants beyond each built-in profile when it fits within none.
+    static func admitCarriedProfile(_ manifest: Manifest, blobs: BlobStore) throws -> String? {
+        guard let entry = manifest.profileFileEntry else { return nil }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileIO.readFile(blobs.path(entry.sha256), limit: Int(Manifest.maxProfileBytes))
+        } catch {
+            throw APIError(.unprocessableContent, "invalid-profile", "the bundle's \(entry.path) cannot be read: \(error)")
+        }
+        let profile: SandboxProfile
+        do {
+            profile = try SandboxProfile.carried(by: manifest, bytes: bytes)
+        } catch {
+            throw APIError(.unprocessableContent, "invalid-profile", error.message)
+        }
+        let bases = profile.bases(among: admissionProfiles)
+        guard !bases.isEmpty else {
+            let refusal = profile.admission(among: admissionProfiles)
+            throw APIError(
+                .unprocessableContent, "profile-too-wide",
+                refusal.message(profileName: profile.name, allowedBy: "runners allow")
+            )
+        }
+        return String(decoding: try JSONEncoder().encode(bases), as: UTF8.self)
     }
 
     static func apiError(_ error: WUError) -> APIError {
@@ -91,7 +134,8 @@ extension Scheduler {
         priority: Int,
         signer: String,
         manifestDigest: String,
-        signatureDigest: String
+        signatureDigest: String,
+        profileBases: String? = nil
     ) throws -> SubmitJobResponse {
         let r = manifest.resources
         var job = JobRecord(
@@ -106,6 +150,7 @@ extension Scheduler {
             manifestDigest: manifestDigest,
             signatureDigest: signatureDigest,
             profile: manifest.profile,
+            profileBases: profileBases,
             millicpus: r.millicpus,
             memoryBytes: r.memoryBytes,
             diskBytes: r.diskBytes,
@@ -124,7 +169,10 @@ extension Scheduler {
         let code = manifest.files.filter { $0.path.hasPrefix("code/") }
         let byPath = Dictionary(manifest.files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let insertJobBlob = try tx.db.cachedStatement(sql: "INSERT OR IGNORE INTO job_blob (digest, job_id) VALUES (?, ?)")
-        for digest in Set([manifestDigest, signatureDigest] + code.map(\.sha256)) { try insertJobBlob.execute(arguments: [digest, jobID]) }
+        let profileBlob = manifest.profileFileEntry.map { [$0.sha256] } ?? []
+        for digest in Set([manifestDigest, signatureDigest] + code.map(\.sha256) + profileBlob) {
+            try insertJobBlob.execute(arguments: [digest, jobID])
+        }
         let insertUnit = try tx.db.cachedStatement(
             sql: "INSERT INTO unit (job_id, name, is_aggregate, state, copies_total, files) VALUES (?, ?, 0, 'pending', ?, ?)"
         )

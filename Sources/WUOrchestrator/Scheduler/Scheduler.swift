@@ -196,7 +196,13 @@ public final class Scheduler: Sendable {
         var result: [Assignment] = []
         let leaseExpires = tx.now + Int64(tx.config.leaseSeconds) * 1000
         for var job in jobs where result.count < limit {
-            guard job.arch == nil || job.arch == runner.arch, profiles.contains(job.profile) else { continue }
+            guard job.arch == nil || job.arch == runner.arch else { continue }
+            if let bases = job.profileBases {
+                // A carried profile: offered to a runner allowing a base it grants nothing beyond.
+                guard !profiles.isDisjoint(with: profileSet(bases)) else { continue }
+            } else {
+                guard profiles.contains(job.profile) else { continue }
+            }
             let needs = Capacity(millicpus: job.millicpus, memoryBytes: job.memoryBytes, diskBytes: job.diskBytes, gpus: job.gpus)
             while result.count < limit, free.fits(needs) {
                 // The claim itself: one conditional UPDATE. The inner SELECT picks the oldest queued copy of a

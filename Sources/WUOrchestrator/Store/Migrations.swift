@@ -147,6 +147,12 @@ enum Migrations {
                     """
             )
         }
+        // A job whose bundle carries its own profile: the JSON array of the base profiles (built-in
+        // names) it grants nothing beyond. Claims offer it only to runners allowing one of them.
+        // NULL for a job naming a profile, which matches by that name as before.
+        migrator.registerMigration("v2-job-profile-bases") { db in
+            try db.execute(sql: "ALTER TABLE job ADD COLUMN profile_bases TEXT")
+        }
         return migrator
     }
 }

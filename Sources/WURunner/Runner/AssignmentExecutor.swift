@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import WUCore
+import WUProfiles
 import WUProtocol
 import WUSandbox
 #if canImport(Glibc)
@@ -21,6 +22,9 @@ final class AssignmentExecutor: Sendable {
     let logger: Logger
     /// Manifests already verified, by manifest + signature digest.
     let verified = Mutex<[String: (Manifest, PublicSigningKey)]>([:])
+    /// Bundle-carried profiles already admitted, by the profile file's digest: a job's units share one,
+    /// and a hostile profile can make the comparison cost seconds.
+    let admittedProfiles = Mutex<[String: SandboxProfile]>([:])
 
     init(configuration: RunnerConfiguration, client: OrchestratorClient, cache: BlobCache, cap: VolunteerCap, sandboxes: SandboxPool, logger: Logger) {
         self.configuration = configuration
@@ -49,8 +53,21 @@ final class AssignmentExecutor: Sendable {
         }
         logger.info("verified", metadata: ["signer": "\(signer.keyID)", "job.name": "\(manifest.name)"])
 
-        guard configuration.profiles.contains(manifest.profile) else {
-            return .failed(reason: "profile", message: "the job asks for profile '\(manifest.profile)'; this runner allows \(configuration.profiles.joined(separator: ", "))", usage: nil)
+        // The profile the unit runs under: one this runner allows by name, or the bundle's own profile
+        // when it grants nothing beyond one of them. Decided here, whatever the orchestrator decided.
+        let carried: (profile: SandboxProfile, digest: String)?
+        if let entry = manifest.profileFileEntry {
+            switch await admitCarriedProfile(entry, manifest: manifest) {
+            case .success(let profile): carried = (profile, entry.sha256)
+            case .failure(let refusal):
+                logger.info("refused the bundle's profile: \(refusal.message)")
+                return .failed(reason: refusal.reason, message: refusal.message, usage: nil)
+            }
+        } else {
+            guard configuration.profiles.contains(manifest.profile) else {
+                return .failed(reason: "profile", message: "the job asks for profile '\(manifest.profile)'; this runner allows \(configuration.profiles.joined(separator: ", "))", usage: nil)
+            }
+            carried = nil
         }
         let unit: Manifest.Unit?
         if assignment.isAggregate {
@@ -88,7 +105,11 @@ final class AssignmentExecutor: Sendable {
 
         let sandbox: Sandbox
         do {
-            sandbox = try sandboxes.sandbox(for: manifest.profile, cap: cap)
+            if let carried {
+                sandbox = try sandboxes.sandbox(carrying: carried.profile, digest: carried.digest, cap: cap)
+            } else {
+                sandbox = try sandboxes.sandbox(for: manifest.profile, cap: cap)
+            }
         } catch {
             return .failed(reason: "sandbox", message: "\(error)", usage: nil)
         }
@@ -141,6 +162,49 @@ final class AssignmentExecutor: Sendable {
 }
 
 extension AssignmentExecutor {
+    /// Why a bundle's own profile was not run: the fail reason (`profile`, or `fetch` when its blob could
+    /// not be had) and a message naming what it adds.
+    struct ProfileRefusal: Error {
+        var reason: String
+        var message: String
+    }
+
+    /// Fetches the profile a bundle carries (digest-checked against the signed manifest like any blob),
+    /// parses it and admits it only when it grants nothing beyond one of this runner's profiles.
+    func admitCarriedProfile(_ entry: Manifest.File, manifest: Manifest) async -> Result<SandboxProfile, ProfileRefusal> {
+        if let known = admittedProfiles.withLock({ $0[entry.sha256] }), known.name == manifest.profile { return .success(known) }
+        let bytes: [UInt8]
+        do {
+            guard entry.size <= Manifest.maxProfileBytes else {
+                let message = "the bundle's profile is \(entry.size) bytes, more than \(Manifest.maxProfileBytes)"
+                return .failure(ProfileRefusal(reason: "profile", message: message))
+            }
+            cache.pin([entry.sha256])
+            defer { cache.unpin([entry.sha256]) }
+            let path = try await cache.fetch(entry.sha256, maxBytes: entry.size)
+            bytes = try FileIO.readFile(path, limit: Int(Manifest.maxProfileBytes))
+        } catch {
+            return .failure(ProfileRefusal(reason: "fetch", message: "cannot fetch the bundle's profile: \(error)"))
+        }
+        let profile: SandboxProfile
+        var allowed: [SandboxProfile] = []
+        do throws(SandboxError) {
+            profile = try SandboxProfile.carried(by: manifest, bytes: bytes)
+            for name in configuration.profiles { allowed.append(try SandboxProfile.load(named: name)) }
+        } catch {
+            return .failure(ProfileRefusal(reason: "profile", message: error.message))
+        }
+        let admission = profile.admission(among: allowed)
+        guard case .accepted = admission else {
+            return .failure(ProfileRefusal(reason: "profile", message: admission.message(profileName: profile.name)))
+        }
+        admittedProfiles.withLock { table in
+            if table.count >= 32 { table.removeAll() }
+            table[entry.sha256] = profile
+        }
+        return .success(profile)
+    }
+
     /// Whole milliseconds of a duration, for log metadata.
     static func ms(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
@@ -173,6 +237,18 @@ final class SandboxPool: Sendable {
         if let ready = sandboxes.withLock({ $0[profile] }) { return ready }
         let sandbox = try Sandbox(profile: SandboxProfile.load(named: profile), cap: cap)
         sandboxes.withLock { $0[profile] = sandbox }
+        return sandbox
+    }
+
+    /// The sandbox for a bundle's own profile, kept by the profile file's digest.
+    func sandbox(carrying profile: SandboxProfile, digest: String, cap: VolunteerCap) throws -> Sandbox {
+        let key = "sha256:" + digest
+        if let ready = sandboxes.withLock({ $0[key] }) { return ready }
+        let sandbox = try Sandbox(profile: profile, cap: cap)
+        sandboxes.withLock { table in
+            if table.count >= 64 { table = table.filter { !$0.key.hasPrefix("sha256:") } }
+            table[key] = sandbox
+        }
         return sandbox
     }
 }

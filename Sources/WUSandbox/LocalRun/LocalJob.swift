@@ -84,7 +84,16 @@ public enum LocalJob {
             }
             selected = manifest.units.filter { wanted.contains($0.id) }
         }
-        let profile = try SandboxProfile.load(named: options.profile ?? manifest.profile, directory: options.profileDirectory)
+        let profile: SandboxProfile
+        if options.profile == nil, let entry = manifest.profileFileEntry {
+            // The bundle's own profile, as a runner would run it (the reader checked its digest).
+            guard let bytes = FileSystem.readFile(bundleDir + "/" + entry.path, limit: Int(Manifest.maxProfileBytes)) else {
+                throw SandboxError(.invalidProfile, "cannot read the bundle's \(entry.path)")
+            }
+            profile = try SandboxProfile.carried(by: manifest, bytes: bytes)
+        } else {
+            profile = try SandboxProfile.load(named: options.profile ?? manifest.profile, directory: options.profileDirectory)
+        }
         let cap = options.noLimits ? VolunteerCap.unlimited() : try VolunteerCap.create(name: "run-\(getpid())")
         defer { cap.remove() }
         let sandbox = try Sandbox(profile: profile, cap: cap)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import WUCore
+import WUProfiles
 
 extension WU {
     struct Pack: ParsableCommand {
@@ -17,7 +18,9 @@ extension WU {
 
         func run() throws {
             let signingKey = try KeyFiles.loadPrivate(key)
-            let packed = try BundlePacker.pack(jobDirectory: directory, key: signingKey, output: output)
+            let packed = try BundlePacker.pack(
+                jobDirectory: directory, key: signingKey, output: output, checkProfile: SandboxProfile.checkForPacking
+            )
             let payload = packed.manifest.files.reduce(Int64(0)) { $0 + $1.size }
             print(
                 "packed \(packed.manifest.name) \(packed.manifest.version): \(packed.manifest.units.count) unit(s), \(packed.manifest.files.count) file(s), \(ByteSize.format(payload)) → \(output) (\(ByteSize.format(packed.bundleBytes))), signed by key \(packed.signer.keyID)"

@@ -15,6 +15,8 @@ struct JobRecord: Sendable, FetchableRecord, MutablePersistableRecord {
     var manifestDigest: String
     var signatureDigest: String
     var profile: String
+    /// For a bundle carrying its own profile: JSON array of the base profiles it fits within.
+    var profileBases: String? = nil
     var millicpus: Int
     var memoryBytes: Int64
     var diskBytes: Int64
@@ -50,6 +52,7 @@ extension JobRecord {
         manifestDigest = row["manifest_digest"]
         signatureDigest = row["signature_digest"]
         profile = row["profile"]
+        profileBases = row["profile_bases"]
         millicpus = row["millicpus"]
         memoryBytes = row["memory_bytes"]
         diskBytes = row["disk_bytes"]
@@ -81,6 +84,7 @@ extension JobRecord {
         container["manifest_digest"] = manifestDigest
         container["signature_digest"] = signatureDigest
         container["profile"] = profile
+        container["profile_bases"] = profileBases
         container["millicpus"] = millicpus
         container["memory_bytes"] = memoryBytes
         container["disk_bytes"] = diskBytes

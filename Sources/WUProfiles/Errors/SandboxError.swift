@@ -1,7 +1,9 @@
 import Glibc
 
-/// The one error type of WUSandbox: a stable code, a message that says what was wrong, and for
-/// a failed syscall the stage of the setup and its errno (STYLE.md §4).
+/// The one error type of WUProfiles and WUSandbox (which re-exports this module): a stable code, a
+/// message that says what was wrong, and for a failed syscall the stage of the setup and its errno
+/// (STYLE.md §4). It lives here so that profile parsing, which the orchestrator also uses, keeps
+/// throwing the type it always threw.
 public struct SandboxError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Sendable {
@@ -55,7 +57,7 @@ public struct SandboxError: Error, Sendable, CustomStringConvertible {
         return text
     }
 
-    static func errnoText(_ code: Int32) -> String {
+    package static func errnoText(_ code: Int32) -> String {
         guard let cString = strerror(code) else { return "unknown" }
         return String(cString: cString)
     }

@@ -20,18 +20,40 @@ extension SandboxProfile {
         case refused(beyond: [String: [ProfileDiff.Difference]])
 
         /// One line for a refusal: the profile name and, per allowed profile, what it adds.
-        public func message(profileName: String) -> String {
+        ///
+        /// A hostile profile's conditions can run to megabytes of text, and the line travels in an HTTP
+        /// error and a runner's fail report: each item is cut at ``maxItemCharacters`` and the list per
+        /// profile at ``maxItemsShown``, saying how many more there are.
+        ///
+        /// - Parameter allowedBy: Who allows the profiles compared against, for the wording.
+        public func message(profileName: String, allowedBy: String = "this runner allows") -> String {
             switch self {
             case .accepted(let name):
                 return "profile '\(profileName)' grants nothing beyond '\(name)'"
             case .refused(let extras):
                 let parts = extras.keys.sorted().map { name in
-                    let items = extras[name]!.map { "\($0.section) \($0.detail.isEmpty ? $0.subject : $0.text)" }
+                    let all = extras[name]!
+                    var items = all.prefix(Self.maxItemsShown).map { d in
+                        let text = "\(d.section) \(d.detail.isEmpty ? d.subject : d.text)"
+                        return text.count <= Self.maxItemCharacters ? text : String(text.prefix(Self.maxItemCharacters)) + "…"
+                    }
+                    if all.count > Self.maxItemsShown { items.append("and \(all.count - Self.maxItemsShown) more") }
                     return "beyond '\(name)': " + items.joined(separator: "; ")
                 }
-                return "profile '\(profileName)' is wider than every profile this runner allows (" + parts.joined(separator: " | ") + ")"
+                return "profile '\(profileName)' is wider than every profile \(allowedBy) (" + parts.joined(separator: " | ") + ")"
             }
         }
+
+        /// The most grants a refusal lists per allowed profile.
+        public static let maxItemsShown = 40
+        /// The longest one grant's text may be in a refusal.
+        public static let maxItemCharacters = 200
+    }
+
+    /// The names of every profile in `allowed` this one grants nothing beyond, in the order given:
+    /// the orchestrator stores them so that only runners allowing one of them are offered the unit.
+    public func bases(among allowed: [SandboxProfile]) -> [String] {
+        allowed.filter { isNoWider(than: $0) }.map(\.name)
     }
 
     /// Decides whether this (a requester's) profile may run under one of `allowed`.

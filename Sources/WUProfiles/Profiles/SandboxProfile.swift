@@ -119,7 +119,7 @@ public struct SandboxProfile: Sendable, Equatable {
         }
         if let directory {
             let path = directory + "/" + name + ".json"
-            if let bytes = FileSystem.readFile(path) {
+            if let bytes = ProfileFiles.read(path) {
                 let profile = try parse(bytes, origin: path)
                 guard profile.name == name else {
                     throw SandboxError(.invalidProfile, "\(path): its \"name\" is '\(profile.name)', expected '\(name)'")
@@ -290,7 +290,7 @@ struct ProfileParser {
             let r = try object(item, path, allowed: ["names", "action", "errnoRet", "args", "comment"], required: ["names", "action"])
             let names = try strings(r["names"], path + ".names")
             guard !names.isEmpty else { throw fail(path + ".names", "is empty") }
-            for name in names where CSandboxBridge.syscallNumber(name) == nil {
+            for name in names where SyscallNames.number(name) == nil {
                 throw fail(path + ".names", "unknown syscall '\(name)'")
             }
             let act = try action(r["action"], path + ".action")

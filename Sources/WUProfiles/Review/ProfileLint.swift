@@ -31,7 +31,7 @@ public enum ProfileLint {
 
     /// Lints the profile file at `path` (an unreadable file is a high finding).
     public static func lint(file path: String) -> [Finding] {
-        guard let bytes = FileSystem.readFile(path) else {
+        guard let bytes = ProfileFiles.read(path) else {
             return [Finding(severity: .high, rule: "unreadable", message: "cannot read the file")]
         }
         return lint(bytes, origin: path)

@@ -6,13 +6,13 @@ extension SandboxProfile {
     /// - Throws: ``SandboxError`` `unknownProfile` or `invalidProfile`.
     public static func load(reference: String, directory: String? = nil) throws(SandboxError) -> (profile: SandboxProfile, origin: String) {
         if reference.contains("/") || reference.hasSuffix(".json") {
-            guard let bytes = FileSystem.readFile(reference) else {
+            guard let bytes = ProfileFiles.read(reference) else {
                 throw SandboxError(.unknownProfile, "\(reference): cannot read the file")
             }
             return (try parse(bytes, origin: reference), reference)
         }
         let profile = try load(named: reference, directory: directory)
-        if let directory, FileSystem.exists(directory + "/" + reference + ".json") {
+        if let directory, ProfileFiles.exists(directory + "/" + reference + ".json") {
             return (profile, directory + "/" + reference + ".json")
         }
         return (profile, "built-in \(reference).json")
