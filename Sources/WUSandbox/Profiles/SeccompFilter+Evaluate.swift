@@ -28,19 +28,33 @@ extension SeccompFilter {
     /// argument conditions and per-rule errno included. An instruction the kernel would refuse to
     /// load, or a jump out of the program, gives `killProcess`: never an accidental allow.
     public func evaluate(nr: Int32, arch: UInt32, instructionPointer: UInt64 = 0, args: [UInt64]) -> Verdict {
-        var data = [UInt32](repeating: 0, count: 16)
-        data[0] = UInt32(bitPattern: nr)
-        data[1] = arch
-        data[2] = UInt32(truncatingIfNeeded: instructionPointer)
-        data[3] = UInt32(truncatingIfNeeded: instructionPointer >> 32)
-        for (i, a) in args.prefix(6).enumerated() {
-            data[4 + 2 * i] = UInt32(truncatingIfNeeded: a)
-            data[5 + 2 * i] = UInt32(truncatingIfNeeded: a >> 32)
+        var padded = [UInt64](repeating: 0, count: 6)
+        for (i, a) in args.prefix(6).enumerated() { padded[i] = a }
+        return padded.withUnsafeBufferPointer { evaluate(nr: nr, arch: arch, instructionPointer: instructionPointer, args: $0) }
+    }
+
+    /// ``evaluate(nr:arch:instructionPointer:args:)`` without allocating (the supervisor's path).
+    func evaluate(nr: Int32, arch: UInt32, instructionPointer: UInt64, args: UnsafeBufferPointer<UInt64>) -> Verdict {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 32) { words in
+            // seccomp_data: nr, arch, instruction_pointer, args[6], as 16 native 32-bit words.
+            words.initialize(repeating: 0)
+            words[0] = UInt32(bitPattern: nr)
+            words[1] = arch
+            words[2] = UInt32(truncatingIfNeeded: instructionPointer)
+            words[3] = UInt32(truncatingIfNeeded: instructionPointer >> 32)
+            for i in 0..<min(6, args.count) {
+                words[4 + 2 * i] = UInt32(truncatingIfNeeded: args[i])
+                words[5 + 2 * i] = UInt32(truncatingIfNeeded: args[i] >> 32)
+            }
+            // Words 16…31 are the program's scratch memory M[0…15].
+            return run(data: UnsafeMutableBufferPointer(rebasing: words[0..<16]), memory: UnsafeMutableBufferPointer(rebasing: words[16..<32]))
         }
+    }
+
+    private func run(data: UnsafeMutableBufferPointer<UInt32>, memory: UnsafeMutableBufferPointer<UInt32>) -> Verdict {
         let kill = Verdict(raw: Verdict.killProcess)
         var a: UInt32 = 0
         var x: UInt32 = 0
-        var memory = [UInt32](repeating: 0, count: 16)
         var pc = 0
         let count = instructionCount
         var steps = 0

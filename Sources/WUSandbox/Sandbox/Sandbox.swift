@@ -90,6 +90,9 @@ public struct Sandbox: Sendable {
         public var initPID: Int32
         /// Under ``Sandbox/learning(profile:cap:)``: every syscall the unit made, with counts.
         public var learnedSyscalls: [ResourceUsage.DeniedSyscall] = []
+        /// CPU time the calling side spent on this unit (setup, watching it, answering its denied
+        /// calls), in nanoseconds: what the runner pays, not the unit.
+        public var runnerCPUNs: Int64 = 0
     }
 
     /// The uid and gid a unit has inside its user namespace (root runs only; rootless it is 0).

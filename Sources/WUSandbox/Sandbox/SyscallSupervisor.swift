@@ -65,13 +65,14 @@ struct SyscallSupervisor {
             case .learn:
                 _ = wu_notify_respond(listener, notification.id, 0, 1)
             case .report(let original):
-                let args = withUnsafeBytes(of: notification.args) { Array($0.bindMemory(to: UInt64.self)) }
-                let verdict = original.evaluate(
-                    nr: notification.nr,
-                    arch: notification.arch,
-                    instructionPointer: notification.instruction_pointer,
-                    args: args
-                )
+                let verdict = withUnsafeBytes(of: notification.args) { raw in
+                    original.evaluate(
+                        nr: notification.nr,
+                        arch: notification.arch,
+                        instructionPointer: notification.instruction_pointer,
+                        args: raw.bindMemory(to: UInt64.self)
+                    )
+                }
                 // Only errno returns were turned into notifications; anything else would mean the
                 // two programs disagree, and then the call is refused (never let through).
                 let error = verdict.action == SeccompFilter.Verdict.errno ? verdict.errnoValue : EPERM

@@ -41,6 +41,7 @@ struct UnitExecution: Sendable {
 
     private func executeOrThrow() throws(SandboxError) -> Sandbox.Result {
         guard !request.command.isEmpty else { throw SandboxError(.invalidLimits, "no command to run") }
+        let cpuStart = UnitExecution.threadCPUNs()
         let limits = try effectiveLimits()
         let rootless = geteuid() != 0
         let n = UnitExecution.counter.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -376,7 +377,20 @@ struct UnitExecution: Sendable {
             case .learn: learned = supervisor.named
             }
         }
-        return Sandbox.Result(usage: usage, hostUID: hostUID, initPID: result.pid, learnedSyscalls: learned)
+        return Sandbox.Result(
+            usage: usage,
+            hostUID: hostUID,
+            initPID: result.pid,
+            learnedSyscalls: learned,
+            runnerCPUNs: UnitExecution.threadCPUNs() - cpuStart
+        )
+    }
+
+    /// CPU time of the calling thread.
+    static func threadCPUNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
     /// The mount point the child puts its root tmpfs on (only inside its own mount namespace).
