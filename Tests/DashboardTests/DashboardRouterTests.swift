@@ -132,6 +132,8 @@ import WUProtocol
             #expect(detail.contains("id=\"job-detail\" data-job-id=\"\(job)\""))
             #expect(detail.contains("data-unit=\"u0\" data-copy-state=\"valid\""))
             #expect(detail.contains("1.5 s"), "the valid copy's wall time")
+            // The denied syscalls, as the runner reported them (escaped: a runner is not trusted).
+            #expect(detail.contains("<td class=\"denied\">mount×3 &lt;b&gt;bpf&lt;/b&gt;</td>"), "\(detail)")
         }
     }
 

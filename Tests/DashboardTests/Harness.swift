@@ -108,10 +108,11 @@ final class Harness: Sendable {
 
     func complete(_ assignment: Assignment, by runnerID: String, output: String) async throws {
         let blob = try orchestrator.blobs.putSync(Array(output.utf8))
+        let usage = ResourceUsage(wallMs: 1500, exitCode: 0, deniedSyscalls: [.init(name: "mount", count: 3), .init(name: "<b>bpf</b>", count: 1)])
         _ = try await scheduler.complete(
             runner,
             assignmentID: assignment.assignmentID,
-            CompleteRequest(runnerID: runnerID, outputDigest: Hex.sha256(output), blobDigest: blob, usage: ResourceUsage(wallMs: 1500, exitCode: 0)),
+            CompleteRequest(runnerID: runnerID, outputDigest: Hex.sha256(output), blobDigest: blob, usage: usage),
             blobs: orchestrator.blobs
         )
     }

@@ -236,6 +236,26 @@ struct EndToEndTests {
     /// one within default but wider than strict is never offered to that runner, and when the orchestrator hands
     /// it out anyway (its store edited behind its back, as a compromised one would), the runner refuses it at
     /// claim with reason `profile`, naming what it adds beyond strict, and starts nothing.
+    /// A unit calling `mount` twice: the runner's report of the denied calls reaches the requester.
+    @Test func deniedSyscallsReachTheRequester() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startRunner(name: "r1")
+        let program = "import ctypes\\nlibc = ctypes.CDLL(None)\\nfor _ in range(2): libc.mount(0, 0, 0, 0, 0)\\nopen('/out/done', 'w').write('ok')\\n"
+        let bundle = try cluster.bundle(
+            "denied",
+            spec: #"{"name": "denied", "command": ["/usr/bin/python3", "-c", "\#(program)"], "units": [{"id": "u"}]}"#,
+            files: ["code/x": "x\n"]
+        )
+        let job = try await cluster.submit(bundle)
+        let view = try await cluster.waitForJob(job)
+        #expect(view.state == "completed", "\(view.failureReasons)\n\(cluster.logs())")
+        let copies = try await cluster.requester.units(ofJob: job).units.flatMap(\.copies)
+        let usage = try #require(copies.first?.usage)
+        #expect(usage.deniedSyscalls == [.init(name: "mount", count: 2)], "\(usage.deniedSyscalls)")
+        #expect(UsageTable.render(try await cluster.requester.units(ofJob: job).units).contains("mount×2"))
+    }
+
     @Test func carriedProfilesAreCheckedByOrchestratorAndRunner() async throws {
         let cluster = try await Cluster(orchestratorFlags: ["--max-attempts", "1"])
         defer { cluster.shutdown() }

@@ -39,7 +39,10 @@ public enum SandboxDoctor {
             Check(
                 name: "seccomp user notification",
                 ok: sc & 2 != 0,
-                detail: sc & 2 != 0 ? "supported (not required)" : "not available (not required)"
+                detail: sc & 2 == 0
+                    ? "not available (not required): units run without the denied-syscall report"
+                    : root ? "supported: every unit reports the syscalls its profile denied"
+                    : "supported, but the denied-syscall report needs root (pidfd_getfd on the unit)"
             )
         )
 
