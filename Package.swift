@@ -137,10 +137,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "WURunnerTests", dependencies: ["WURunner", "WUSandbox", "WUCore", "WUProtocol"], swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProfiles", "WUProtocol", "WURunner"], swiftSettings: swiftSettings),
+        // What the end-to-end and dashboard tests share: the real binaries on loopback (Cluster).
+        .target(name: "WUTestSupport", dependencies: ["WUCore", "WUProtocol", "WURunner"], path: "Tests/WUTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProfiles", "WUProtocol", "WURunner", "WUTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DashboardTests",
-            dependencies: ["WUOrchestrator", "WUCore", "WUProtocol", "WURunner", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "WUOrchestrator", "WUCore", "WUProtocol", "WURunner", "WUTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -7,6 +7,7 @@ import WUProtocol
 
 #if canImport(Glibc)
 import Glibc
+import WUTestSupport
 #endif
 
 /// The dashboard in headless Chromium against a real orchestrator and runner on loopback,
@@ -30,7 +31,7 @@ struct BrowserTests {
         """
 
     @Test func jobGoesLiveToCompletionAndHostileTextStaysText() async throws {
-        let cluster = try await Cluster(orchestratorFlags: ["--max-attempts", "2", "--lease-seconds", "6", "--heartbeat-ttl-seconds", "4"])
+        let cluster = try await Cluster(label: "dash", orchestratorFlags: ["--max-attempts", "2", "--lease-seconds", "6", "--heartbeat-ttl-seconds", "4"])
         defer { cluster.shutdown() }
         try cluster.startRunner(name: "browser-runner")
         let failing = try cluster.bundle(

@@ -3,6 +3,7 @@ import Testing
 import WUCore
 import WUProtocol
 import WURunner
+import WUTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -327,12 +328,6 @@ struct EndToEndTests {
         #expect(copies.allSatisfy { $0.state != "leased" }, "\(copies.map(\.state))")
     }
 }
-
-let repositoryRoot: String = {
-    var path = #filePath
-    for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
-    return path
-}()
 
 func parseCounts(_ text: String) throws -> [String: Int] {
     var counts: [String: Int] = [:]
