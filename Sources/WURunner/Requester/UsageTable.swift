@@ -17,7 +17,8 @@ public enum UsageTable {
                 let columns = [
                     (unit.unitID, 12), (unit.state, 9), (copy.runnerName ?? "-", 13), (copy.state, 9), (exit, 5), (wall, 9), (cpu, 9), (memory, 9), (output, 9), (denied, 0),
                 ]
-                lines.append(columns.map { text, width in text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count + 1) }.joined())
+                let row = columns.map { text, width in text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count + 1) }.joined()
+                lines.append(String(row.dropLast()))
             }
         }
         return lines.joined(separator: "\n")
