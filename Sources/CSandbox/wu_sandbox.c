@@ -263,8 +263,42 @@ static int wu_apply_mount(const char *root, const wu_mount *m, int err_fd) {
     }
 }
 
+/// Closes every descriptor from 3 up but those in `keep` (at most 32, any order, -1 ignored).
+static int wu_close_all_but(int *keep, int n) {
+    for (int i = 1; i < n; i++) { // insertion sort: a handful of numbers
+        int v = keep[i], j = i - 1;
+        while (j >= 0 && keep[j] > v) { keep[j + 1] = keep[j]; j--; }
+        keep[j + 1] = v;
+    }
+    unsigned int next = 3;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 0 || (unsigned int)keep[i] < next) continue;
+        if ((unsigned int)keep[i] > next && syscall(SYS_close_range, next, (unsigned int)keep[i] - 1, 0) < 0) return -1;
+        next = (unsigned int)keep[i] + 1;
+    }
+    return (int)syscall(SYS_close_range, next, ~0U, 0);
+}
+
 _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds) {
     int efd = fds.err_w;
+
+    // 0. This is a copy of the runner: it holds every descriptor the runner had at the clone,
+    //    other units' pipes, pidfds and seccomp listeners among them. The init never execs, so
+    //    close-on-exec would never close them: close all but ours now. (A copy of another
+    //    spawn's error pipe kept here would also stall that spawn until this unit ends.)
+    int keep[40];
+    int nkeep = 0;
+    keep[nkeep++] = fds.err_w;
+    keep[nkeep++] = fds.sync_r;
+    keep[nkeep++] = fds.status_w;
+    keep[nkeep++] = fds.listen_w;
+    keep[nkeep++] = fds.ack_r;
+    keep[nkeep++] = c->stdin_fd;
+    keep[nkeep++] = c->stdout_fd;
+    keep[nkeep++] = c->stderr_fd;
+    if (c->cgroup_self_fd_count > 32) wu_child_fail(efd, WU_STAGE_CLOSE_RANGE, E2BIG, "too many cgroup descriptors");
+    for (int i = 0; i < c->cgroup_self_fd_count; i++) keep[nkeep++] = c->cgroup_self_fds[i];
+    if (wu_close_all_but(keep, nkeep) < 0) wu_child_fail(efd, WU_STAGE_CLOSE_RANGE, errno, "close inherited");
 
     // The init must die with the thread that spawned it (the runner's unit thread): if the runner
     // dies while setting up, nothing is left behind. Armed again after the uid change, which
@@ -291,6 +325,7 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
         do { w = write(c->cgroup_self_fds[i], "0\n", 2); } while (w < 0 && errno == EINTR);
         if (w != 2) wu_child_fail(efd, WU_STAGE_CGROUP, w < 0 ? errno : EIO, "join own cgroup");
     }
+    for (int i = 0; i < c->cgroup_self_fd_count; i++) close(c->cgroup_self_fds[i]);
 
     // 2. Wait until the parent has written uid_map/gid_map and put us in every cgroup. Before
     //    that our ids are unmapped and our usage would be charged to the runner. EOF means the
@@ -376,6 +411,10 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
     close(t0);
     close(t1);
     close(t2);
+    //    The originals are copies now: the init keeps only 0, 1, 2 and its status pipe.
+    if (in > 2) close(in);
+    if (c->stdout_fd > 2 && c->stdout_fd != in) close(c->stdout_fd);
+    if (c->stderr_fd > 2 && c->stderr_fd != in && c->stderr_fd != c->stdout_fd) close(c->stderr_fd);
 
     // 8. Every other inherited descriptor closes at exec; the error pipe keeps working until then.
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) wu_child_fail(efd, WU_STAGE_CLOSE_RANGE, errno, NULL);
@@ -411,8 +450,12 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
                 .len = (unsigned short)(c->seccomp_filter_len / sizeof(struct sock_filter)),
                 .filter = (struct sock_filter *)c->seccomp_filter,
             };
-            unsigned long flags = c->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+            // With a listener, a call the supervisor has taken waits only killably for its answer
+            // (a signal does not turn it into EINTR); kernels before 5.19 lack the flag.
+            unsigned long flags = c->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
             long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+            if (listener < 0 && errno == EINVAL && c->seccomp_listener)
+                listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
             if (listener < 0) wu_child_fail(efd, WU_STAGE_SECCOMP, errno, NULL);
             if (c->seccomp_listener) {
                 // Hand the listener over: tell the parent its number and wait until it has taken
@@ -571,6 +614,9 @@ static int wu_take_listener(int init_pid, int err_r, int listen_r, int ack_w, in
     if (unit < 0) { *err = errno; *detail = "find the unit's process"; return -1; }
     int unit_pidfd = (int)syscall(SYS_pidfd_open, (pid_t)unit, 0);
     if (unit_pidfd < 0) { *err = errno; *detail = "pidfd_open"; return -1; }
+    // The pidfd pins the process; it is the unit's only if it is still the init's child (had the
+    // unit died in between, its pid could belong to anything by now).
+    if (wu_unit_pid_of(init_pid) != unit) { close(unit_pidfd); *err = ESRCH; *detail = "the unit's process went away"; return -1; }
     int listener = (int)syscall(SYS_pidfd_getfd, unit_pidfd, number, 0);
     int e = errno;
     close(unit_pidfd);
@@ -590,6 +636,9 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
     res->listener_fd = -1;
 
     // errp, syncp, statp, and with a listener listenp (unit -> parent) and ackp (parent -> unit).
+    // Made under the spawn lock, so that no other spawn's child is cloned holding them (each
+    // child also closes all but its own at once).
+    pthread_mutex_lock(&wu_spawn_lock);
     int pipes[5][2];
     int pipe_count = c->seccomp_listener ? 5 : 3;
     for (int i = 0; i < 5; i++) pipes[i][0] = pipes[i][1] = -1;
@@ -597,6 +646,7 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
         if (pipe2(pipes[i], O_CLOEXEC) < 0) {
             wu_fail(res, WU_STAGE_PIPE, errno, NULL);
             for (int j = 0; j < i; j++) { close(pipes[j][0]); close(pipes[j][1]); }
+            pthread_mutex_unlock(&wu_spawn_lock);
             return -1;
         }
     }
@@ -624,7 +674,6 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
     // No signal handler of the runner may run in the child between clone and the reset.
     sigset_t all, old;
     sigfillset(&all);
-    pthread_mutex_lock(&wu_spawn_lock);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     long pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid == 0) {

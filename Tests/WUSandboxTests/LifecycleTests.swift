@@ -24,6 +24,40 @@ import WUProtocol
         #expect(Harness.hostProcesses(uid: result.hostUID).isEmpty)
     }
 
+    /// The init is a copy of the runner that never execs: it must not keep the runner's
+    /// descriptors (a bait file left open without close-on-exec, other units' pipes and listeners).
+    @Test(.enabled(if: isRoot, "needs root for cgroups")) func theInitHoldsNoneOfTheRunnersDescriptors() async throws {
+        let h = try Harness("init-fds")
+        defer { h.close() }
+        let bait = h.workDir + "/bait"
+        try FileSystem.writeFile(bait, Array("secret".utf8))
+        let baitFD = open(bait, O_RDONLY)  // no O_CLOEXEC, on purpose
+        #expect(baitFD >= 0)
+        defer { close(baitFD) }
+        var busy: [Int32] = [-1, -1]
+        #expect(pipe(&busy) == 0)  // another descriptor of the runner's, as another unit's pipe would be
+        defer { busy.forEach { close($0) } }
+        let sandbox = try Sandbox(profile: SandboxProfile.load(named: "default"), cap: h.cap)
+        let task = Task { try await sandbox.run(SandboxRequest(command: ["/bin/sh", "-c", "echo WU-MARKER; sleep 3"], limits: .init(wallTimeMs: 30_000))) }
+        // The init: our child whose pid in its own namespace is 1.
+        var initFDs: [String]? = nil
+        for _ in 0..<100 where initFDs == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            for entry in FileSystem.list("/proc") {
+                guard Int32(entry) != nil, let status = FileSystem.readText("/proc/\(entry)/status") else { continue }
+                let lines = status.split(separator: "\n")
+                guard lines.contains("PPid:\t\(getpid())"), lines.contains(where: { $0.hasPrefix("NSpid:") && $0.hasSuffix("\t1") }) else { continue }
+                initFDs = FileSystem.list("/proc/\(entry)/fd").compactMap { FileSystem.readLink("/proc/\(entry)/fd/" + $0) }
+            }
+        }
+        let result = try await task.value
+        #expect(result.usage.stdoutTail.hasPrefix("WU-MARKER"))
+        let fds = try #require(initFDs, "the init was not found")
+        #expect(!fds.contains(bait), "\(fds)")
+        // Its standard descriptors and the status pipe, nothing else.
+        #expect(fds.count <= 4, "\(fds)")
+    }
+
     /// The `wu` executable next to the test bundle (SwiftPM builds it for `swift test`).
     static let wuBinary: String? = {
         guard let exe = FileSystem.readLink("/proc/self/exe") else { return nil }

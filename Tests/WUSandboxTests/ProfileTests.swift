@@ -90,6 +90,11 @@ import Testing
                 "limits.max_memory"
             )
         )
+        #expect(
+            parseError(try validJSON { $0 = $0.replacingFirst("\"defaultErrnoRet\": 1", with: "\"defaultErrnoRet\": 5000") }).contains(
+                "seccomp.defaultErrnoRet: must be ≤ 4095"
+            )
+        )
     }
 
     @Test func limitsAboveTheProfileAreRefused() async throws {

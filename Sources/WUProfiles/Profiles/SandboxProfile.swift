@@ -283,6 +283,7 @@ struct ProfileParser {
             throw fail("seccomp.defaultAction", "must deny (an allowlist); SCMP_ACT_ALLOW and SCMP_ACT_LOG are refused")
         }
         let defaultErrno = s["defaultErrnoRet"] == nil ? 1 : Int(try uint(s["defaultErrnoRet"], "seccomp.defaultErrnoRet"))
+        guard defaultErrno <= 4095 else { throw fail("seccomp.defaultErrnoRet", "must be ≤ 4095") }
         guard case .array(let items)? = s["syscalls"] else { throw fail("seccomp.syscalls", "expected an array") }
         var rules: [SandboxProfile.Seccomp.Rule] = []
         for (i, item) in items.enumerated() {

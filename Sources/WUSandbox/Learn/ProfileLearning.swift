@@ -4,10 +4,12 @@ public import WUProtocol
 /// `wu profile learn`: what a command uses, turned into the narrowest profile that still runs it.
 ///
 /// The command runs once in the sandbox of a base profile (its namespaces, mounts, devices and
-/// limits) under a filter that lets every call through and records it (seccomp user notification
-/// with `SECCOMP_USER_NOTIF_FLAG_CONTINUE`). The learned profile is the base with its allow rules
-/// cut down to the syscalls the command made; the base's deny rules stay. So it is never wider
-/// than the base, and a call the base denies is listed as such, not added.
+/// limits) under a filter that notifies every call: each is recorded, and let through
+/// (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`) when the base allows it, or answered with the base's errno
+/// when it does not, so the command runs as it will under the learned profile and can never do
+/// more than the base lets it. The learned profile is the base with its allow rules cut down to
+/// the syscalls the command made; the base's deny rules stay. So it is never wider than the base,
+/// and a call the base denies is listed as such, not added.
 public struct ProfileLearning: Sendable {
     /// The learned profile.
     public var profile: SandboxProfile
@@ -63,9 +65,8 @@ public struct ProfileLearning: Sendable {
 
 extension SandboxProfile {
     /// The recording filter of `wu profile learn`: every call is logged (turned into a notification
-    /// the supervisor lets through), but for ``ProfileLearning/unsupervised``, which run before the
-    /// supervisor holds the listener, and the base's ENOSYS rules (`clone3`), so that libc falls
-    /// back exactly as it will under the learned profile.
+    /// the supervisor answers with this profile's own verdict), but for
+    /// ``ProfileLearning/unsupervised``, which run before the supervisor holds the listener.
     func learningSeccomp() -> Seccomp {
         var s = seccomp
         s.defaultAction = .log
@@ -79,7 +80,6 @@ extension SandboxProfile {
             rule.comment = nil
             rules.append(rule)
         }
-        rules += seccomp.syscalls.filter { $0.action == .errno && ($0.errnoRet ?? seccomp.defaultErrnoRet) == Int(ENOSYS) && $0.args.isEmpty }
         s.syscalls = rules
         return s
     }

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import Synchronization
 import WUCore
 public import WUProtocol
 
@@ -65,6 +66,8 @@ public enum LocalJob {
     }
 
     /// Runs the job; `report` is called after each unit.
+    private static let runCounter = Atomic<Int>(0)
+
     /// - Throws: `WUError` when the bundle does not verify, `SandboxError` when the sandbox cannot start at all.
     public static func run(_ options: Options, report: @Sendable (UnitReport) -> Void = { _ in }) async throws -> [UnitReport] {
         let trust = try TrustStore.load(files: options.trustedKeys, directory: options.trustDirectory)
@@ -94,7 +97,10 @@ public enum LocalJob {
         } else {
             profile = try SandboxProfile.load(named: options.profile ?? manifest.profile, directory: options.profileDirectory)
         }
-        let cap = options.noLimits ? VolunteerCap.unlimited() : try VolunteerCap.create(name: "run-\(getpid())")
+        // A cap of this run's own: `create` sweeps a cap of the same name, which would kill the
+        // units of another local run in this process.
+        let run = runCounter.wrappingAdd(1, ordering: .relaxed).oldValue
+        let cap = options.noLimits ? VolunteerCap.unlimited() : try VolunteerCap.create(name: "run-\(getpid())-\(run)")
         defer { cap.remove() }
         let sandbox = try Sandbox(profile: profile, cap: cap)
         try FileSystem.makeDirectories(options.outputDirectory)

@@ -24,7 +24,8 @@ public struct Sandbox: Sendable {
         /// The profile's filter with its errno returns notified, answered and counted by a
         /// ``SyscallSupervisor`` (the denied-syscall report).
         case report(installed: SeccompFilter)
-        /// Every call notified, recorded and let through (`wu profile learn`).
+        /// Every call notified and recorded; what the profile allows is let through, the rest gets
+        /// its errno (`wu profile learn`).
         case learn(installed: SeccompFilter)
     }
 
@@ -48,17 +49,22 @@ public struct Sandbox: Sendable {
     }
 
     /// A sandbox for `wu profile learn`: `profile`'s mounts, namespaces and limits, and a filter
-    /// that lets every call through but records it (see ``SandboxProfile/learningFilterProfile()``).
+    /// that notifies every call; the supervisor records each and answers it with `profile`'s own
+    /// verdict (let through when allowed, its errno when denied).
     /// - Throws: ``SandboxError`` `unsupported` when this process cannot supervise a unit (not
     ///   root, or no seccomp user notification).
     public static func learning(profile: SandboxProfile, cap: VolunteerCap) throws(SandboxError) -> Sandbox {
         guard canSupervise else {
             throw SandboxError(.unsupported, "learning a profile needs root and a kernel with seccomp user notification (see wu doctor)")
         }
+        let base = try SeccompFilter.compile(profile)
+        guard base.allowsListenerHandOver else {
+            throw SandboxError(.unsupported, "'\(profile.name)' denies read, write, execve or exit_group, which learning needs")
+        }
         let recording = try SeccompFilter.compileNow(profile.learningSeccomp(), origin: "\(profile.name) (learning)")
         return Sandbox(
             profile: profile,
-            filter: recording,
+            filter: base,
             cap: cap,
             supervision: .learn(installed: recording.notifyingInsteadOf(action: SeccompFilter.Verdict.log))
         )

@@ -1,5 +1,6 @@
 import CSandbox
 import Glibc
+import Synchronization
 import WUProtocol
 
 /// Answers the seccomp user notifications of one unit and counts them by syscall.
@@ -8,76 +9,103 @@ import WUProtocol
 /// `errno` returns turned into notifications; each call is answered with the errno the profile's
 /// own filter gives it (``SeccompFilter/evaluate(nr:arch:instructionPointer:args:)`` on the
 /// original program), so the unit sees exactly what it would without the report, and the call is
-/// counted. **Learn** (`wu profile learn`): every call is notified, recorded and let through.
+/// counted. **Learn** (`wu profile learn`): every call is notified and recorded; what the base
+/// profile allows is let through (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`), what it denies gets the
+/// base's errno, so learning never lets a unit do what its base would not.
 ///
 /// The supervisor runs on the unit's own thread, inside its poll loop. A unit flooding denied
-/// calls can neither take the runner's CPU nor its memory: at most ``budgetPerSecond`` calls are
-/// answered per second (the rest wait in the kernel, slowing only the unit), and the table holds at
-/// most ``maxDistinct`` syscalls.
+/// calls can neither take the runner's CPU nor its memory: a unit gets at most
+/// ``budget(millicpus:)`` answers a second (in proportion to its CPU quota) and all units of the
+/// process together at most ``processBudgetPerSecond``; the rest wait in the kernel, slowing
+/// only the unit. The table holds at most ``maxDistinct`` syscalls.
 struct SyscallSupervisor {
     enum Mode {
         case report(original: SeccompFilter)
-        case learn
+        case learn(base: SeccompFilter)
     }
 
     let listener: Int32
     let mode: Mode
     private(set) var counts: [UInt64: Int64] = [:]
     private(set) var overflow: Int64 = 0
-    private var tokens: Double
-    private var lastRefillNs: Int64
+    private var bucket: TokenBucket
 
-    static let budgetPerSecond = 20_000.0
-    static let burst = 2_000.0
+    /// Answers per second for a unit with `millicpus` of CPU quota: 10,000 per CPU, 1,000 to 20,000.
+    static func budget(millicpus: Int) -> Double { min(20_000, max(1_000, Double(millicpus) * 10)) }
+    static let processBudgetPerSecond = 40_000.0
     static let maxDistinct = 1024
 
-    init(listener: Int32, mode: Mode, nowNs: Int64) {
+    /// Shared by every unit this process runs.
+    private static let processBucket = Mutex(TokenBucket(rate: processBudgetPerSecond, nowNs: Monotonic.nowNs()))
+
+    init(listener: Int32, mode: Mode, millicpus: Int, nowNs: Int64) {
         self.listener = listener
         self.mode = mode
-        self.tokens = Self.burst
-        self.lastRefillNs = nowNs
+        self.bucket = TokenBucket(rate: Self.budget(millicpus: millicpus), nowNs: nowNs)
     }
 
-    /// Whether the poll loop should watch the listener now (false while the budget is spent).
+    /// Whether the poll loop should watch the listener now (false while a budget is spent).
     mutating func wantsPoll(nowNs: Int64) -> Bool {
-        refill(nowNs)
-        return tokens >= 1
+        bucket.refill(nowNs)
+        return bucket.tokens >= 1 && Self.processBucket.withLock { b in
+            b.refill(nowNs)
+            return b.tokens >= 1
+        }
     }
 
-    /// How long until the budget allows another answer, for the poll timeout (0 when it does).
-    var msUntilBudget: Int32 { tokens >= 1 ? 0 : Int32(max(1, ((1 - tokens) / Self.budgetPerSecond * 1000).rounded(.up))) }
+    /// How long until the budgets allow another answer, for the poll timeout.
+    func msUntilBudget(nowNs: Int64) -> Int32 {
+        max(bucket.msUntilToken, Self.processBucket.withLock { $0.msUntilToken })
+    }
 
-    /// Answers what is waiting, within the budget. Never blocks: each receive follows a poll that
-    /// saw a notification pending.
+    /// Answers what is waiting, within the budgets, for at most 5 ms. After an answer the unit is
+    /// usually about to make its next call: a short wait on the listener alone serves a burst at
+    /// three syscalls a call instead of a turn of the whole poll loop.
     mutating func serve(nowNs: Int64) {
-        refill(nowNs)
         var notification = wu_notification()
-        while tokens >= 1 {
+        let sliceEnd = nowNs + 5_000_000
+        var waitMs: Int32 = 0
+        while true {
+            let now = Monotonic.nowNs()
+            guard now < sliceEnd, bucket.take(now), Self.processBucket.withLock({ $0.take(now) }) else { return }
             var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 0) == 1, p.revents & Int16(POLLIN) != 0 else { return }
+            guard poll(&p, 1, waitMs) == 1, p.revents & Int16(POLLIN) != 0 else {
+                bucket.giveBack()
+                Self.processBucket.withLock { $0.giveBack() }
+                return
+            }
+            waitMs = 1
+            // A failed receive still costs its token: an error cannot make the loop spin.
             guard wu_notify_receive(listener, &notification) == 0 else {
                 if errno == EINTR || errno == ENOENT { continue }  // ENOENT: the caller died first
                 return
             }
-            tokens -= 1
             record(arch: notification.arch, nr: notification.nr)
-            switch mode {
-            case .learn:
+            let verdict = withUnsafeBytes(of: notification.args) { raw in
+                filter.evaluate(
+                    nr: notification.nr,
+                    arch: notification.arch,
+                    instructionPointer: notification.instruction_pointer,
+                    args: raw.bindMemory(to: UInt64.self)
+                )
+            }
+            if case .learn = mode, verdict.allows {
                 _ = wu_notify_respond(listener, notification.id, 0, 1)
-            case .report(let original):
-                let verdict = withUnsafeBytes(of: notification.args) { raw in
-                    original.evaluate(
-                        nr: notification.nr,
-                        arch: notification.arch,
-                        instructionPointer: notification.instruction_pointer,
-                        args: raw.bindMemory(to: UInt64.self)
-                    )
-                }
-                // Only errno returns were turned into notifications; anything else would mean the
-                // two programs disagree, and then the call is refused (never let through).
-                let error = verdict.action == SeccompFilter.Verdict.errno ? verdict.errnoValue : EPERM
+            } else {
+                // Only errno returns of the profile's program are notified in report mode; any other
+                // verdict (a kill, or a disagreement between the two programs) is refused, never let
+                // through. The kernel caps an errno at 4095.
+                let error = verdict.action == SeccompFilter.Verdict.errno ? min(verdict.errnoValue, 4095) : EPERM
                 _ = wu_notify_respond(listener, notification.id, error, 0)
             }
+        }
+    }
+
+    /// The program whose verdict answers each call.
+    private var filter: SeccompFilter {
+        switch mode {
+        case .report(let original): original
+        case .learn(let base): base
         }
     }
 
@@ -90,12 +118,6 @@ struct SyscallSupervisor {
         } else {
             overflow += 1
         }
-    }
-
-    private mutating func refill(_ nowNs: Int64) {
-        let elapsed = Double(max(0, nowNs - lastRefillNs)) / 1e9
-        lastRefillNs = nowNs
-        tokens = min(Self.burst, tokens + elapsed * Self.budgetPerSecond)
     }
 
     /// The counts by syscall name, most frequent first (then by name).
@@ -113,4 +135,33 @@ struct SyscallSupervisor {
         let name = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return arch == wu_seccomp_native_arch() ? name : "\(name) (arch 0x\(String(arch, radix: 16)))"
     }
+}
+
+/// A token bucket: `rate` tokens a second, holding at most a tenth of a second's worth.
+struct TokenBucket {
+    let rate: Double
+    private(set) var tokens: Double
+    private var lastNs: Int64
+
+    init(rate: Double, nowNs: Int64) {
+        self.rate = rate
+        self.tokens = rate / 10
+        self.lastNs = nowNs
+    }
+
+    mutating func refill(_ nowNs: Int64) {
+        tokens = min(rate / 10, tokens + Double(max(0, nowNs - lastNs)) / 1e9 * rate)
+        lastNs = max(lastNs, nowNs)
+    }
+
+    mutating func take(_ nowNs: Int64) -> Bool {
+        refill(nowNs)
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+
+    mutating func giveBack() { tokens += 1 }
+
+    var msUntilToken: Int32 { tokens >= 1 ? 0 : Int32(max(1, ((1 - tokens) / rate * 1000).rounded(.up))) }
 }

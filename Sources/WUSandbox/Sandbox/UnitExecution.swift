@@ -226,8 +226,10 @@ struct UnitExecution: Sendable {
         if listenerFD >= 0 {
             switch sandbox.supervision {
             case .none: break
-            case .report: supervisor = SyscallSupervisor(listener: listenerFD, mode: .report(original: sandbox.filter), nowNs: start)
-            case .learn: supervisor = SyscallSupervisor(listener: listenerFD, mode: .learn, nowNs: start)
+            case .report:
+                supervisor = SyscallSupervisor(listener: listenerFD, mode: .report(original: sandbox.filter), millicpus: limits.millicpus, nowNs: start)
+            case .learn:
+                supervisor = SyscallSupervisor(listener: listenerFD, mode: .learn(base: sandbox.filter), millicpus: limits.millicpus, nowNs: start)
             }
         }
         _ = fcntl(outPipe[0], F_SETFL, fcntl(outPipe[0], F_GETFL) | O_NONBLOCK)
@@ -310,7 +312,7 @@ struct UnitExecution: Sendable {
             fds.append(pollfd(fd: cancel.descriptor, events: Int16(POLLIN), revents: 0))
             let remainingMs = max(0, (deadline - Monotonic.nowNs()) / 1_000_000)
             var timeout = Int32(min(100, remainingMs + 1))
-            if let supervisor, !watchListener { timeout = min(timeout, supervisor.msUntilBudget) }
+            if let supervisor, !watchListener { timeout = min(timeout, supervisor.msUntilBudget(nowNs: now)) }
             let r = poll(&fds, nfds_t(fds.count), timeout)
             if r < 0 && errno != EINTR { break }
             if watchListener, fds[fds.count - 2].revents & Int16(POLLIN) != 0 { supervisor?.serve(nowNs: Monotonic.nowNs()) }
