@@ -12,14 +12,13 @@ extension WU {
             abstract: "Run a command once with every syscall recorded, and write the narrowest profile that runs it.",
             discussion: """
                 The command runs in the base profile's sandbox (its namespaces, mounts, devices and limits) \
-                under a filter that lets every call through and records it. The profile written keeps the \
-                base's allow rules only for the syscalls the command made (argument conditions included) and \
-                all of its deny rules, so it is never wider than the base: a call the base denies is listed, \
-                not added. Check the result with `wu profile diff BASE FILE` and `wu profile lint FILE`. \
-                Needs root. Run what you would ship: learning runs the command with every syscall allowed \
-                (still without capabilities, in all namespaces, under the base's limits). Exit status: 0 when \
-                the command succeeded, 1 when it failed (the profile is still written), 125 when the \
-                sandbox could not run it.
+                under a filter that records every call: what the base allows is let through, what it denies \
+                gets the base's errno, so the command runs as it will under the learned profile. The profile \
+                written keeps the base's allow rules only for the syscalls the command made (argument \
+                conditions included) and all of its deny rules, so it is never wider than the base: a call \
+                the base denies is listed, not added. Check the result with `wu profile diff BASE FILE` and \
+                `wu profile lint FILE`. Needs root. Exit status: 0 when the command succeeded, 1 when it \
+                failed (the profile is still written), 125 when the sandbox could not run it.
                 """
         )
 
