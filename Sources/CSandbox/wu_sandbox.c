@@ -528,6 +528,9 @@ struct wu_clone_args {
 
 static pthread_mutex_t wu_spawn_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/// How long the setup between clone and execve may take before the spawn gives up.
+#define WU_SETUP_TIMEOUT_MS 60000
+
 /// Reads arg_start, arg_end, env_start, env_end (fields 48-51 of /proc/self/stat).
 static void wu_arg_env_area(uintptr_t area[4]) {
     area[0] = area[1] = area[2] = area[3] = 0;
@@ -755,10 +758,17 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
     }
 
     // EOF: the unit exec'd. Data: a (stage, errno) from the child or the unit before exec.
+    // Bounded: the unit's wall clock starts only once this returns, so a setup that hangs (a bind
+    // of a stalled network file system, say) must not hold the caller for ever.
     struct wu_child_error ce;
     memset(&ce, 0, sizeof ce);
     size_t got = 0;
+    int timed_out = 0;
     while (got < sizeof ce) {
+        struct pollfd pe = {.fd = errp[0], .events = POLLIN};
+        int pr = poll(&pe, 1, WU_SETUP_TIMEOUT_MS);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr == 0) { timed_out = 1; break; }
         ssize_t n = read(errp[0], (char *)&ce + got, sizeof ce - got);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
@@ -766,6 +776,16 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
     }
     close(errp[0]);
     close(syncp[1]);
+    if (timed_out) {
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        siginfo_t si;
+        waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+        close(pidfd);
+        close(statp[0]);
+        if (listener >= 0) close(listener);
+        wu_fail(res, WU_STAGE_EXEC, ETIMEDOUT, "the sandbox's setup did not finish within 60 s");
+        return -1;
+    }
     if (got > 0 || (c->seccomp_listener && listener < 0)) {
         siginfo_t si;
         waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);

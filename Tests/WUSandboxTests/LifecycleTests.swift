@@ -38,20 +38,24 @@ import WUProtocol
         #expect(pipe(&busy) == 0)  // another descriptor of the runner's, as another unit's pipe would be
         defer { busy.forEach { close($0) } }
         let sandbox = try Sandbox(profile: SandboxProfile.load(named: "default"), cap: h.cap)
-        let task = Task { try await sandbox.run(SandboxRequest(command: ["/bin/sh", "-c", "echo WU-MARKER; sleep 3"], limits: .init(wallTimeMs: 30_000))) }
-        // The init: our child whose pid in its own namespace is 1.
+        let task = Task { try await sandbox.run(SandboxRequest(command: ["/bin/sleep", "3.0517"], limits: .init(wallTimeMs: 30_000))) }
+        // The init: our child whose own child is this unit (other suites' units may run meanwhile),
+        // once the unit runs (its setup is over).
         var initFDs: [String]? = nil
         for _ in 0..<100 where initFDs == nil {
             try await Task.sleep(for: .milliseconds(50))
             for entry in FileSystem.list("/proc") {
-                guard Int32(entry) != nil, let status = FileSystem.readText("/proc/\(entry)/status") else { continue }
-                let lines = status.split(separator: "\n")
-                guard lines.contains("PPid:\t\(getpid())"), lines.contains(where: { $0.hasPrefix("NSpid:") && $0.hasSuffix("\t1") }) else { continue }
+                guard Int32(entry) != nil, let status = FileSystem.readText("/proc/\(entry)/status"),
+                    status.split(separator: "\n").contains("PPid:\t\(getpid())"),
+                    let children = FileSystem.readText("/proc/\(entry)/task/\(entry)/children")?.split(separator: " ").first,
+                    let cmdline = FileSystem.readFile("/proc/\(children)/cmdline"),
+                    String(decoding: cmdline, as: UTF8.self) == "/bin/sleep\u{0}3.0517\u{0}"
+                else { continue }
                 initFDs = FileSystem.list("/proc/\(entry)/fd").compactMap { FileSystem.readLink("/proc/\(entry)/fd/" + $0) }
             }
         }
         let result = try await task.value
-        #expect(result.usage.stdoutTail.hasPrefix("WU-MARKER"))
+        #expect(result.usage.exitCode == 0 && result.usage.wallMs >= 3000, "the unit ran: \(result.usage)")
         let fds = try #require(initFDs, "the init was not found")
         #expect(!fds.contains(bait), "\(fds)")
         // Its standard descriptors and the status pipe, nothing else.
