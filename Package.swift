@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wu", targets: ["wu"]),
+        .executable(name: "wu-cli", targets: ["wu-cli"]),
         .executable(name: "wu-orchestrator", targets: ["wu-orchestrator"]),
         .executable(name: "wu-runner", targets: ["wu-runner"]),
         .library(name: "WUCore", targets: ["WUCore"]),
@@ -84,8 +85,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `wu`: the lean front. Runs `wu sandbox exec` itself (the sandbox only, fast to start) and
+        // hands every other command to `wu-cli`, the full command line, installed beside it.
         .executableTarget(
             name: "wu",
+            dependencies: ["WUSandbox"],
+            swiftSettings: swiftSettings,
+            // Load only the shared libraries the sandbox calls (not libarchive and its ten dependencies).
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--as-needed"])]
+        ),
+        .executableTarget(
+            name: "wu-cli",
             dependencies: [
                 "WUCore", "WUProtocol", "WUSandbox", "WURunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -379,7 +379,10 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
     sigaddset(&fwd, SIGHUP);
     sigprocmask(SIG_BLOCK, &fwd, NULL);
 
-    pid_t unit = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    //    vfork: the unit's process borrows the init's memory until its execve (no copy of the
+    //    runner's page tables, no copy-on-write faults, nothing to tear down); the init waits
+    //    meanwhile. The child below only makes syscalls and never returns from this frame.
+    pid_t unit = vfork();
     if (unit < 0) wu_child_fail(efd, WU_STAGE_FORK, errno, NULL);
     if (unit == 0) {
         // 10. The unit: default signals, working directory, the seccomp filter last (it must
