@@ -37,12 +37,12 @@ test: deps
 
 ## demo: the main job end to end.
 demo: deps
-	$(SWIFT) build --product wu
+	$(SWIFT) build --product wu && $(SWIFT) build --product wu-cli
 	bash scripts/demo.sh .build/debug
 
 ## bench-bundle: wu pack / verify+extract against tar --zstd + sha256sum on a 1 GiB job.
 bench-bundle: deps
-	$(SWIFT) build -c release --product wu
+	$(SWIFT) build -c release --product wu && $(SWIFT) build -c release --product wu-cli
 	python3 scripts/bench-bundle.py .build/release/wu
 
 ## bench-sandbox: wu sandbox exec against bubblewrap and unshare starting /bin/true.

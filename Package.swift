@@ -90,9 +90,7 @@ let package = Package(
         .executableTarget(
             name: "wu",
             dependencies: ["WUSandbox"],
-            swiftSettings: swiftSettings,
-            // Load only the shared libraries the sandbox calls (not libarchive and its ten dependencies).
-            linkerSettings: [.unsafeFlags(["-Xlinker", "--as-needed"])]
+            swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "wu-cli",

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import Glibc
 import WUCore
-public import WUProtocol
+import WUProtocol
 
 /// `wu sandbox exec --profile NAME [limits] -- CMD ARGS…`: run one command in the sandbox and pass
 /// its exit status through.
