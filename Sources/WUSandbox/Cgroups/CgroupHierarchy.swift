@@ -26,7 +26,7 @@ public struct CgroupHierarchy: Sendable, Equatable {
         guard let mountinfo = mountinfo ?? FileSystem.readText("/proc/self/mountinfo") else { return nil }
         var unified: String?
         var v1: [String: String] = [:]
-        for line in mountinfo.split(separator: "\n") {
+        for line in mountinfo.split(separator: "\n") where line.contains(" - cgroup") {
             // id parent major:minor root mountpoint options - fstype source superoptions
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
             guard let dash = fields.firstIndex(of: "-"), dash >= 5, fields.count >= dash + 4 else { continue }
