@@ -28,6 +28,15 @@ let runs = args.count > 1 ? Int(args[1]) ?? 200 : 200
 let bwrapArgs = args.count > 2 ? Array(args[2...]) : []
 
 let profile = try SandboxProfile.load(named: "default")
+// `--write-filter FILE`: the default profile's compiled filter, for bwrap --seccomp (the cache
+// directory is shared by every wu on the machine, so its newest file may be another profile's).
+if args.count == 3, args[1] == "--write-filter" {
+    let bytes = try SeccompFilter.compile(profile).bytes
+    let fd = open(args[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    precondition(fd >= 0 && bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count, "cannot write \(args[2])")
+    close(fd)
+    exit(0)
+}
 let cap = getenv("WU_BENCH_NO_CGROUPS") != nil ? VolunteerCap.unlimited() : try VolunteerCap.create(name: "bench-\(getpid())")
 defer { cap.remove() }
 let sandbox = try Sandbox(profile: profile, cap: cap)
