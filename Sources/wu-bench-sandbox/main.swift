@@ -40,6 +40,8 @@ if args.count == 3, args[1] == "--write-filter" {
 let cap = getenv("WU_BENCH_NO_CGROUPS") != nil ? VolunteerCap.unlimited() : try VolunteerCap.create(name: "bench-\(getpid())")
 defer { cap.remove() }
 let sandbox = try Sandbox(profile: profile, cap: cap)
+// WU_BENCH_ASYNC=1: through `Sandbox.run` (async, its own thread per unit) as the runner calls it.
+let async = getenv("WU_BENCH_ASYNC") != nil
 let request = SandboxRequest(command: ["/bin/true"], limits: .init(memoryBytes: 256 << 20, millicpus: 1000, pids: 64, wallTimeMs: 10_000))
 
 let cArgs: [UnsafeMutablePointer<CChar>?] = bwrapArgs.map { strdup($0) } + [nil]
@@ -72,7 +74,7 @@ for _ in 0..<runs {
     let s0 = cpuNs(RUSAGE_SELF)
     let c0 = cpuNs(RUSAGE_CHILDREN)
     let t0 = nowNs()
-    let r = try sandbox.runBlocking(request)
+    let r = async ? try await sandbox.run(request) : try sandbox.runBlocking(request)
     wu.append(nowNs() - t0)
     selfCPU += cpuNs(RUSAGE_SELF) - s0
     childCPU += cpuNs(RUSAGE_CHILDREN) - c0
