@@ -96,9 +96,13 @@ let package = Package(
             // map, relocate or copy at each fork. That is a third of the command's CPU time.
             linkerSettings: [
                 .unsafeFlags(["-static-executable"]),
-                .linkedLibrary("archive"), .linkedLibrary("nettle"), .linkedLibrary("acl"), .linkedLibrary("lzma"),
-                .linkedLibrary("zstd"), .linkedLibrary("lz4"), .linkedLibrary("bz2"), .linkedLibrary("z"), .linkedLibrary("xml2"),
-                .linkedLibrary("seccomp"), .linkedLibrary("cap"), .linkedLibrary("stdc++"),
+                // In dependency order (static archives): `pkg-config --static --libs libarchive`, then libxml2's.
+                .linkedLibrary("archive"), .linkedLibrary("nettle"), .linkedLibrary("acl"), .linkedLibrary("xml2"),
+                .linkedLibrary("icuuc"), .linkedLibrary("icudata"), .linkedLibrary("lzma"), .linkedLibrary("zstd"),
+                .linkedLibrary("lz4"), .linkedLibrary("bz2"), .linkedLibrary("z"),
+                .linkedLibrary("seccomp"), .linkedLibrary("cap"), .linkedLibrary("stdc++"), .linkedLibrary("m"),
+                // Not autolinked by FoundationEssentials; a debug build (no dead stripping) needs it.
+                .linkedLibrary("_FoundationCollections"), .linkedLibrary("_FoundationCShims"),
             ]
         ),
         .executableTarget(
