@@ -104,7 +104,9 @@ struct UnitCgroup {
         }
         // pids.peak only grows: a slot that peaked above the minimum gets a new pids directory.
         if let peak = Cgroup.integer(FileSystem.readControl(pids + "/pids.peak")), peak > minimumPeakPids {
-            guard rmdir(pids) == 0, mkdir(pids, 0o755) == 0 else { throw SandboxError(.cgroup, "recreate \(pids)", errno: errno) }
+            // EBUSY: a killed process not yet reaped by its parent is still charged here; use another slot.
+            guard rmdir(pids) == 0 else { return nil }
+            guard mkdir(pids, 0o755) == 0 else { throw SandboxError(.cgroup, "mkdir \(pids)", errno: errno) }
         }
         // Page cache the last unit left (files it wrote to /out) stays charged to the group; reclaim
         // it so the new unit's peak and limit are its own.
