@@ -27,7 +27,23 @@ let args = CommandLine.arguments
 let runs = args.count > 1 ? Int(args[1]) ?? 200 : 200
 let bwrapArgs = args.count > 2 ? Array(args[2...]) : []
 
+let tLoad0 = nowNs()
 let profile = try SandboxProfile.load(named: "default")
+let tLoad1 = nowNs()
+if getenv("WU_BENCH_STARTUP") != nil {
+    let tCap0 = nowNs()
+    let capProbe = try VolunteerCap.shared(name: "exec")
+    let tCap1 = nowNs()
+    let tH0 = nowNs(); _ = CgroupHierarchy.detect(); let tH1 = nowNs()
+    _ = try VolunteerCap.shared(name: "exec"); let tH2 = nowNs()
+    print("detect again \(Double(tH1 - tH0) / 1e6) ms, shared again \(Double(tH2 - tH1) / 1e6) ms")
+    _ = try Sandbox(profile: profile, cap: capProbe)
+    let tF = nowNs()
+    let again = try SandboxProfile.load(named: "default")
+    let tAgain = nowNs()
+    print("profile load \(Double(tLoad1 - tLoad0) / 1e6) ms (again \(Double(tAgain - tF) / 1e6)), cap \(Double(tCap1 - tCap0) / 1e6) ms, filter \(Double(tF - tCap1) / 1e6) ms, \(again.name)")
+    exit(0)
+}
 // `--write-filter FILE`: the default profile's compiled filter, for bwrap --seccomp (the cache
 // directory is shared by every wu on the machine, so its newest file may be another profile's).
 if args.count == 3, args[1] == "--write-filter" {

@@ -47,11 +47,11 @@ import WUProtocol
     @Test(.enabled(if: isRoot && isV1, "needs root and cgroup v1")) func concurrentUnitsNeverShareASlot() async throws {
         let h = try Harness("pool-concurrent")
         defer { h.close() }
-        async let a = h.run(["/bin/sleep", "0.6"], limits: .init(wallTimeMs: 20_000))
-        async let b = h.run(["/bin/sleep", "0.6"], limits: .init(wallTimeMs: 20_000))
+        async let a = h.run(["/bin/sleep", "2"], limits: .init(wallTimeMs: 20_000))
+        async let b = h.run(["/bin/sleep", "2"], limits: .init(wallTimeMs: 20_000))
         var busy: [String] = []
-        for _ in 0..<100 {
-            usleep(10_000)
+        for _ in 0..<150 {  // without blocking the cooperative threads the two units start from
+            try await Task.sleep(nanoseconds: 10_000_000)
             busy = try Self.slots(h).filter { !(FileSystem.readText($0 + "/cgroup.procs") ?? "").isEmpty }
             if busy.count == 2 { break }
         }
