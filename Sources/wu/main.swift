@@ -9,8 +9,15 @@
 import Glibc
 import WUSandbox
 
-let arguments = CommandLine.arguments
-if let options = SandboxExecCommand.parse(arguments) { exit(SandboxExecCommand.run(options)) }
+// argv by hand: `CommandLine.arguments` builds its array through an unspecialized generic map, whose
+// metadata a fresh process instantiates at runtime.
+var arguments: [String] = []
+arguments.reserveCapacity(Int(CommandLine.argc))
+for i in 0..<Int(CommandLine.argc) {
+    if let p = CommandLine.unsafeArgv[i] { arguments.append(String(cString: p)) }
+}
+// _exit: everything was written with write(2); no atexit handler or static destructor has work to do.
+if let options = SandboxExecCommand.parse(arguments) { _exit(SandboxExecCommand.run(options)) }
 
 var candidates: [String] = []
 var buffer = [CChar](repeating: 0, count: 4096)
