@@ -1,7 +1,7 @@
 # wu: two commands do everything on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libseccomp-dev libcap-dev libarchive-dev libsqlite3-dev zstd python3 chromium
+APT_PACKAGES := libseccomp-dev libcap-dev libarchive-dev libzstd-dev liblz4-dev libacl1-dev libsqlite3-dev zstd python3 chromium
 BENCH_PACKAGES := bubblewrap hyperfine
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -37,12 +37,12 @@ test: deps
 
 ## demo: the main job end to end.
 demo: deps
-	$(SWIFT) build --product wu
+	$(SWIFT) build --product wu && $(SWIFT) build --product wu-cli
 	bash scripts/demo.sh .build/debug
 
 ## bench-bundle: wu pack / verify+extract against tar --zstd + sha256sum on a 1 GiB job.
 bench-bundle: deps
-	$(SWIFT) build -c release --product wu
+	$(SWIFT) build -c release --product wu && $(SWIFT) build -c release --product wu-cli
 	python3 scripts/bench-bundle.py .build/release/wu
 
 ## bench-sandbox: wu sandbox exec against bubblewrap and unshare starting /bin/true.

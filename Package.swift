@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wu", targets: ["wu"]),
+        .executable(name: "wu-cli", targets: ["wu-cli"]),
         .executable(name: "wu-orchestrator", targets: ["wu-orchestrator"]),
         .executable(name: "wu-runner", targets: ["wu-runner"]),
         .library(name: "WUCore", targets: ["WUCore"]),
@@ -97,8 +98,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `wu`: the lean front. Runs `wu sandbox exec` itself (the sandbox only, fast to start) and
+        // hands every other command to `wu-cli`, the full command line, installed beside it.
         .executableTarget(
             name: "wu",
+            dependencies: ["WUSandbox"],
+            swiftSettings: swiftSettings,
+            // Fully static (glibc, libseccomp, libcap, and libarchive with its own dependencies,
+            // which WUCore brings in): no dynamic loader, no symbol binding, no shared library to
+            // map, relocate or copy at each fork. That is a third of the command's CPU time.
+            linkerSettings: [
+                .unsafeFlags(["-static-executable"]),
+                // In dependency order (static archives): `pkg-config --static --libs libarchive`, then libxml2's.
+                .linkedLibrary("archive"), .linkedLibrary("nettle"), .linkedLibrary("acl"), .linkedLibrary("xml2"),
+                .linkedLibrary("icuuc"), .linkedLibrary("icudata"), .linkedLibrary("lzma"), .linkedLibrary("zstd"),
+                .linkedLibrary("lz4"), .linkedLibrary("bz2"), .linkedLibrary("z"),
+                .linkedLibrary("seccomp"), .linkedLibrary("cap"), .linkedLibrary("stdc++"), .linkedLibrary("m"),
+                // Not autolinked by FoundationEssentials; a debug build (no dead stripping) needs it.
+                .linkedLibrary("_FoundationCollections"), .linkedLibrary("_FoundationCShims"),
+            ]
+        ),
+        .executableTarget(
+            name: "wu-cli",
             dependencies: [
                 "WUCore", "WUProfiles", "WUProtocol", "WUSandbox", "WURunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -27,10 +27,37 @@ let args = CommandLine.arguments
 let runs = args.count > 1 ? Int(args[1]) ?? 200 : 200
 let bwrapArgs = args.count > 2 ? Array(args[2...]) : []
 
+let tLoad0 = nowNs()
 let profile = try SandboxProfile.load(named: "default")
+let tLoad1 = nowNs()
+if getenv("WU_BENCH_STARTUP") != nil {
+    let tCap0 = nowNs()
+    let capProbe = try VolunteerCap.shared(name: "exec")
+    let tCap1 = nowNs()
+    let tH0 = nowNs(); _ = CgroupHierarchy.detect(); let tH1 = nowNs()
+    _ = try VolunteerCap.shared(name: "exec"); let tH2 = nowNs()
+    print("detect again \(Double(tH1 - tH0) / 1e6) ms, shared again \(Double(tH2 - tH1) / 1e6) ms")
+    _ = try Sandbox(profile: profile, cap: capProbe)
+    let tF = nowNs()
+    let again = try SandboxProfile.load(named: "default")
+    let tAgain = nowNs()
+    print("profile load \(Double(tLoad1 - tLoad0) / 1e6) ms (again \(Double(tAgain - tF) / 1e6)), cap \(Double(tCap1 - tCap0) / 1e6) ms, filter \(Double(tF - tCap1) / 1e6) ms, \(again.name)")
+    exit(0)
+}
+// `--write-filter FILE`: the default profile's compiled filter, for bwrap --seccomp (the cache
+// directory is shared by every wu on the machine, so its newest file may be another profile's).
+if args.count == 3, args[1] == "--write-filter" {
+    let bytes = try SeccompFilter.compile(profile).bytes
+    let fd = open(args[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    precondition(fd >= 0 && bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count, "cannot write \(args[2])")
+    close(fd)
+    exit(0)
+}
 let cap = getenv("WU_BENCH_NO_CGROUPS") != nil ? VolunteerCap.unlimited() : try VolunteerCap.create(name: "bench-\(getpid())")
 defer { cap.remove() }
 let sandbox = try Sandbox(profile: profile, cap: cap)
+// WU_BENCH_ASYNC=1: through `Sandbox.run` (async, its own thread per unit) as the runner calls it.
+let async = getenv("WU_BENCH_ASYNC") != nil
 let request = SandboxRequest(command: ["/bin/true"], limits: .init(memoryBytes: 256 << 20, millicpus: 1000, pids: 64, wallTimeMs: 10_000))
 
 let cArgs: [UnsafeMutablePointer<CChar>?] = bwrapArgs.map { strdup($0) } + [nil]
@@ -63,7 +90,7 @@ for _ in 0..<runs {
     let s0 = cpuNs(RUSAGE_SELF)
     let c0 = cpuNs(RUSAGE_CHILDREN)
     let t0 = nowNs()
-    let r = try sandbox.runBlocking(request)
+    let r = async ? try await sandbox.run(request) : try sandbox.runBlocking(request)
     wu.append(nowNs() - t0)
     selfCPU += cpuNs(RUSAGE_SELF) - s0
     childCPU += cpuNs(RUSAGE_CHILDREN) - c0

@@ -98,7 +98,12 @@ public enum DurationText {
 }
 
 extension String {
+    /// Without leading and trailing blanks. On `Substring` only: a reversed generic view costs
+    /// runtime metadata lookups (scans of every conformance in the binary) at each process start.
     func trimmingSpaces() -> String {
-        String(self.drop(while: { $0 == " " || $0 == "\t" || $0 == "\n" }).reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\n" }).reversed())
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\t" || c == "\n" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" || c == "\n" { s.removeLast() }
+        return String(s)
     }
 }

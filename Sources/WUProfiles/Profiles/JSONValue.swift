@@ -116,7 +116,14 @@ enum JSONValue: Sendable, Equatable {
 
         mutating func string() throws(ParseError) -> String {
             i += 1  // opening quote
-            var out: [UInt8] = []
+            // Most strings (syscall names, paths) hold no escape: decode them in one piece.
+            let start = i
+            while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\"), bytes[i] >= 0x20 { i += 1 }
+            if i < bytes.count, bytes[i] == UInt8(ascii: "\"") {
+                i += 1
+                return String(decoding: bytes[start..<(i - 1)], as: UTF8.self)
+            }
+            var out = Array(bytes[start..<i])
             while i < bytes.count {
                 let b = bytes[i]
                 i += 1

@@ -36,6 +36,7 @@ public struct Cgroup: Sendable {
         public var cpuSystemMs: Int64 = 0
         public var peakMemoryBytes: Int64 = 0
         public var peakPids: Int64?
+        /// Read only where the kernel has no `pids.peak` (the sampled fallback for the peak).
         public var currentPids: Int64 = 0
         public var oomKills: Int64 = 0
     }
@@ -101,7 +102,10 @@ public struct Cgroup: Sendable {
         return group
     }
 
-    func apply(_ limits: Limits) throws(SandboxError) {
+    /// Writes `limits`. `reused`: the group held other limits before (a v1 pool slot), so a
+    /// memory limit is written in the order the kernel accepts (memory ≤ memory+swap at every step)
+    /// and a limit left nil is reset to unlimited.
+    func apply(_ limits: Limits, reused: Bool = false) throws(SandboxError) {
         func set(_ controller: String, _ file: String, _ value: String) throws(SandboxError) {
             guard let d = dir(controller) else { throw SandboxError(.cgroup, "no \(controller) controller") }
             do { try FileSystem.write(value, to: d + "/" + file) } catch {
@@ -121,18 +125,29 @@ public struct Cgroup: Sendable {
             if let w = limits.cpuWeight { try set("cpu", "cpu.weight", String(min(max(w, 1), 10000))) }
             for line in limits.ioMax { try set("io", "io.max", line) }
         case .v1:
-            if let m = limits.memoryBytes {
-                try set("memory", "memory.limit_in_bytes", String(m))
-                if let d = dir("memory"), FileSystem.exists(d + "/memory.memsw.limit_in_bytes") {
-                    try set("memory", "memory.memsw.limit_in_bytes", String(m))
+            if limits.memoryBytes != nil || reused {
+                let m = limits.memoryBytes.map(String.init) ?? "-1"
+                do {
+                    try set("memory", "memory.limit_in_bytes", m)
+                } catch where reused && error.errno == EINVAL {
+                    // Raising above the old memory+swap limit: that one must grow first.
+                    try set("memory", "memory.memsw.limit_in_bytes", "-1")
+                    try set("memory", "memory.limit_in_bytes", m)
                 }
+                // No swap: memory+swap gets the same limit (where the kernel accounts swap).
+                do { try set("memory", "memory.memsw.limit_in_bytes", m) } catch where error.errno == ENOENT {}
             }
-            if let c = limits.millicpus {
-                try set("cpu", "cpu.cfs_period_us", "100000")
-                try set("cpu", "cpu.cfs_quota_us", String(c * 100))
+            if limits.millicpus != nil || reused {
+                // The period is never changed from its 100 ms default (a reused group keeps it).
+                if !reused { try set("cpu", "cpu.cfs_period_us", "100000") }
+                try set("cpu", "cpu.cfs_quota_us", limits.millicpus.map { String($0 * 100) } ?? "-1")
             }
-            if let p = limits.pids { try set("pids", "pids.max", String(p)) }
-            if let w = limits.cpuWeight { try set("cpu", "cpu.shares", String(max(2, min(max(w, 1), 10000) * 1024 / 100))) }
+            if limits.pids != nil || reused { try set("pids", "pids.max", limits.pids.map(String.init) ?? "max") }
+            if let w = limits.cpuWeight {
+                try set("cpu", "cpu.shares", String(max(2, min(max(w, 1), 10000) * 1024 / 100)))
+            } else if reused {
+                try set("cpu", "cpu.shares", "1024")
+            }
         }
     }
 
@@ -140,17 +155,10 @@ public struct Cgroup: Sendable {
     public func usage() -> Usage {
         var u = Usage()
         func read(_ controller: String, _ file: String) -> String? {
-            dir(controller).flatMap { FileSystem.readText($0 + "/" + file) }
+            dir(controller).flatMap { FileSystem.readControl($0 + "/" + file) }
         }
-        func int(_ text: String?) -> Int64? { text.flatMap { Int64($0.trimmingWhitespace()) } }
-        func keyed(_ text: String?, _ key: String) -> Int64? {
-            guard let text else { return nil }
-            for line in text.split(separator: "\n") {
-                let parts = line.split(separator: " ")
-                if parts.count == 2, parts[0] == key { return Int64(parts[1]) }
-            }
-            return nil
-        }
+        let int = Cgroup.integer
+        let keyed = Cgroup.keyed
         switch hierarchy.version {
         case .v2:
             let stat = read("cpu", "cpu.stat")
@@ -171,9 +179,22 @@ public struct Cgroup: Sendable {
             u.peakMemoryBytes = int(read("memory", "memory.max_usage_in_bytes")) ?? 0
             u.oomKills = keyed(read("memory", "memory.oom_control"), "oom_kill") ?? 0
             u.peakPids = int(read("pids", "pids.peak"))
-            u.currentPids = int(read("pids", "pids.current")) ?? 0
+            if u.peakPids == nil { u.currentPids = int(read("pids", "pids.current")) ?? 0 }
         }
         return u
+    }
+
+    /// A control file's number (`"42\n"`).
+    static func integer(_ text: String?) -> Int64? { text.flatMap { Int64($0.trimmingWhitespace()) } }
+
+    /// The value of `key` in a control file of `key value` lines.
+    static func keyed(_ text: String?, _ key: String) -> Int64? {
+        guard let text else { return nil }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == key { return Int64(parts[1]) }
+        }
+        return nil
     }
 
     /// The pids in this cgroup (v1: union over the hierarchies).
@@ -187,12 +208,23 @@ public struct Cgroup: Sendable {
         return pids.sorted()
     }
 
+    /// Whether no hierarchy of this cgroup holds a process; nil when a directory is missing.
+    func isEmpty() -> Bool? {
+        var empty = true
+        for d in directories {
+            guard let e = FileSystem.isEmpty(d + "/cgroup.procs") else { return nil }
+            empty = empty && e
+        }
+        return empty
+    }
+
     /// Kills every process in the cgroup and waits (up to `timeoutMs`) until it is empty.
     ///
     /// v2: `cgroup.kill`. v1: freeze (so nothing can fork while we read the list), SIGKILL every
     /// pid, thaw; repeat until empty.
     @discardableResult
     public func killAll(timeoutMs: Int = 5000) -> Bool {
+        if isEmpty() != false { return true }  // the usual case after a unit: one read a hierarchy
         let deadline = Monotonic.nowMs() + Int64(timeoutMs)
         repeat {
             let pids = processes()

@@ -23,23 +23,40 @@ public struct CgroupHierarchy: Sendable, Equatable {
 
     /// Detects the hierarchy; nil when no usable cgroup file system is mounted.
     public static func detect(mountinfo: String? = nil) -> CgroupHierarchy? {
-        guard let mountinfo = mountinfo ?? FileSystem.readText("/proc/self/mountinfo") else { return nil }
+        guard let bytes = mountinfo.map({ Array($0.utf8) }) ?? FileSystem.readFile("/proc/self/mountinfo") else { return nil }
         var unified: String?
         var v1: [String: String] = [:]
-        for line in mountinfo.split(separator: "\n") {
-            // id parent major:minor root mountpoint options - fstype source superoptions
-            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
-            guard let dash = fields.firstIndex(of: "-"), dash >= 5, fields.count >= dash + 4 else { continue }
-            let left = fields[..<dash]
-            let right = Array(fields[(dash + 1)...])
-            let mountPoint = unescape(String(left[4]))
-            let fsType = right[0]
-            if fsType == "cgroup2" {
-                if unified == nil { unified = mountPoint }
-            } else if fsType == "cgroup" {
-                for option in right[2].split(separator: ",") {
-                    let o = String(option)
-                    if CgroupHierarchy.v1Controllers.contains(o) { v1[o] = mountPoint }
+        // Bytes, not Strings: every `wu sandbox exec` reads this, and only the few cgroup lines
+        // of the few dozen need more than a scan.
+        bytes.withUnsafeBufferPointer { buf in
+            var start = 0
+            while start < buf.count {
+                var end = start
+                while end < buf.count && buf[end] != UInt8(ascii: "\n") { end += 1 }
+                // id parent major:minor root mountpoint options [optional…] - fstype source superoptions
+                var fields: [Range<Int>] = []
+                var i = start
+                while i < end {
+                    var j = i
+                    while j < end && buf[j] != UInt8(ascii: " ") { j += 1 }
+                    fields.append(i..<j)
+                    i = j + 1
+                }
+                start = end + 1
+                func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buf[r]), as: UTF8.self) }
+                func equals(_ r: Range<Int>, _ s: StaticString) -> Bool {
+                    r.count == s.utf8CodeUnitCount && memcmp(buf.baseAddress! + r.lowerBound, s.utf8Start, r.count) == 0
+                }
+                guard let dash = fields.firstIndex(where: { equals($0, "-") }), dash >= 5, fields.count >= dash + 4 else { continue }
+                let fsType = fields[dash + 1]
+                if equals(fsType, "cgroup2") {
+                    if unified == nil { unified = unescape(text(fields[4])) }
+                } else if equals(fsType, "cgroup") {
+                    let mountPoint = unescape(text(fields[4]))
+                    for option in text(fields[dash + 3]).split(separator: ",") {
+                        let o = String(option)
+                        if CgroupHierarchy.v1Controllers.contains(o) { v1[o] = mountPoint }
+                    }
                 }
             }
         }

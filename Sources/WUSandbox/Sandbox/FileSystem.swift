@@ -8,7 +8,7 @@ enum FileSystem {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        var buffer = [UInt8](repeating: 0, count: 16384)
         while out.count < limit {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
@@ -19,6 +19,33 @@ enum FileSystem {
             out.append(contentsOf: buffer[0..<n])
         }
         return out
+    }
+
+    /// A small kernel control file (a cgroup or /proc value, under 4 KiB): one open, one read,
+    /// one close, no heap buffer.
+    static func readControl(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer -> String? in
+            var n: Int
+            repeat { n = read(fd, buffer.baseAddress, buffer.count) } while n < 0 && errno == EINTR
+            guard n >= 0 else { return nil }
+            if n == buffer.count { return nil }  // not a small file: the caller's mistake, never a truncated value
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<n]), as: UTF8.self)
+        }
+    }
+
+    /// Whether a file has no content (a cgroup's `cgroup.procs`: no process); nil when it cannot
+    /// be read.
+    static func isEmpty(_ path: String) -> Bool? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var byte: UInt8 = 0
+        var n: Int
+        repeat { n = read(fd, &byte, 1) } while n < 0 && errno == EINTR
+        return n < 0 ? nil : n == 0
     }
 
     static func readText(_ path: String) -> String? {

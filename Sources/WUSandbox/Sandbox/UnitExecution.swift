@@ -66,21 +66,18 @@ struct UnitExecution: Sendable {
             if !rootless, chown(progress, hostUID, hostGID) != 0 { throw SandboxError(.io, "chown \(progress)", errno: errno) }
         }
 
-        // cgroups: the unit's group under the cap, created before the clone.
-        var group: Cgroup?
+        // cgroups: the unit's group under the cap (a reused slot on v1), limits applied before the
+        // clone; emptied (and removed or unlocked) when this returns. See UnitCgroup.
+        var unitGroup: UnitCgroup?
         if let capGroup = sandbox.cap.cgroup {
-            group = try Cgroup.create(
-                capGroup.hierarchy,
-                relativePath: capGroup.relativePath + "/unit-\(getpid())-\(n)",
+            unitGroup = try UnitCgroup.claim(
+                under: capGroup,
+                name: "unit-\(getpid())-\(n)",
                 limits: .init(memoryBytes: limits.memory, millicpus: limits.millicpus, pids: limits.pids)
             )
         }
-        defer {
-            if let group {
-                group.killAll()
-                group.remove()
-            }
-        }
+        let group = unitGroup?.group
+        defer { unitGroup?.release() }
 
         let rootDir = try UnitExecution.rootDirectory()
         let plan = try mountPlan(tmpBytes: min(sandbox.profile.limits.tmpSizeBytes, limits.memory))
@@ -267,7 +264,7 @@ struct UnitExecution: Sendable {
         var diskExceeded = false
         var cancelled = false
         var peakPids: Int64 = 0
-        var nextWatch: Int64 = 0
+        var nextWatch = start + 100_000_000  // a unit that ends sooner needs no sampling
         var exited = false
         var initStatus: Int32 = 0
         func killUnit() {
@@ -342,8 +339,7 @@ struct UnitExecution: Sendable {
 
         var usage = ResourceUsage()
         usage.wallMs = (end - start) / 1_000_000
-        if let group {
-            let u = group.usage()
+        if let u = unitGroup?.usage() {
             usage.cpuUserMs = u.cpuUserMs
             usage.cpuSystemMs = u.cpuSystemMs
             usage.peakMemoryBytes = u.peakMemoryBytes

@@ -1,11 +1,13 @@
 import ArgumentParser
 import WUCore
 import WURunner
+import WUSandbox
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `wu`: the requester's and reviewer's command line.
+/// `wu-cli`: the requester's and reviewer's command line, reached as `wu` (the lean front in
+/// Sources/wu forwards every command but `sandbox exec` here).
 @main
 struct WU: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,9 +22,8 @@ struct WU: AsyncParsableCommand {
 
     /// Runs the command; a `WUError` exits with its documented status and a one-line message.
     static func main() async {
-        // `wu sandbox exec` is started once per unit by benchmarks and scripts: skip ArgumentParser's
-        // command-tree scan when the arguments are plain (SandboxExec.fastMain returns nil otherwise).
-        if let status = await SandboxExec.fastMain(CommandLine.arguments) { Glibc.exit(status) }
+        // The lean `wu` front runs plain `wu sandbox exec` itself; this covers `wu-cli sandbox exec`.
+        if let options = SandboxExecCommand.parse(CommandLine.arguments) { Glibc.exit(await SandboxExecCommand.runDetached(options)) }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

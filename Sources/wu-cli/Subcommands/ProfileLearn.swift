@@ -98,8 +98,12 @@ extension WU {
                 FileHandleLine.standardError("wu profile learn: \(error)")
                 throw ExitCode(125)
             }
-            guard FileManagerLite.write(data: Array(learning.profile.jsonText.utf8), to: output) else {
-                FileHandleLine.standardError("wu profile learn: cannot write \(output)")
+            do {
+                let fd = try FileIO.open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
+                defer { close(fd) }
+                try Array(learning.profile.jsonText.utf8).withUnsafeBytes { try FileIO.writeAll(fd, $0, path: output) }
+            } catch {
+                FileHandleLine.standardError("wu profile learn: cannot write \(output): \(error)")
                 throw ExitCode(125)
             }
             let allowed = learning.profile.seccomp.syscalls.filter { $0.action == .allow }.flatMap(\.names)
