@@ -69,6 +69,7 @@ r = json.load(open(sys.argv[1]))
 print(f"  wu (in process) median {r['wu_median_ms']:.2f} ms; bwrap median {r['bwrap_median_ms']:.2f} ms")
 print(f"  wu / bwrap = {r['ratio']:.2f}x   (goal <= 0.5x)")
 print(f"  runner CPU per start {r['wu_runner_cpu_ms_per_start']:.2f} ms; with the sandbox's own processes {r['wu_total_cpu_ms_per_start']:.2f} ms (goal < 5 ms)")
+print(f"  the denied-syscall report: {r['wu_median_ms']:.2f} ms with it, {r['wu_without_report_median_ms']:.2f} ms without = {r['report_cost_ratio']:.2f}x (a unit denied nothing)")
 PY
 else
     echo "== 2. in process: skipped (Package.swift has no wu-bench-sandbox product yet)"

@@ -56,6 +56,8 @@ if args.count == 3, args[1] == "--write-filter" {
 let cap = getenv("WU_BENCH_NO_CGROUPS") != nil ? VolunteerCap.unlimited() : try VolunteerCap.create(name: "bench-\(getpid())")
 defer { cap.remove() }
 let sandbox = try Sandbox(profile: profile, cap: cap)
+// The same without the denied-syscall report, to show what the report costs a unit denied nothing.
+let plain = try Sandbox(profile: profile, cap: cap, reportDeniedSyscalls: false)
 // WU_BENCH_ASYNC=1: through `Sandbox.run` (async, its own thread per unit) as the runner calls it.
 let async = getenv("WU_BENCH_ASYNC") != nil
 let request = SandboxRequest(command: ["/bin/true"], limits: .init(memoryBytes: 256 << 20, millicpus: 1000, pids: 64, wallTimeMs: 10_000))
@@ -83,6 +85,7 @@ for _ in 0..<10 {
     if !bwrapArgs.isEmpty { spawnBwrap(cArgs, bwrapArgs) }
 }
 var wu: [Int64] = []
+var wuPlain: [Int64] = []
 var bw: [Int64] = []
 var selfCPU: Int64 = 0
 var childCPU: Int64 = 0
@@ -95,6 +98,9 @@ for _ in 0..<runs {
     selfCPU += cpuNs(RUSAGE_SELF) - s0
     childCPU += cpuNs(RUSAGE_CHILDREN) - c0
     precondition(r.usage.exitCode == 0, "unit failed: \(r.usage.stderrTail)")
+    let tp = nowNs()
+    _ = async ? try await plain.run(request) : try plain.runBlocking(request)
+    wuPlain.append(nowNs() - tp)
     if !bwrapArgs.isEmpty {
         let t1 = nowNs()
         spawnBwrap(cArgs, bwrapArgs)
@@ -110,10 +116,12 @@ enum ProcessInfoLite {
 
 let wuMedian = median(wu) / 1e6
 let bwMedian = median(bw) / 1e6
+let plainMedian = median(wuPlain) / 1e6
 print(
     """
     {"runs": \(runs), "wu_median_ms": \(wuMedian), "bwrap_median_ms": \(bwMedian), \
     "ratio": \(bwMedian > 0 ? wuMedian / bwMedian : 0), "wu_runner_cpu_ms_per_start": \(selfCPUPer / 1e6), \
-    "wu_total_cpu_ms_per_start": \((selfCPUPer + childCPUPer) / 1e6)}
+    "wu_total_cpu_ms_per_start": \((selfCPUPer + childCPUPer) / 1e6), \
+    "wu_without_report_median_ms": \(plainMedian), "report_cost_ratio": \(plainMedian > 0 ? wuMedian / plainMedian : 0)}
     """
 )

@@ -10,8 +10,9 @@ import Glibc
 ///
 /// - **Claimed with a lock, never shared.** The slot's directory in the memory hierarchy is
 ///   opened and `flock(LOCK_EX | LOCK_NB)`ed; a slot held by a unit of any process is skipped. The
-///   lock belongs to the open file description, so if the claiming process dies it goes with the
-///   last copy of the descriptor (the unit's init inherits one, and dies with the process too).
+///   lock belongs to the open file description, so if the claiming process dies it goes with it
+///   (the unit's init holds no copy: it closes every descriptor it inherits; a unit still dying
+///   then is found by the next claimant, which empties the slot first).
 /// - **Empty before use, empty after.** A claimed slot with a process still in any hierarchy
 ///   (its last holder was killed before it could clean up) is frozen and emptied first, as at
 ///   release; a slot that cannot be emptied is skipped. Release kills whatever is left and checks
@@ -138,7 +139,7 @@ struct UnitCgroup {
     }
 
     private static func unlock(_ fd: Int32) {
-        // LOCK_UN first: a unit's init that inherited this descriptor must not keep the slot.
+        // LOCK_UN first, so that no other copy of the descriptor could keep the slot.
         flock(fd, LOCK_UN)
         close(fd)
     }

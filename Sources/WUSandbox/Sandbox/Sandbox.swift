@@ -34,11 +34,14 @@ public struct Sandbox: Sendable {
     /// As root, on a kernel with seccomp user notification, every denied call is also counted by
     /// name (``ResourceUsage/deniedSyscalls``); rootless, the filter is installed as is and the
     /// report stays empty (taking the listener from the unit needs CAP_SYS_PTRACE over it).
-    public init(profile: SandboxProfile, cap: VolunteerCap) throws(SandboxError) {
+    /// - Parameter reportDeniedSyscalls: false installs the profile's filter as is (no report), for
+    ///   benchmarks that measure what the report costs.
+    public init(profile: SandboxProfile, cap: VolunteerCap, reportDeniedSyscalls: Bool = true) throws(SandboxError) {
         self.profile = profile
         self.filter = try SeccompFilter.compile(profile)
         self.cap = cap
-        self.supervision = Self.canSupervise && filter.allowsListenerHandOver ? .report(installed: filter.notifyingInsteadOf(action: SeccompFilter.Verdict.errno)) : .none
+        let report = reportDeniedSyscalls && Self.canSupervise && filter.allowsListenerHandOver
+        self.supervision = report ? .report(installed: filter.notifyingInsteadOf(action: SeccompFilter.Verdict.errno)) : .none
     }
 
     private init(profile: SandboxProfile, filter: SeccompFilter, cap: VolunteerCap, supervision: Supervision) {

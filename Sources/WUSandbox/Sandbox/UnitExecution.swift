@@ -220,6 +220,7 @@ struct UnitExecution: Sendable {
             if listenerFD >= 0 { close(listenerFD) }
         }
         var supervisor: SyscallSupervisor? = nil
+        var listenerHungUp = false
         if listenerFD >= 0 {
             switch sandbox.supervision {
             case .none: break
@@ -304,15 +305,22 @@ struct UnitExecution: Sendable {
             if errOpen { fds.append(pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)) }
             if let w = diskWatch, w.fd >= 0, !diskExceeded { fds.append(pollfd(fd: w.fd, events: Int16(POLLIN), revents: 0)) }
             // Denied calls wait for an answer; while the supervisor's budget is spent they wait longer.
-            let watchListener = supervisor?.wantsPoll(nowNs: now) ?? false
+            let watchListener = !listenerHungUp && (supervisor?.wantsPoll(nowNs: now) ?? false)
             if watchListener { fds.append(pollfd(fd: listenerFD, events: Int16(POLLIN), revents: 0)) }
             fds.append(pollfd(fd: cancel.descriptor, events: Int16(POLLIN), revents: 0))
             let remainingMs = max(0, (deadline - Monotonic.nowNs()) / 1_000_000)
             var timeout = Int32(min(100, remainingMs + 1))
-            if let supervisor, !watchListener { timeout = min(timeout, supervisor.msUntilBudget(nowNs: now)) }
+            // Left out for its budget only: come back when the budget allows an answer again.
+            if let supervisor, !watchListener, !listenerHungUp { timeout = min(timeout, max(1, supervisor.msUntilBudget(nowNs: now))) }
             let r = poll(&fds, nfds_t(fds.count), timeout)
             if r < 0 && errno != EINTR { break }
-            if watchListener, fds[fds.count - 2].revents & Int16(POLLIN) != 0 { supervisor?.serve(nowNs: Monotonic.nowNs()) }
+            if watchListener {
+                let revents = fds[fds.count - 2].revents
+                if revents & Int16(POLLIN) != 0 { supervisor?.serve(nowNs: Monotonic.nowNs()) }
+                // Hung up: no process uses the filter any more (the unit is gone, the init not yet).
+                // Polling it again would return at once, and spin until the init is reaped.
+                else if revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { listenerHungUp = true }
+            }
             if outOpen { outOpen = drain(outPipe[0], &stdoutTail, echo: request.echoOutput ? 1 : -1) }
             if errOpen { errOpen = drain(errPipe[0], &stderrTail, echo: request.echoOutput ? 2 : -1) }
             if let last = fds.last, last.revents & Int16(POLLIN) != 0, !cancelled {
