@@ -185,10 +185,9 @@ struct wu_child_fds {
     int err_w;
     int sync_r;
     int status_w;
-    /// The listener hand-over (seccomp_listener only; -1 otherwise): the unit writes the listener's
-    /// number to listen_w and waits on ack_r until the parent has taken it.
-    int listen_w;
-    int ack_r;
+    /// seccomp_listener only (-1 otherwise): the init's end of a socketpair, on which it passes
+    /// the unit's listener to the parent once the unit has exec'd.
+    int listener_sock;
     /// The runner's argument and environment strings ([start, end) in /proc/self/stat).
     uintptr_t arg_start, arg_end, env_start, env_end;
 };
@@ -266,6 +265,61 @@ static int wu_apply_mount(const char *root, const wu_mount *m, int err_fd) {
     }
 }
 
+/// What the unit's process needs from the init's frame (shared memory: CLONE_VM).
+struct wu_unit_start {
+    const wu_spawn_config *c;
+    int err_w;
+    sigset_t fwd;
+    /// Written by the unit's process: its filter's listener (in the shared descriptor table).
+    volatile int listener;
+};
+
+/// 10. The unit's process: default signals, working directory, the seccomp filter last (it must
+///     still allow execve), then execve. Runs on its own small stack in the init's memory.
+static int wu_unit_main(void *arg) {
+    struct wu_unit_start *u = arg;
+    const wu_spawn_config *c = u->c;
+    int efd = u->err_w;
+    sigprocmask(SIG_UNBLOCK, &u->fwd, NULL);
+    if (chdir(c->cwd) < 0) wu_child_fail(efd, WU_STAGE_CHDIR, errno, c->cwd);
+    if (c->seccomp_filter && c->seccomp_filter_len > 0) {
+        struct sock_fprog prog = {
+            .len = (unsigned short)(c->seccomp_filter_len / sizeof(struct sock_filter)),
+            .filter = (struct sock_filter *)c->seccomp_filter,
+        };
+        // With a listener, a call the supervisor has taken waits only killably for its answer
+        // (a signal does not turn it into EINTR); kernels before 5.19 lack the flag.
+        unsigned long flags = c->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
+        long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+        if (listener < 0 && errno == EINVAL && c->seccomp_listener)
+            listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+        if (listener < 0) wu_child_fail(efd, WU_STAGE_SECCOMP, errno, NULL);
+        if (c->seccomp_listener) u->listener = (int)listener;
+    }
+    wu_execvpe(c->argv[0], (char *const *)c->argv, (char *const *)c->envp);
+    wu_child_fail(efd, WU_STAGE_EXEC, errno, c->argv[0]);
+}
+
+/// Sends descriptor `fd` over the unix socket `sock` (SCM_RIGHTS). Returns 0, or -1 with errno.
+static int wu_send_fd(int sock, int fd) {
+    char byte = 'L';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    ssize_t n;
+    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n == 1 ? 0 : -1;
+}
+
 /// Closes every descriptor from 3 up but those in `keep` (at most 32, any order, -1 ignored).
 static int wu_close_all_but(int *keep, int n) {
     for (int i = 1; i < n; i++) { // insertion sort: a handful of numbers
@@ -294,8 +348,7 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
     keep[nkeep++] = fds.err_w;
     keep[nkeep++] = fds.sync_r;
     keep[nkeep++] = fds.status_w;
-    keep[nkeep++] = fds.listen_w;
-    keep[nkeep++] = fds.ack_r;
+    keep[nkeep++] = fds.listener_sock;
     keep[nkeep++] = c->stdin_fd;
     keep[nkeep++] = c->stdout_fd;
     keep[nkeep++] = c->stderr_fd;
@@ -440,53 +493,30 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
     sigaddset(&fwd, SIGHUP);
     sigprocmask(SIG_BLOCK, &fwd, NULL);
 
-    //    vfork: the unit's process borrows the init's memory until its execve (no copy of the
-    //    runner's page tables, no copy-on-write faults, nothing to tear down); the init waits
-    //    meanwhile. The child below only makes syscalls and never returns from this frame.
-    pid_t unit = vfork();
+    //    The unit's process, vfork-style: it borrows the init's memory until its execve (no copy
+    //    of the runner's page tables, no copy-on-write faults, nothing to tear down) and the init
+    //    waits meanwhile. With a listener it also shares the init's descriptor table until the
+    //    execve (which unshares it and closes the listener, close-on-exec, on the unit's side):
+    //    the listener the unit's filter makes thus stays with the init, which passes it on to the
+    //    parent. The unit never waits for anyone, and never holds its own listener (with it, it
+    //    could answer its own denied calls).
+    struct wu_unit_start start = {.c = c, .err_w = efd, .fwd = fwd, .listener = -1};
+    char unit_stack[32 * 1024] __attribute__((aligned(64)));
+    int unit_flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (c->seccomp_listener ? CLONE_FILES : 0);
+    pid_t unit = clone(wu_unit_main, unit_stack + sizeof unit_stack, unit_flags, &start);
     if (unit < 0) wu_child_fail(efd, WU_STAGE_FORK, errno, NULL);
-    if (unit == 0) {
-        // 10. The unit: default signals, working directory, the seccomp filter last (it must
-        //     still allow execve), then execve.
-        sigprocmask(SIG_UNBLOCK, &fwd, NULL);
-        close(fds.status_w);
-        if (chdir(c->cwd) < 0) wu_child_fail(efd, WU_STAGE_CHDIR, errno, c->cwd);
-        if (c->seccomp_filter && c->seccomp_filter_len > 0) {
-            struct sock_fprog prog = {
-                .len = (unsigned short)(c->seccomp_filter_len / sizeof(struct sock_filter)),
-                .filter = (struct sock_filter *)c->seccomp_filter,
-            };
-            // With a listener, a call the supervisor has taken waits only killably for its answer
-            // (a signal does not turn it into EINTR); kernels before 5.19 lack the flag.
-            unsigned long flags = c->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
-            long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-            if (listener < 0 && errno == EINVAL && c->seccomp_listener)
-                listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-            if (listener < 0) wu_child_fail(efd, WU_STAGE_SECCOMP, errno, NULL);
-            if (c->seccomp_listener) {
-                // Hand the listener over: tell the parent its number and wait until it has taken
-                // it with pidfd_getfd. It is close-on-exec, so the unit itself never holds it
-                // (a unit holding its own listener could answer its own denied calls).
-                int32_t number = (int32_t)listener;
-                ssize_t w;
-                do { w = write(fds.listen_w, &number, sizeof number); } while (w < 0 && errno == EINTR);
-                if (w != sizeof number) wu_child_fail(efd, WU_STAGE_LISTENER, w < 0 ? errno : EIO, "hand over");
-                char ack;
-                ssize_t a;
-                do { a = read(fds.ack_r, &ack, 1); } while (a < 0 && errno == EINTR);
-                if (a != 1) wu_child_fail(efd, WU_STAGE_LISTENER, a < 0 ? errno : EPIPE, "parent did not take it");
-            }
-        }
-        wu_execvpe(c->argv[0], (char *const *)c->argv, (char *const *)c->envp);
-        wu_child_fail(efd, WU_STAGE_EXEC, errno, c->argv[0]);
-    }
 
     //    Init: the error pipe now belongs to the unit alone (EOF at its exec tells the parent it
-    //    started), as do the listener hand-over pipes. Forward termination signals, reap
-    //    everything, and leave with the unit.
+    //    started). Hand the listener over, forward termination signals, reap everything, and
+    //    leave with the unit.
     close(efd);
-    if (fds.listen_w >= 0) close(fds.listen_w);
-    if (fds.ack_r >= 0) close(fds.ack_r);
+    if (fds.listener_sock >= 0) {
+        if (start.listener >= 0) {
+            (void)wu_send_fd(fds.listener_sock, start.listener); // on failure the parent sees EOF and gives up
+            close(start.listener);
+        }
+        close(fds.listener_sock);
+    }
     //    /proc/1/cmdline is readable by anyone, whatever the dumpable flag: wipe the init's copy
     //    of the runner's argv (it may hold a token) and environment. Only after the fork, since
     //    the unit's argv may point there; the runner's own memory is untouched.
@@ -585,55 +615,33 @@ static void wu_fail(wu_spawn_result *res, int stage, int err, const char *_Nulla
     wu_copy_detail(res->detail, detail);
 }
 
-/// The host pid of the init's only child (the unit's process), from /proc/<init>/task/<init>/children.
-static long wu_unit_pid_of(int init_pid) {
-    char path[80];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", init_pid, init_pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    char buf[64];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    int e = errno;
-    close(fd);
-    if (n <= 0) { errno = n < 0 ? e : ESRCH; return -1; }
-    buf[n] = 0;
-    char *end = NULL;
-    long child = strtol(buf, &end, 10);
-    if (end == buf || child <= 0) { errno = ESRCH; return -1; }
-    return child;
-}
-
-/// The parent's half of the listener hand-over: wait for the unit's process to report the
-/// listener's number, take it with pidfd_getfd, and let the unit go on to execve.
-///
-/// Returns the listener (close-on-exec), -2 when the unit failed first (its error is on the error
-/// pipe), or -1 with `*err` and `*detail` set. Waits at most 10 s: the unit makes two syscalls.
-static int wu_take_listener(int init_pid, int err_r, int listen_r, int ack_w, int *err, const char *_Nullable *_Nonnull detail) {
-    struct pollfd pfd[2] = {{.fd = listen_r, .events = POLLIN}, {.fd = err_r, .events = POLLIN}};
+/// The parent's half of the hand-over: the listener the init passes on once the unit has
+/// exec'd (at most 10 s; the init sends it at once). Returns it (close-on-exec), or -1 with errno.
+static int wu_receive_listener(int sock) {
+    struct pollfd p = {.fd = sock, .events = POLLIN};
     int r;
-    do { r = poll(pfd, 2, 10000); } while (r < 0 && errno == EINTR);
-    if (r == 0) { *err = ETIMEDOUT; *detail = "the unit did not hand over its listener"; return -1; }
-    if (r < 0) { *err = errno; *detail = "poll"; return -1; }
-    if (!(pfd[0].revents & POLLIN)) return -2;
-    int32_t number = -1;
+    do { r = poll(&p, 1, 10000); } while (r < 0 && errno == EINTR);
+    if (r == 0) { errno = ETIMEDOUT; return -1; }
+    if (r < 0) return -1;
+    char byte;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
     ssize_t n;
-    do { n = read(listen_r, &number, sizeof number); } while (n < 0 && errno == EINTR);
-    if (n != sizeof number) return -2;
-    long unit = wu_unit_pid_of(init_pid);
-    if (unit < 0) { *err = errno; *detail = "find the unit's process"; return -1; }
-    int unit_pidfd = (int)syscall(SYS_pidfd_open, (pid_t)unit, 0);
-    if (unit_pidfd < 0) { *err = errno; *detail = "pidfd_open"; return -1; }
-    // The pidfd pins the process; it is the unit's only if it is still the init's child (had the
-    // unit died in between, its pid could belong to anything by now).
-    if (wu_unit_pid_of(init_pid) != unit) { close(unit_pidfd); *err = ESRCH; *detail = "the unit's process went away"; return -1; }
-    int listener = (int)syscall(SYS_pidfd_getfd, unit_pidfd, number, 0);
-    int e = errno;
-    close(unit_pidfd);
-    if (listener < 0) { *err = e; *detail = "pidfd_getfd (needs CAP_SYS_PTRACE over the unit)"; return -1; }
-    ssize_t w;
-    do { w = write(ack_w, "k", 1); } while (w < 0 && errno == EINTR);
-    if (w != 1) { *err = errno; *detail = "ack"; close(listener); return -1; }
-    return listener;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (n != 1 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int))) {
+        errno = EPIPE;
+        return -1;
+    }
+    int fd;
+    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    return fd;
 }
 
 int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
@@ -644,22 +652,23 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
 
     res->listener_fd = -1;
 
-    // errp, syncp, statp, and with a listener listenp (unit -> parent) and ackp (parent -> unit).
-    // Made under the spawn lock, so that no other spawn's child is cloned holding them (each
-    // child also closes all but its own at once).
+    // errp, syncp, statp, and with a listener a socketpair the init passes it on (sockp[1] is the
+    // init's). Made under the spawn lock, so that no other spawn's child is cloned holding them
+    // (each child also closes all but its own at once).
     pthread_mutex_lock(&wu_spawn_lock);
-    int pipes[5][2];
-    int pipe_count = c->seccomp_listener ? 5 : 3;
-    for (int i = 0; i < 5; i++) pipes[i][0] = pipes[i][1] = -1;
-    for (int i = 0; i < pipe_count; i++) {
-        if (pipe2(pipes[i], O_CLOEXEC) < 0) {
+    int pipes[4][2];
+    for (int i = 0; i < 4; i++) pipes[i][0] = pipes[i][1] = -1;
+    for (int i = 0; i < 4; i++) {
+        int rc = i < 3 ? pipe2(pipes[i], O_CLOEXEC)
+                       : (c->seccomp_listener ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pipes[i]) : 0);
+        if (rc < 0) {
             wu_fail(res, WU_STAGE_PIPE, errno, NULL);
             for (int j = 0; j < i; j++) { close(pipes[j][0]); close(pipes[j][1]); }
             pthread_mutex_unlock(&wu_spawn_lock);
             return -1;
         }
     }
-    int *errp = pipes[0], *syncp = pipes[1], *statp = pipes[2], *listenp = pipes[3], *ackp = pipes[4];
+    int *errp = pipes[0], *syncp = pipes[1], *statp = pipes[2], *sockp = pipes[3];
 
     uint64_t flags = CLONE_PIDFD;
     if (c->namespaces & WU_NS_USER) flags |= CLONE_NEWUSER;
@@ -689,10 +698,9 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
         close(errp[0]);
         close(syncp[1]);
         close(statp[0]);
-        if (listenp[0] >= 0) close(listenp[0]);
-        if (ackp[1] >= 0) close(ackp[1]);
+        if (sockp[0] >= 0) close(sockp[0]);
         struct wu_child_fds fds = {
-            .err_w = errp[1], .sync_r = syncp[0], .status_w = statp[1], .listen_w = listenp[1], .ack_r = ackp[0],
+            .err_w = errp[1], .sync_r = syncp[0], .status_w = statp[1], .listener_sock = sockp[1],
             .arg_start = area[0], .arg_end = area[1], .env_start = area[2], .env_end = area[3],
         };
         wu_child(c, fds);
@@ -704,13 +712,11 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
     close(errp[1]);
     close(syncp[0]);
     close(statp[1]);
-    if (listenp[1] >= 0) close(listenp[1]);
-    if (ackp[0] >= 0) close(ackp[0]);
+    if (sockp[1] >= 0) close(sockp[1]);
     if (pid < 0) {
         wu_fail(res, WU_STAGE_CLONE, clone_errno, NULL);
         close(errp[0]); close(syncp[1]); close(statp[0]);
-        if (listenp[0] >= 0) close(listenp[0]);
-        if (ackp[1] >= 0) close(ackp[1]);
+        if (sockp[0] >= 0) close(sockp[0]);
         return -1;
     }
 
@@ -746,19 +752,12 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
         do { w = write(syncp[1], "g", 1); } while (w < 0 && errno == EINTR);
         if (w != 1) { stage = WU_STAGE_SYNC; err = errno; }
     }
-    int listener = -1;
-    if (!stage && c->seccomp_listener) {
-        listener = wu_take_listener((int)pid, errp[0], listenp[0], ackp[1], &err, &detail);
-        if (listener == -2) stage = 0; // the unit failed before the hand-over: its error follows on errp
-        else if (listener < 0) stage = WU_STAGE_LISTENER;
-    }
-    if (listenp[0] >= 0) close(listenp[0]);
-    if (ackp[1] >= 0) close(ackp[1]);
     if (stage) {
         syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
         siginfo_t si;
         waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
         close(pidfd); close(errp[0]); close(syncp[1]); close(statp[0]);
+        if (sockp[0] >= 0) close(sockp[0]);
         wu_fail(res, stage, err, detail);
         return -1;
     }
@@ -788,17 +787,26 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
         waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
         close(pidfd);
         close(statp[0]);
-        if (listener >= 0) close(listener);
+        if (sockp[0] >= 0) close(sockp[0]);
         wu_fail(res, WU_STAGE_EXEC, ETIMEDOUT, "the sandbox's setup did not finish within 60 s");
         return -1;
     }
+    // The unit exec'd: take its listener from the init.
+    int listener = -1;
+    int listener_errno = 0;
+    if (got == 0 && c->seccomp_listener) {
+        listener = wu_receive_listener(sockp[0]);
+        if (listener < 0) listener_errno = errno;
+    }
+    if (sockp[0] >= 0) close(sockp[0]);
     if (got > 0 || (c->seccomp_listener && listener < 0)) {
         siginfo_t si;
+        if (got == 0) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0); // running, but unwatched
         waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
         close(pidfd);
         close(statp[0]);
         if (listener >= 0) close(listener);
-        if (got == 0) { wu_fail(res, WU_STAGE_LISTENER, EPIPE, "the unit ended before the hand-over"); return -1; }
+        if (got == 0) { wu_fail(res, WU_STAGE_LISTENER, listener_errno ? listener_errno : EPIPE, "the init did not pass the listener on"); return -1; }
         wu_fail(res, ce.stage ? ce.stage : WU_STAGE_INIT, ce.error ? ce.error : EIO, ce.detail);
         return -1;
     }

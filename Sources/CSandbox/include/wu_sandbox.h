@@ -124,10 +124,10 @@ typedef struct wu_spawn_config {
     const int *_Nullable cgroup_self_fds;
     int cgroup_self_fd_count;
     /// Non-zero: install the filter with SECCOMP_FILTER_FLAG_NEW_LISTENER and hand the listener
-    /// to the caller (`wu_spawn_result.listener_fd`) before execve; the unit never holds it (it is
-    /// close-on-exec). The filter must then allow read(2) and write(2): the unit's process uses
-    /// them once, after installing the filter, for the hand-over. Needs CAP_SYS_PTRACE over the
-    /// unit (root): the caller takes the descriptor with pidfd_getfd.
+    /// to the caller (`wu_spawn_result.listener_fd`); the unit never holds it. The unit's process
+    /// shares the init's descriptor table until its execve, the init passes the listener on
+    /// (SCM_RIGHTS) once the unit has exec'd. The filter must allow execve(2) and exit_group(2),
+    /// which the unit's process makes before anyone holds the listener.
     int seccomp_listener;
 } wu_spawn_config;
 

@@ -41,8 +41,7 @@ public enum SandboxDoctor {
                 ok: sc & 2 != 0,
                 detail: sc & 2 == 0
                     ? "not available (not required): units run without the denied-syscall report"
-                    : root ? "supported: every unit reports the syscalls its profile denied"
-                    : "supported, but the denied-syscall report needs root (pidfd_getfd on the unit)"
+                    : "supported: every unit reports the syscalls its profile denied"
             )
         )
 

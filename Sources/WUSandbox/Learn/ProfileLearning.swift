@@ -22,9 +22,9 @@ public struct ProfileLearning: Sendable {
     public var deniedByBase: [String]
 
     /// Let through unrecorded while learning, and always kept: the unit's process makes them after
-    /// installing its filter and before the supervisor holds the listener (the hand-over's `read`
-    /// and `write`, `execve`, and `exit_group`/`exit` when the exec fails).
-    static let unsupervised: [String] = ["read", "write", "execve", "exit", "exit_group"]
+    /// installing its filter and before the supervisor holds the listener (`execve`, and
+    /// `exit_group`/`exit` when the exec fails).
+    static let unsupervised: [String] = ["execve", "exit", "exit_group"]
 
     /// Runs `request` under `base`'s sandbox with every call recorded, and learns a profile named `name`.
     /// - Throws: ``SandboxError`` when the sandbox cannot supervise (not root) or cannot start the command.

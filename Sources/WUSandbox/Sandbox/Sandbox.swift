@@ -31,9 +31,9 @@ public struct Sandbox: Sendable {
 
     /// Compiles the profile's filter (or takes it from the cache).
     ///
-    /// As root, on a kernel with seccomp user notification, every denied call is also counted by
-    /// name (``ResourceUsage/deniedSyscalls``); rootless, the filter is installed as is and the
-    /// report stays empty (taking the listener from the unit needs CAP_SYS_PTRACE over it).
+    /// On a kernel with seccomp user notification, every denied call is also counted by name
+    /// (``ResourceUsage/deniedSyscalls``); without it the filter is installed as is and the report
+    /// stays empty.
     /// - Parameter reportDeniedSyscalls: false installs the profile's filter as is (no report), for
     ///   benchmarks that measure what the report costs.
     public init(profile: SandboxProfile, cap: VolunteerCap, reportDeniedSyscalls: Bool = true) throws(SandboxError) {
@@ -54,15 +54,14 @@ public struct Sandbox: Sendable {
     /// A sandbox for `wu profile learn`: `profile`'s mounts, namespaces and limits, and a filter
     /// that notifies every call; the supervisor records each and answers it with `profile`'s own
     /// verdict (let through when allowed, its errno when denied).
-    /// - Throws: ``SandboxError`` `unsupported` when this process cannot supervise a unit (not
-    ///   root, or no seccomp user notification).
+    /// - Throws: ``SandboxError`` `unsupported` when the kernel has no seccomp user notification.
     public static func learning(profile: SandboxProfile, cap: VolunteerCap) throws(SandboxError) -> Sandbox {
         guard canSupervise else {
-            throw SandboxError(.unsupported, "learning a profile needs root and a kernel with seccomp user notification (see wu doctor)")
+            throw SandboxError(.unsupported, "learning a profile needs a kernel with seccomp user notification (see wu doctor)")
         }
         let base = try SeccompFilter.compile(profile)
         guard base.allowsListenerHandOver else {
-            throw SandboxError(.unsupported, "'\(profile.name)' denies read, write, execve or exit_group, which learning needs")
+            throw SandboxError(.unsupported, "'\(profile.name)' denies execve or exit_group, which learning needs")
         }
         let recording = try SeccompFilter.compileNow(profile.learningSeccomp(), origin: "\(profile.name) (learning)")
         return Sandbox(
@@ -73,8 +72,8 @@ public struct Sandbox: Sendable {
         )
     }
 
-    /// Root (pidfd_getfd needs CAP_SYS_PTRACE over the unit) and a kernel with user notification.
-    static let canSupervise: Bool = geteuid() == 0 && wu_seccomp_kernel_support() & 2 != 0
+    /// A kernel with seccomp user notification.
+    static let canSupervise: Bool = wu_seccomp_kernel_support() & 2 != 0
 
     /// Whether units of this sandbox report their denied syscalls.
     public var reportsDeniedSyscalls: Bool {
