@@ -8,7 +8,7 @@ import WUProtocol
 /// The denied-syscall report: every call the profile's filter denies is answered with the
 /// profile's errno and counted by name; a flood is budgeted.
 @Suite(.serialized) struct DeniedSyscallTests {
-    @Test(.enabled(if: isRoot, "needs root: the listener is taken with pidfd_getfd")) func mountThreeTimesAndBpfOnceAreReportedExactly() async throws {
+    @Test(.enabled(if: isRoot, "needs root for cgroups and id maps")) func mountThreeTimesAndBpfOnceAreReportedExactly() async throws {
         let h = try Harness("deny-count")
         defer { h.close() }
         let (r, v) = try await h.python(
