@@ -871,12 +871,6 @@ static uint32_t wu_action(int action, int errno_ret) {
     }
 }
 
-int wu_seccomp_resolve(const char *name) {
-    int n = seccomp_syscall_resolve_name(name);
-    if (n == __NR_SCMP_ERROR) return -1;
-    return n;
-}
-
 int wu_seccomp_compile(int default_action, int default_errno, const wu_seccomp_rule *rules, int rule_count,
                        void **out, size_t *out_len, int *failed_rule, int *error) {
     *out = NULL;

@@ -1,6 +1,7 @@
 import CSandbox
 import Glibc
 import Testing
+import WUProfiles
 import WUProtocol
 
 @testable import WUSandbox
@@ -109,7 +110,7 @@ import WUProtocol
     @Test func theEvaluatorAgreesWithTheDefaultProfile() throws {
         let filter = try SeccompFilter.compile(SandboxProfile.load(named: "default"), cacheDirectory: nil)
         let arch = wu_seccomp_native_arch()
-        func nr(_ name: String) throws -> Int32 { try #require(CSandboxBridge.syscallNumber(name)) }
+        func nr(_ name: String) throws -> Int32 { try #require(SyscallNames.number(name)) }
         #expect(filter.evaluate(nr: try nr("read"), arch: arch, args: [0, 0, 0]).allows)
         let mount = filter.evaluate(nr: try nr("mount"), arch: arch, args: [])
         #expect(mount.action == SeccompFilter.Verdict.errno && mount.errnoValue == EPERM)

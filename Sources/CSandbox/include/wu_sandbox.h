@@ -239,11 +239,6 @@ typedef struct wu_seccomp_rule {
     int arg_count;
 } wu_seccomp_rule;
 
-/// The syscall number of `name` on the native architecture, or -1 when libseccomp does not know
-/// the name. A negative number other than -1 is a pseudo-number (a syscall this architecture does
-/// not have); rules for it are accepted and never match.
-int wu_seccomp_resolve(const char *name);
-
 /// Compiles a filter with libseccomp and exports it as BPF.
 ///
 /// On success returns 0 and stores a malloc'ed buffer in `*out` (release with free()) and its

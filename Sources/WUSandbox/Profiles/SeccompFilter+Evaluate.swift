@@ -1,4 +1,5 @@
 import CSandbox
+import WUProfiles
 
 extension SeccompFilter {
     /// What the filter answers for one call, as the kernel would (`SECCOMP_RET_*`).
@@ -151,7 +152,7 @@ extension SeccompFilter {
     /// that fails: a notified call there would wait for an answer nobody can give yet.
     var allowsListenerHandOver: Bool {
         let arch = wu_seccomp_native_arch()
-        guard let execve = CSandboxBridge.syscallNumber("execve"), let exitGroup = CSandboxBridge.syscallNumber("exit_group") else { return false }
+        guard let execve = SyscallNames.number("execve"), let exitGroup = SyscallNames.number("exit_group") else { return false }
         return evaluate(nr: execve, arch: arch, args: [0, 0, 0]).allows && evaluate(nr: exitGroup, arch: arch, args: [127]).allows
     }
 

@@ -1,4 +1,5 @@
 import CSandbox
+import WUProfiles
 import Glibc
 import Synchronization
 import WUCore
@@ -77,7 +78,7 @@ public struct SeccompFilter: Sendable, Equatable {
         for (i, rule) in seccomp.syscalls.enumerated() {
             let args = rule.args.map { wu_seccomp_arg(index: UInt32($0.index), op: cOp($0.op), value: $0.value, value_two: $0.valueTwo) }
             for name in rule.names {
-                guard let nr = CSandboxBridge.syscallNumber(name) else {
+                guard let nr = SyscallNames.number(name) else {
                     throw SandboxError(.invalidProfile, "\(origin): seccomp.syscalls[\(i)]: unknown syscall '\(name)'")
                 }
                 let errnoRet = Int32(rule.errnoRet ?? seccomp.defaultErrnoRet)
