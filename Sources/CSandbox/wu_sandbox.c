@@ -300,23 +300,38 @@ static int wu_unit_main(void *arg) {
     wu_child_fail(efd, WU_STAGE_EXEC, errno, c->argv[0]);
 }
 
-/// Sends descriptor `fd` over the unix socket `sock` (SCM_RIGHTS). Returns 0, or -1 with errno.
-static int wu_send_fd(int sock, int fd) {
-    char byte = 'L';
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+/// The listener hand-over's message: one byte, and room for one descriptor (SCM_RIGHTS).
+struct wu_fd_message {
+    char byte;
+    struct iovec iov;
     union {
         struct cmsghdr align;
         char buf[CMSG_SPACE(sizeof(int))];
     } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    struct msghdr msg;
+};
+
+static void wu_fd_message_init(struct wu_fd_message *m) {
+    memset(m, 0, sizeof *m);
+    m->iov.iov_base = &m->byte;
+    m->iov.iov_len = 1;
+    m->msg.msg_iov = &m->iov;
+    m->msg.msg_iovlen = 1;
+    m->msg.msg_control = m->control.buf;
+    m->msg.msg_controllen = sizeof m->control.buf;
+}
+
+/// Sends descriptor `fd` over the unix socket `sock` (SCM_RIGHTS). Returns 0, or -1 with errno.
+static int wu_send_fd(int sock, int fd) {
+    struct wu_fd_message m;
+    wu_fd_message_init(&m);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m.msg);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &fd, sizeof(int));
     ssize_t n;
-    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    do { n = sendmsg(sock, &m.msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
     return n == 1 ? 0 : -1;
 }
 
@@ -623,18 +638,12 @@ static int wu_receive_listener(int sock) {
     do { r = poll(&p, 1, 10000); } while (r < 0 && errno == EINTR);
     if (r == 0) { errno = ETIMEDOUT; return -1; }
     if (r < 0) return -1;
-    char byte;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    struct wu_fd_message m;
+    wu_fd_message_init(&m);
     ssize_t n;
-    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    do { n = recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
     if (n < 0) return -1;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m.msg);
     if (n != 1 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int))) {
         errno = EPIPE;
         return -1;
@@ -642,6 +651,14 @@ static int wu_receive_listener(int sock) {
     int fd;
     memcpy(&fd, CMSG_DATA(cm), sizeof fd);
     return fd;
+}
+
+/// Kills the init, and with it its pid namespace, reaps it and closes its pidfd.
+static void wu_abandon(int pidfd) {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    siginfo_t si;
+    waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+    close(pidfd);
 }
 
 int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
@@ -753,10 +770,8 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
         if (w != 1) { stage = WU_STAGE_SYNC; err = errno; }
     }
     if (stage) {
-        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-        siginfo_t si;
-        waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
-        close(pidfd); close(errp[0]); close(syncp[1]); close(statp[0]);
+        wu_abandon(pidfd);
+        close(errp[0]); close(syncp[1]); close(statp[0]);
         if (sockp[0] >= 0) close(sockp[0]);
         wu_fail(res, stage, err, detail);
         return -1;
@@ -781,33 +796,20 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
     }
     close(errp[0]);
     close(syncp[1]);
-    if (timed_out) {
-        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-        siginfo_t si;
-        waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
-        close(pidfd);
-        close(statp[0]);
-        if (sockp[0] >= 0) close(sockp[0]);
-        wu_fail(res, WU_STAGE_EXEC, ETIMEDOUT, "the sandbox's setup did not finish within 60 s");
-        return -1;
-    }
-    // The unit exec'd: take its listener from the init.
     int listener = -1;
-    int listener_errno = 0;
-    if (got == 0 && c->seccomp_listener) {
-        listener = wu_receive_listener(sockp[0]);
-        if (listener < 0) listener_errno = errno;
+    if (timed_out) {
+        stage = WU_STAGE_EXEC; err = ETIMEDOUT; detail = "the sandbox's setup did not finish within 60 s";
+    } else if (got > 0) {
+        stage = ce.stage ? ce.stage : WU_STAGE_INIT; err = ce.error ? ce.error : EIO; detail = ce.detail;
+    } else if (c->seccomp_listener && (listener = wu_receive_listener(sockp[0])) < 0) {
+        // The unit exec'd, but the init did not pass its listener on: it would run unwatched.
+        stage = WU_STAGE_LISTENER; err = errno; detail = "the init did not pass the listener on";
     }
     if (sockp[0] >= 0) close(sockp[0]);
-    if (got > 0 || (c->seccomp_listener && listener < 0)) {
-        siginfo_t si;
-        if (got == 0) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0); // running, but unwatched
-        waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
-        close(pidfd);
+    if (stage) {
+        wu_abandon(pidfd);
         close(statp[0]);
-        if (listener >= 0) close(listener);
-        if (got == 0) { wu_fail(res, WU_STAGE_LISTENER, listener_errno ? listener_errno : EPIPE, "the init did not pass the listener on"); return -1; }
-        wu_fail(res, ce.stage ? ce.stage : WU_STAGE_INIT, ce.error ? ce.error : EIO, ce.detail);
+        wu_fail(res, stage, err, detail);
         return -1;
     }
     res->pid = (int)pid;
