@@ -67,6 +67,14 @@ public struct SandboxProfile: Sendable, Equatable {
             public var errnoRet: Int?
             public var args: [Arg]
             public var comment: String?
+
+            public init(names: [String], action: Action, errnoRet: Int? = nil, args: [Arg] = [], comment: String? = nil) {
+                self.names = names
+                self.action = action
+                self.errnoRet = errnoRet
+                self.args = args
+                self.comment = comment
+            }
         }
 
         public struct Arg: Sendable, Equatable {

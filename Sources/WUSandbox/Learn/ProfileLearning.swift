@@ -70,17 +70,7 @@ extension SandboxProfile {
     func learningSeccomp() -> Seccomp {
         var s = seccomp
         s.defaultAction = .log
-        var rules: [Seccomp.Rule] = []
-        // A rule is copied and rewritten: the profile model has no public memberwise initializer.
-        if var rule = seccomp.syscalls.first(where: { $0.action == .allow }) ?? seccomp.syscalls.first {
-            rule.names = ProfileLearning.unsupervised
-            rule.action = .allow
-            rule.args = []
-            rule.errnoRet = nil
-            rule.comment = nil
-            rules.append(rule)
-        }
-        s.syscalls = rules
+        s.syscalls = [Seccomp.Rule(names: ProfileLearning.unsupervised, action: .allow)]
         return s
     }
 }
