@@ -15,19 +15,14 @@ public struct Sandbox: Sendable {
     /// The profile's filter, as compiled.
     public let filter: SeccompFilter
     public let cap: VolunteerCap
-    /// How the unit's calls are watched: what the unit's process installs, and who answers.
-    let supervision: Supervision
-
-    enum Supervision: Sendable {
-        /// The profile's filter as is; denied calls are not counted.
-        case none
-        /// The profile's filter with its errno returns notified, answered and counted by a
-        /// ``SyscallSupervisor`` (the denied-syscall report).
-        case report(installed: SeccompFilter)
-        /// Every call notified and recorded; what the profile allows is let through, the rest gets
-        /// its errno (`wu profile learn`).
-        case learn(installed: SeccompFilter)
-    }
+    /// The program the unit's process installs: ``filter`` itself, or a version of it whose
+    /// notified calls ``supervision`` answers.
+    let installedFilter: SeccompFilter
+    /// How a ``SyscallSupervisor`` answers the unit's notified calls; nil when nothing is notified.
+    /// Report: the profile's filter with its errno returns notified, answered and counted (the
+    /// denied-syscall report). Learn: every call notified and recorded; what the profile allows
+    /// is let through, the rest gets its errno (`wu profile learn`).
+    let supervision: SyscallSupervisor.Mode?
 
     /// Compiles the profile's filter (or takes it from the cache).
     ///
@@ -41,13 +36,15 @@ public struct Sandbox: Sendable {
         self.filter = try SeccompFilter.compile(profile)
         self.cap = cap
         let report = reportDeniedSyscalls && Self.canSupervise && filter.allowsListenerHandOver
-        self.supervision = report ? .report(installed: filter.notifyingInsteadOf(action: SeccompFilter.Verdict.errno)) : .none
+        self.installedFilter = report ? filter.notifyingInsteadOf(action: SeccompFilter.Verdict.errno) : filter
+        self.supervision = report ? .report(original: filter) : nil
     }
 
-    private init(profile: SandboxProfile, filter: SeccompFilter, cap: VolunteerCap, supervision: Supervision) {
+    private init(profile: SandboxProfile, filter: SeccompFilter, cap: VolunteerCap, installedFilter: SeccompFilter, supervision: SyscallSupervisor.Mode) {
         self.profile = profile
         self.filter = filter
         self.cap = cap
+        self.installedFilter = installedFilter
         self.supervision = supervision
     }
 
@@ -68,26 +65,14 @@ public struct Sandbox: Sendable {
             profile: profile,
             filter: base,
             cap: cap,
-            supervision: .learn(installed: recording.notifyingInsteadOf(action: SeccompFilter.Verdict.log))
+            installedFilter: recording.notifyingInsteadOf(action: SeccompFilter.Verdict.log),
+            supervision: .learn(base: base)
         )
     }
 
     /// A kernel with seccomp user notification.
     static let canSupervise: Bool = wu_seccomp_kernel_support() & 2 != 0
 
-    /// Whether units of this sandbox report their denied syscalls.
-    public var reportsDeniedSyscalls: Bool {
-        if case .report = supervision { return true }
-        return false
-    }
-
-    /// The program the unit's process installs.
-    var installedFilter: SeccompFilter {
-        switch supervision {
-        case .none: filter
-        case .report(let installed), .learn(let installed): installed
-        }
-    }
 
     /// What a finished unit reports.
     public struct Result: Sendable {

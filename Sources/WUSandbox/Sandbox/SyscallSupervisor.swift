@@ -19,7 +19,7 @@ import WUProtocol
 /// process together at most ``processBudgetPerSecond``; the rest wait in the kernel, slowing
 /// only the unit. The table holds at most ``maxDistinct`` syscalls.
 struct SyscallSupervisor {
-    enum Mode {
+    enum Mode: Sendable {
         case report(original: SeccompFilter)
         case learn(base: SeccompFilter)
     }
@@ -54,7 +54,7 @@ struct SyscallSupervisor {
     }
 
     /// How long until the budgets allow another answer, for the poll timeout.
-    func msUntilBudget(nowNs: Int64) -> Int32 {
+    var msUntilBudget: Int32 {
         max(bucket.msUntilToken, Self.processBucket.withLock { $0.msUntilToken })
     }
 
@@ -67,7 +67,11 @@ struct SyscallSupervisor {
         var waitMs: Int32 = 0
         while true {
             let now = Monotonic.nowNs()
-            guard now < sliceEnd, bucket.take(now), Self.processBucket.withLock({ $0.take(now) }) else { return }
+            guard now < sliceEnd, bucket.take(now) else { return }
+            guard Self.processBucket.withLock({ $0.take(now) }) else {
+                bucket.giveBack()  // not spent: the process's budget stopped this answer
+                return
+            }
             var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, waitMs) == 1, p.revents & Int16(POLLIN) != 0 else {
                 bucket.giveBack()

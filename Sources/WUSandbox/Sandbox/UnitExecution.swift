@@ -149,11 +149,6 @@ struct UnitExecution: Sendable {
         }
         let start = Monotonic.nowNs()
         var result = wu_spawn_result()
-        let supervised: Bool
-        switch sandbox.supervision {
-        case .none: supervised = false
-        case .report, .learn: supervised = true
-        }
         let rc: Int32 = selfFDs.withUnsafeBufferPointer { selfBuf in
             sandbox.installedFilter.bytes.withUnsafeBytes { bpf in
                 mounts.withUnsafeMutableBufferPointer { mountBuf in
@@ -188,7 +183,7 @@ struct UnitExecution: Sendable {
                             loopback_up: 1,
                             cgroup_self_fds: selfBuf.baseAddress,
                             cgroup_self_fd_count: Int32(selfBuf.count),
-                            seccomp_listener: supervised ? 1 : 0
+                            seccomp_listener: sandbox.supervision == nil ? 0 : 1
                         )
                         return wu_sandbox_spawn(&config, &result)
                     }
@@ -221,14 +216,8 @@ struct UnitExecution: Sendable {
         }
         var supervisor: SyscallSupervisor? = nil
         var listenerHungUp = false
-        if listenerFD >= 0 {
-            switch sandbox.supervision {
-            case .none: break
-            case .report:
-                supervisor = SyscallSupervisor(listener: listenerFD, mode: .report(original: sandbox.filter), millicpus: limits.millicpus, nowNs: start)
-            case .learn:
-                supervisor = SyscallSupervisor(listener: listenerFD, mode: .learn(base: sandbox.filter), millicpus: limits.millicpus, nowNs: start)
-            }
+        if listenerFD >= 0, let mode = sandbox.supervision {
+            supervisor = SyscallSupervisor(listener: listenerFD, mode: mode, millicpus: limits.millicpus, nowNs: start)
         }
         _ = fcntl(outPipe[0], F_SETFL, fcntl(outPipe[0], F_GETFL) | O_NONBLOCK)
         _ = fcntl(errPipe[0], F_SETFL, fcntl(errPipe[0], F_GETFL) | O_NONBLOCK)
@@ -311,7 +300,7 @@ struct UnitExecution: Sendable {
             let remainingMs = max(0, (deadline - Monotonic.nowNs()) / 1_000_000)
             var timeout = Int32(min(100, remainingMs + 1))
             // Left out for its budget only: come back when the budget allows an answer again.
-            if let supervisor, !watchListener, !listenerHungUp { timeout = min(timeout, max(1, supervisor.msUntilBudget(nowNs: now))) }
+            if let supervisor, !watchListener, !listenerHungUp { timeout = min(timeout, max(1, supervisor.msUntilBudget)) }
             let r = poll(&fds, nfds_t(fds.count), timeout)
             if r < 0 && errno != EINTR { break }
             if watchListener {
