@@ -34,17 +34,7 @@ extension WU {
         @Option(help: "Name of the learned profile (default: the output file's name without .json).")
         var name: String?
 
-        @Option(help: "Host directory bound read-only at /code.")
-        var code: String?
-
-        @Option(name: .customLong("in"), help: "Host directory bound read-only at /in.")
-        var input: String?
-
-        @Option(help: "Host directory bound read-write at /out.")
-        var out: String?
-
-        @Option(help: "Working directory inside the sandbox.")
-        var workdir: String?
+        @OptionGroup var directories: SandboxDirectoryOptions
 
         @Option(help: "Memory limit, e.g. 256M.")
         var memory: String?
@@ -75,10 +65,10 @@ extension WU {
             let (base, origin) = try SandboxProfile.load(reference: profile, directory: profileDir)
             let request = SandboxRequest(
                 command: command,
-                workingDirectory: workdir ?? (code != nil ? "/code" : "/"),
-                codeDirectory: code,
-                inputDirectory: input,
-                outputDirectory: out,
+                workingDirectory: directories.workdir ?? (directories.code != nil ? "/code" : "/"),
+                codeDirectory: directories.code,
+                inputDirectory: directories.input,
+                outputDirectory: directories.out,
                 limits: .init(
                     memoryBytes: try memory.map { try ByteSize.parse($0) },
                     wallTimeMs: try wallTime.map { try DurationText.parseMilliseconds($0) }

@@ -39,17 +39,7 @@ extension WU {
         @Option(help: "Wall-clock limit, e.g. 10s.")
         var wallTime: String?
 
-        @Option(help: "Host directory bound read-write at /out.")
-        var out: String?
-
-        @Option(help: "Host directory bound read-only at /code.")
-        var code: String?
-
-        @Option(name: .customLong("in"), help: "Host directory bound read-only at /in.")
-        var input: String?
-
-        @Option(help: "Working directory inside the sandbox.")
-        var workdir: String?
+        @OptionGroup var directories: SandboxDirectoryOptions
 
         @Option(name: .customLong("env"), help: "KEY=VALUE added to the environment (repeatable).")
         var environment: [String] = []
@@ -79,10 +69,10 @@ extension WU {
             o.pids = pids
             o.disk = disk
             o.wallTime = wallTime
-            o.out = out
-            o.code = code
-            o.input = input
-            o.workdir = workdir
+            o.out = directories.out
+            o.code = directories.code
+            o.input = directories.input
+            o.workdir = directories.workdir
             o.environment = environment
             o.usageJSON = usageJSON
             o.noLimits = noLimits
