@@ -107,9 +107,8 @@ extension Scheduler {
         } catch {
             throw APIError(.unprocessableContent, "invalid-profile", error.message)
         }
-        let bases = profile.bases(among: admissionProfiles)
-        guard !bases.isEmpty else {
-            let refusal = profile.admission(among: admissionProfiles)
+        let (bases, refusal) = profile.bases(among: admissionProfiles)
+        if let refusal {
             throw APIError(
                 .unprocessableContent, "profile-too-wide",
                 refusal.message(profileName: profile.name, allowedBy: "runners allow")

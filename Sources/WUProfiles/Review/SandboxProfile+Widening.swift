@@ -50,10 +50,18 @@ extension SandboxProfile {
         public static let maxItemCharacters = 200
     }
 
-    /// The names of every profile in `allowed` this one grants nothing beyond, in the order given:
-    /// the orchestrator stores them so that only runners allowing one of them are offered the unit.
-    public func bases(among allowed: [SandboxProfile]) -> [String] {
-        allowed.filter { isNoWider(than: $0) }.map(\.name)
+    /// Every profile in `allowed` this one grants nothing beyond (its bases, in the order given), and
+    /// the refusal when there is none, from one comparison with each: the orchestrator stores the
+    /// bases so that only runners allowing one of them are offered the unit, and answers with the
+    /// refusal otherwise.
+    public func bases(among allowed: [SandboxProfile]) -> (bases: [String], refusal: Admission?) {
+        var bases: [String] = []
+        var extras: [String: [ProfileDiff.Difference]] = [:]
+        for reference in allowed {
+            let beyond = grants(beyond: reference)
+            if beyond.isEmpty { bases.append(reference.name) } else { extras[reference.name] = beyond }
+        }
+        return (bases, bases.isEmpty ? .refused(beyond: extras) : nil)
     }
 
     /// Decides whether this (a requester's) profile may run under one of `allowed`.
