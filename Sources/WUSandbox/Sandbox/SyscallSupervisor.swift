@@ -141,31 +141,33 @@ struct SyscallSupervisor {
     }
 }
 
-/// A token bucket: `rate` tokens a second, holding at most a tenth of a second's worth.
-struct TokenBucket {
-    let rate: Double
-    private(set) var tokens: Double
-    private var lastNs: Int64
+extension SyscallSupervisor {
+    /// A token bucket: `rate` tokens a second, holding at most a tenth of a second's worth.
+    struct TokenBucket {
+        let rate: Double
+        private(set) var tokens: Double
+        private var lastNs: Int64
 
-    init(rate: Double, nowNs: Int64) {
-        self.rate = rate
-        self.tokens = rate / 10
-        self.lastNs = nowNs
+        init(rate: Double, nowNs: Int64) {
+            self.rate = rate
+            self.tokens = rate / 10
+            self.lastNs = nowNs
+        }
+
+        mutating func refill(_ nowNs: Int64) {
+            tokens = min(rate / 10, tokens + Double(max(0, nowNs - lastNs)) / 1e9 * rate)
+            lastNs = max(lastNs, nowNs)
+        }
+
+        mutating func take(_ nowNs: Int64) -> Bool {
+            refill(nowNs)
+            guard tokens >= 1 else { return false }
+            tokens -= 1
+            return true
+        }
+
+        mutating func giveBack() { tokens += 1 }
+
+        var msUntilToken: Int32 { tokens >= 1 ? 0 : Int32(max(1, ((1 - tokens) / rate * 1000).rounded(.up))) }
     }
-
-    mutating func refill(_ nowNs: Int64) {
-        tokens = min(rate / 10, tokens + Double(max(0, nowNs - lastNs)) / 1e9 * rate)
-        lastNs = max(lastNs, nowNs)
-    }
-
-    mutating func take(_ nowNs: Int64) -> Bool {
-        refill(nowNs)
-        guard tokens >= 1 else { return false }
-        tokens -= 1
-        return true
-    }
-
-    mutating func giveBack() { tokens += 1 }
-
-    var msUntilToken: Int32 { tokens >= 1 ? 0 : Int32(max(1, ((1 - tokens) / rate * 1000).rounded(.up))) }
 }
