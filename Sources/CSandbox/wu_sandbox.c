@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 
-int wu_sandbox_abi_version(void) { return 3; }
+int wu_sandbox_abi_version(void) { return 4; }
 
 // MARK: - Small async-signal-safe helpers (no allocation)
 
@@ -190,7 +190,13 @@ struct wu_child_fds {
     int listener_sock;
     /// The runner's argument and environment strings ([start, end) in /proc/self/stat).
     uintptr_t arg_start, arg_end, env_start, env_end;
+    /// A prepared sandbox (wu_sandbox_prepare): the unit's config arrives later, in `shared`.
+    int prepared;
+    void *shared;
 };
+
+/// The most descriptors wu_sandbox_start passes: stdin, stdout, stderr and the late mounts.
+#define WU_MAX_PASSED 16
 
 /// Applies one mount-plan entry under `root` (the new root, before pivot_root).
 static int wu_apply_mount(const char *root, const wu_mount *m, int err_fd) {
@@ -259,6 +265,9 @@ static int wu_apply_mount(const char *root, const wu_mount *m, int err_fd) {
         if (wu_setattr(dst, attrs, 1) < 0) return -1;
         return 0;
     }
+    case WU_MOUNT_ATTACH:
+        if (m->fd < 0) { errno = EBADF; return -1; }
+        return (int)syscall(SYS_move_mount, m->fd, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0 ? -1 : 0;
     default:
         errno = EINVAL;
         return -1;
@@ -349,6 +358,67 @@ static int wu_close_all_but(int *keep, int n) {
         next = (unsigned int)keep[i] + 1;
     }
     return (int)syscall(SYS_close_range, next, ~0U, 0);
+}
+
+/// A prepared sandbox's pause, after pivot_root: tells the parent it is ready, waits for the
+/// unit's part (its config, copied into the shared region; its descriptors, on the socket), and
+/// makes the unit's late mounts. EOF instead means the sandbox was discarded. Returns the config
+/// the rest of the setup follows.
+static const wu_spawn_config *wu_await_unit(int efd, int sock, void *shared) {
+    struct wu_child_error ready;
+    memset(&ready, 0, sizeof ready);
+    ready.stage = WU_STAGE_READY;
+    ssize_t w;
+    do { w = write(efd, &ready, sizeof ready); } while (w < 0 && errno == EINTR);
+    if (w != (ssize_t)sizeof ready) _exit(127);
+
+    char byte;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * WU_MAX_PASSED)];
+    } control;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n <= 0) _exit(0);
+    int got[WU_MAX_PASSED];
+    int count = 0;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+        count = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        memcpy(got, CMSG_DATA(cm), sizeof(int) * (size_t)count);
+    }
+    if (msg.msg_flags & MSG_CTRUNC) wu_child_fail(efd, WU_STAGE_START, E2BIG, "too many descriptors");
+
+    //    Descriptors in the copied config are indices into what was passed.
+    wu_spawn_config *u = shared;
+    int *slots[3 + WU_MAX_PASSED];
+    int nslots = 0;
+    slots[nslots++] = &u->stdin_fd;
+    slots[nslots++] = &u->stdout_fd;
+    slots[nslots++] = &u->stderr_fd;
+    if (u->late_mount_count > WU_MAX_PASSED) wu_child_fail(efd, WU_STAGE_START, E2BIG, "too many late mounts");
+    wu_mount *late = (wu_mount *)u->late_mounts;
+    for (int i = 0; i < u->late_mount_count; i++) {
+        if (late[i].kind == WU_MOUNT_ATTACH) slots[nslots++] = &late[i].fd;
+    }
+    for (int i = 0; i < nslots; i++) {
+        int index = *slots[i];
+        if (index < 0 && i == 0) continue; // stdin may be /dev/null
+        if (index < 0 || index >= count) wu_child_fail(efd, WU_STAGE_START, EBADF, "descriptor index");
+        *slots[i] = got[index];
+    }
+    for (int i = 0; i < u->late_mount_count; i++) {
+        if (wu_apply_mount("", &late[i], efd) < 0) wu_child_fail(efd, WU_STAGE_MOUNT, errno, late[i].target);
+        if (late[i].kind == WU_MOUNT_ATTACH) close(late[i].fd);
+    }
+    return u;
 }
 
 _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds) {
@@ -442,6 +512,9 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
         if (setdomainname("wu", 2) < 0) wu_child_fail(efd, WU_STAGE_HOSTNAME, errno, "domainname");
     }
     if ((c->namespaces & WU_NS_NET) && c->loopback_up && wu_loopback_up() < 0) wu_child_fail(efd, WU_STAGE_LOOPBACK, errno, NULL);
+    //    A prepared sandbox waits here for its unit: all above is the same for every unit of a
+    //    profile, all below is the unit's.
+    if (fds.prepared) c = wu_await_unit(efd, fds.listener_sock, fds.shared);
     for (int i = 0; i < c->rlimit_count; i++) {
         struct rlimit rl = {.rlim_cur = c->rlimits[i].soft, .rlim_max = c->rlimits[i].hard};
         if (setrlimit(c->rlimits[i].resource, &rl) < 0) wu_child_fail(efd, WU_STAGE_RLIMIT, errno, NULL);
@@ -661,15 +734,41 @@ static void wu_abandon(int pidfd) {
     close(pidfd);
 }
 
-int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
-    memset(res, 0, sizeof *res);
-    res->pid = -1;
-    res->pidfd = -1;
-    res->status_fd = -1;
+/// The parent's handles on a child between clone and the unit's exec.
+struct wu_handles {
+    long pid;
+    int pidfd;
+    int err_r;  // EOF once the unit exec'd; a wu_child_error on failure (or READY)
+    int sync_w; // held open until the unit exec'd: the init checks it before it forks the unit
+    int stat_r;
+    int sock;   // -1 unless a listener comes back or the sandbox is prepared
+};
 
-    res->listener_fd = -1;
+static void wu_close_handles(struct wu_handles *h) {
+    if (h->err_r >= 0) close(h->err_r);
+    if (h->sync_w >= 0) close(h->sync_w);
+    if (h->stat_r >= 0) close(h->stat_r);
+    if (h->sock >= 0) close(h->sock);
+    h->err_r = h->sync_w = h->stat_r = h->sock = -1;
+}
 
-    // errp, syncp, statp, and with a listener a socketpair the init passes it on (sockp[1] is the
+/// Fails a child that was cloned: kills and reaps it, closes every handle.
+static int wu_give_up(struct wu_handles *h, wu_spawn_result *res, int stage, int err, const char *_Nullable detail) {
+    wu_abandon(h->pidfd);
+    wu_close_handles(h);
+    wu_fail(res, stage, err, detail);
+    return -1;
+}
+
+/// Clones the child (into wu_child) and does the parent's half of its setup: id maps, v2
+/// cgroups, then the sync byte. Returns 0 with `h` filled, or -1 (nothing left running).
+static int wu_clone_child(const wu_spawn_config *c, int prepared, void *_Nullable shared, struct wu_handles *h, wu_spawn_result *res) {
+    h->pid = -1;
+    h->pidfd = -1;
+    h->err_r = h->sync_w = h->stat_r = h->sock = -1;
+    int with_socket = c->seccomp_listener || prepared;
+
+    // errp, syncp, statp, and with a listener or a prepared sandbox a socketpair (sockp[1] is the
     // init's). Made under the spawn lock, so that no other spawn's child is cloned holding them
     // (each child also closes all but its own at once).
     pthread_mutex_lock(&wu_spawn_lock);
@@ -677,7 +776,7 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
     for (int i = 0; i < 4; i++) pipes[i][0] = pipes[i][1] = -1;
     for (int i = 0; i < 4; i++) {
         int rc = i < 3 ? pipe2(pipes[i], O_CLOEXEC)
-                       : (c->seccomp_listener ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pipes[i]) : 0);
+                       : (with_socket ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pipes[i]) : 0);
         if (rc < 0) {
             wu_fail(res, WU_STAGE_PIPE, errno, NULL);
             for (int j = 0; j < i; j++) { close(pipes[j][0]); close(pipes[j][1]); }
@@ -719,6 +818,7 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
         struct wu_child_fds fds = {
             .err_w = errp[1], .sync_r = syncp[0], .status_w = statp[1], .listener_sock = sockp[1],
             .arg_start = area[0], .arg_end = area[1], .env_start = area[2], .env_end = area[3],
+            .prepared = prepared, .shared = shared,
         };
         wu_child(c, fds);
     }
@@ -730,93 +830,275 @@ int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
     close(syncp[0]);
     close(statp[1]);
     if (sockp[1] >= 0) close(sockp[1]);
+    h->err_r = errp[0];
+    h->sync_w = syncp[1];
+    h->stat_r = statp[0];
+    h->sock = sockp[0];
     if (pid < 0) {
+        wu_close_handles(h);
         wu_fail(res, WU_STAGE_CLONE, clone_errno, NULL);
-        close(errp[0]); close(syncp[1]); close(statp[0]);
-        if (sockp[0] >= 0) close(sockp[0]);
         return -1;
     }
+    h->pid = pid;
+    h->pidfd = pidfd;
 
     char path[64];
-    int stage = 0, err = 0;
-    const char *detail = NULL;
     if (c->namespaces & WU_NS_USER) {
         snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
-        if (wu_write_file(path, c->uid_map) < 0) { stage = WU_STAGE_UID_MAP; err = errno; }
-        if (!stage) {
-            snprintf(path, sizeof path, "/proc/%ld/setgroups", pid);
-            if (wu_write_file(path, c->setgroups) < 0) { stage = WU_STAGE_SETGROUPS_FILE; err = errno; }
-        }
-        if (!stage) {
-            snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
-            if (wu_write_file(path, c->gid_map) < 0) { stage = WU_STAGE_GID_MAP; err = errno; }
-        }
+        if (wu_write_file(path, c->uid_map) < 0) return wu_give_up(h, res, WU_STAGE_UID_MAP, errno, NULL);
+        snprintf(path, sizeof path, "/proc/%ld/setgroups", pid);
+        if (wu_write_file(path, c->setgroups) < 0) return wu_give_up(h, res, WU_STAGE_SETGROUPS_FILE, errno, NULL);
+        snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
+        if (wu_write_file(path, c->gid_map) < 0) return wu_give_up(h, res, WU_STAGE_GID_MAP, errno, NULL);
     }
-    if (!stage && c->cgroup_procs) {
+    if (c->cgroup_procs) {
         char num[32];
         snprintf(num, sizeof num, "%ld\n", pid);
         for (int i = 0; i < c->cgroup_count; i++) {
-            if (wu_write_file(c->cgroup_procs[i], num) < 0) {
-                stage = WU_STAGE_CGROUP;
-                err = errno;
-                detail = c->cgroup_procs[i];
-                break;
-            }
+            if (wu_write_file(c->cgroup_procs[i], num) < 0) return wu_give_up(h, res, WU_STAGE_CGROUP, errno, c->cgroup_procs[i]);
         }
     }
-    if (!stage) {
-        ssize_t w;
-        do { w = write(syncp[1], "g", 1); } while (w < 0 && errno == EINTR);
-        if (w != 1) { stage = WU_STAGE_SYNC; err = errno; }
-    }
-    if (stage) {
-        wu_abandon(pidfd);
-        close(errp[0]); close(syncp[1]); close(statp[0]);
-        if (sockp[0] >= 0) close(sockp[0]);
-        wu_fail(res, stage, err, detail);
-        return -1;
-    }
+    ssize_t w;
+    do { w = write(h->sync_w, "g", 1); } while (w < 0 && errno == EINTR);
+    if (w != 1) return wu_give_up(h, res, WU_STAGE_SYNC, errno, NULL);
+    return 0;
+}
 
-    // EOF: the unit exec'd. Data: a (stage, errno) from the child or the unit before exec.
-    // Bounded: the unit's wall clock starts only once this returns, so a setup that hangs (a bind
-    // of a stalled network file system, say) must not hold the caller for ever.
-    struct wu_child_error ce;
-    memset(&ce, 0, sizeof ce);
+/// Reads one message of the child's error pipe: 1 with `ce` filled, 0 at EOF (the unit exec'd),
+/// -1 when nothing came within the setup timeout.
+static int wu_read_child_message(int err_r, struct wu_child_error *ce) {
+    memset(ce, 0, sizeof *ce);
     size_t got = 0;
-    int timed_out = 0;
-    while (got < sizeof ce) {
-        struct pollfd pe = {.fd = errp[0], .events = POLLIN};
+    while (got < sizeof *ce) {
+        struct pollfd pe = {.fd = err_r, .events = POLLIN};
         int pr = poll(&pe, 1, WU_SETUP_TIMEOUT_MS);
         if (pr < 0 && errno == EINTR) continue;
-        if (pr == 0) { timed_out = 1; break; }
-        ssize_t n = read(errp[0], (char *)&ce + got, sizeof ce - got);
+        if (pr == 0) return -1;
+        ssize_t n = read(err_r, (char *)ce + got, sizeof *ce - got);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         got += (size_t)n;
     }
-    close(errp[0]);
-    close(syncp[1]);
+    return got > 0 ? 1 : 0;
+}
+
+/// The end of every spawn: waits until the unit has exec'd (EOF on the error pipe) or failed,
+/// takes the listener the init passes on, and moves the handles into `res`.
+static int wu_finish_spawn(struct wu_handles *h, int listener_wanted, wu_spawn_result *res) {
+    // Bounded: the unit's wall clock starts only once this returns, so a setup that hangs (a bind
+    // of a stalled network file system, say) must not hold the caller for ever.
+    struct wu_child_error ce;
+    int got = wu_read_child_message(h->err_r, &ce);
+    if (got < 0) return wu_give_up(h, res, WU_STAGE_EXEC, ETIMEDOUT, "the sandbox's setup did not finish within 60 s");
+    if (got > 0) return wu_give_up(h, res, ce.stage ? ce.stage : WU_STAGE_INIT, ce.error ? ce.error : EIO, ce.detail);
     int listener = -1;
-    if (timed_out) {
-        stage = WU_STAGE_EXEC; err = ETIMEDOUT; detail = "the sandbox's setup did not finish within 60 s";
-    } else if (got > 0) {
-        stage = ce.stage ? ce.stage : WU_STAGE_INIT; err = ce.error ? ce.error : EIO; detail = ce.detail;
-    } else if (c->seccomp_listener && (listener = wu_receive_listener(sockp[0])) < 0) {
+    if (listener_wanted && (listener = wu_receive_listener(h->sock)) < 0) {
         // The unit exec'd, but the init did not pass its listener on: it would run unwatched.
-        stage = WU_STAGE_LISTENER; err = errno; detail = "the init did not pass the listener on";
+        return wu_give_up(h, res, WU_STAGE_LISTENER, errno, "the init did not pass the listener on");
     }
-    if (sockp[0] >= 0) close(sockp[0]);
-    if (stage) {
-        wu_abandon(pidfd);
-        close(statp[0]);
-        wu_fail(res, stage, err, detail);
+    res->pid = (int)h->pid;
+    res->pidfd = h->pidfd;
+    res->status_fd = h->stat_r;
+    res->listener_fd = listener;
+    h->stat_r = -1;
+    wu_close_handles(h);
+    return 0;
+}
+
+static void wu_result_init(wu_spawn_result *res) {
+    memset(res, 0, sizeof *res);
+    res->pid = -1;
+    res->pidfd = -1;
+    res->status_fd = -1;
+    res->listener_fd = -1;
+}
+
+int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
+    wu_result_init(res);
+    struct wu_handles h;
+    if (wu_clone_child(c, 0, NULL, &h, res) < 0) return -1;
+    return wu_finish_spawn(&h, c->seccomp_listener, res);
+}
+
+// MARK: - Prepared sandboxes
+
+/// Room for the unit's config in a prepared sandbox: argv and envp as large as execve takes.
+#define WU_SHARED_SIZE (4u << 20)
+
+int wu_sandbox_prepare(const wu_spawn_config *c, wu_prepared *p, wu_spawn_result *res) {
+    wu_result_init(res);
+    memset(p, 0, sizeof *p);
+    p->pid = p->pidfd = p->status_fd = p->error_fd = p->sync_fd = p->socket_fd = -1;
+    void *shared = mmap(NULL, WU_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) { wu_fail(res, WU_STAGE_PIPE, errno, "shared config"); return -1; }
+    struct wu_handles h;
+    if (wu_clone_child(c, 1, shared, &h, res) < 0) { munmap(shared, WU_SHARED_SIZE); return -1; }
+    struct wu_child_error ce;
+    int got = wu_read_child_message(h.err_r, &ce);
+    if (got <= 0 || ce.stage != WU_STAGE_READY) {
+        munmap(shared, WU_SHARED_SIZE);
+        if (got < 0) return wu_give_up(&h, res, WU_STAGE_INIT, ETIMEDOUT, "the sandbox's setup did not finish within 60 s");
+        if (got == 0) return wu_give_up(&h, res, WU_STAGE_INIT, EPIPE, "the prepared sandbox's init ended");
+        return wu_give_up(&h, res, ce.stage ? ce.stage : WU_STAGE_INIT, ce.error ? ce.error : EIO, ce.detail);
+    }
+    p->pid = (int)h.pid;
+    p->pidfd = h.pidfd;
+    p->status_fd = h.stat_r;
+    p->error_fd = h.err_r;
+    p->sync_fd = h.sync_w;
+    p->socket_fd = h.sock;
+    p->shared = shared;
+    p->shared_size = WU_SHARED_SIZE;
+    return 0;
+}
+
+/// A bump allocator over the shared region.
+struct wu_arena {
+    char *base;
+    size_t size, used;
+};
+
+static void *_Nullable wu_arena_alloc(struct wu_arena *a, size_t n) {
+    size_t at = (a->used + 15) & ~(size_t)15;
+    if (at > a->size || n > a->size - at) return NULL;
+    a->used = at + n;
+    return a->base + at;
+}
+
+static const char *_Nullable wu_arena_string(struct wu_arena *a, const char *_Nullable s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = wu_arena_alloc(a, n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+/// Copies a NULL-terminated string array; NULL when the region is full.
+static const char *_Nullable const *_Nullable wu_arena_strings(struct wu_arena *a, const char *_Nullable const *v) {
+    size_t n = 0;
+    while (v[n]) n++;
+    const char **d = wu_arena_alloc(a, (n + 1) * sizeof *d);
+    if (!d) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!(d[i] = wu_arena_string(a, v[i]))) return NULL;
+    }
+    d[n] = NULL;
+    return d;
+}
+
+/// The unit's part of `c`, deep-copied into the region, with every descriptor replaced by its
+/// index among `passed` (filled here, at most WU_MAX_PASSED). NULL when it does not fit.
+static wu_spawn_config *_Nullable wu_copy_unit(struct wu_arena *a, const wu_spawn_config *c, int *passed, int *npassed) {
+    wu_spawn_config *u = wu_arena_alloc(a, sizeof *u);
+    if (!u) return NULL;
+    memset(u, 0, sizeof *u);
+    u->argv = wu_arena_strings(a, c->argv);
+    u->envp = wu_arena_strings(a, c->envp);
+    u->cwd = wu_arena_string(a, c->cwd);
+    if (!u->argv || !u->envp || !u->cwd) return NULL;
+    if (c->rlimit_count > 0) {
+        wu_rlimit *r = wu_arena_alloc(a, sizeof *r * (size_t)c->rlimit_count);
+        if (!r) return NULL;
+        memcpy(r, c->rlimits, sizeof *r * (size_t)c->rlimit_count);
+        u->rlimits = r;
+        u->rlimit_count = c->rlimit_count;
+    }
+    if (c->seccomp_filter && c->seccomp_filter_len > 0) {
+        void *f = wu_arena_alloc(a, c->seccomp_filter_len);
+        if (!f) return NULL;
+        memcpy(f, c->seccomp_filter, c->seccomp_filter_len);
+        u->seccomp_filter = f;
+        u->seccomp_filter_len = c->seccomp_filter_len;
+    }
+    u->seccomp_listener = c->seccomp_listener;
+    u->namespaces = c->namespaces;
+    u->uid = c->uid;
+    u->gid = c->gid;
+    u->cap_last_cap = c->cap_last_cap;
+    int n = 0;
+    u->stdin_fd = -1;
+    if (c->stdin_fd >= 0) { passed[n] = c->stdin_fd; u->stdin_fd = n++; }
+    passed[n] = c->stdout_fd; u->stdout_fd = n++;
+    passed[n] = c->stderr_fd; u->stderr_fd = n++;
+    if (c->late_mount_count > 0) {
+        if (c->late_mount_count > WU_MAX_PASSED - 3) return NULL;
+        wu_mount *m = wu_arena_alloc(a, sizeof *m * (size_t)c->late_mount_count);
+        if (!m) return NULL;
+        for (int i = 0; i < c->late_mount_count; i++) {
+            const wu_mount *s = &c->late_mounts[i];
+            m[i] = (wu_mount){.kind = s->kind, .optional = s->optional, .fd = -1};
+            m[i].source = wu_arena_string(a, s->source);
+            m[i].data = wu_arena_string(a, s->data);
+            if (!(m[i].target = wu_arena_string(a, s->target))) return NULL;
+            if (s->kind == WU_MOUNT_ATTACH) { passed[n] = s->fd; m[i].fd = n++; }
+        }
+        u->late_mounts = m;
+        u->late_mount_count = c->late_mount_count;
+    }
+    *npassed = n;
+    return u;
+}
+
+int wu_sandbox_start(wu_prepared *p, const wu_spawn_config *c, wu_spawn_result *res) {
+    wu_result_init(res);
+    struct wu_handles h = {
+        .pid = p->pid, .pidfd = p->pidfd, .err_r = p->error_fd, .sync_w = p->sync_fd, .stat_r = p->status_fd, .sock = p->socket_fd,
+    };
+    struct wu_arena arena = {.base = p->shared, .size = p->shared_size, .used = 0};
+    int passed[WU_MAX_PASSED];
+    int npassed = 0;
+    // The init reads the config from the start of the region.
+    wu_spawn_config *u = wu_copy_unit(&arena, c, passed, &npassed);
+    munmap(p->shared, p->shared_size);
+    p->shared = NULL;
+    if (!u) return wu_give_up(&h, res, WU_STAGE_START, E2BIG, "the unit's arguments and environment do not fit a prepared sandbox");
+
+    char byte = 'u';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * WU_MAX_PASSED)];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)npassed);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)npassed);
+    memcpy(CMSG_DATA(cm), passed, sizeof(int) * (size_t)npassed);
+    ssize_t n;
+    do { n = sendmsg(h.sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    if (n != 1) return wu_give_up(&h, res, WU_STAGE_START, errno ? errno : EPIPE, "passing the unit to its sandbox");
+    return wu_finish_spawn(&h, c->seccomp_listener, res);
+}
+
+void wu_sandbox_discard(wu_prepared *p) {
+    if (p->pidfd >= 0) wu_abandon(p->pidfd);
+    int fds[4] = {p->status_fd, p->error_fd, p->sync_fd, p->socket_fd};
+    for (int i = 0; i < 4; i++) if (fds[i] >= 0) close(fds[i]);
+    if (p->shared) munmap(p->shared, p->shared_size);
+    memset(p, 0, sizeof *p);
+    p->pid = p->pidfd = p->status_fd = p->error_fd = p->sync_fd = p->socket_fd = -1;
+}
+
+int wu_open_tree(const char *path, int writable) {
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (fd < 0) return -1;
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (writable ? 0 : MOUNT_ATTR_RDONLY);
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
         return -1;
     }
-    res->pid = (int)pid;
-    res->pidfd = pidfd;
-    res->status_fd = statp[0];
-    res->listener_fd = listener;
-    return 0;
+    return fd;
 }
 
 const char *wu_sandbox_stage_name(int stage) {
@@ -855,6 +1137,8 @@ const char *wu_sandbox_stage_name(int stage) {
     case WU_STAGE_EXEC: return "execve";
     case WU_STAGE_PARENT_GONE: return "parent gone";
     case WU_STAGE_LISTENER: return "seccomp listener";
+    case WU_STAGE_READY: return "ready";
+    case WU_STAGE_START: return "start in a prepared sandbox";
     default: return "unknown";
     }
 }

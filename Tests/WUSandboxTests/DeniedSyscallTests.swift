@@ -9,8 +9,8 @@ import WUProtocol
 /// The denied-syscall report: every call the profile's filter denies is answered with the
 /// profile's errno and counted by name; a flood is budgeted.
 @Suite(.serialized) struct DeniedSyscallTests {
-    @Test(.enabled(if: isRoot, "needs root for cgroups and id maps")) func mountThreeTimesAndBpfOnceAreReportedExactly() async throws {
-        let h = try Harness("deny-count")
+    @Test(.enabled(if: isRoot, "needs root for cgroups and id maps"), arguments: SandboxMode.allCases) func mountThreeTimesAndBpfOnceAreReportedExactly(_ mode: SandboxMode) async throws {
+        let h = try Harness("deny-count", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -27,8 +27,8 @@ import WUProtocol
         #expect(r.usage.deniedSummary == "mount×3 bpf")
     }
 
-    @Test(.enabled(if: isRoot)) func conditionalRulesKeepTheirOwnErrno() async throws {
-        let h = try Harness("deny-cond")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func conditionalRulesKeepTheirOwnErrno(_ mode: SandboxMode) async throws {
+        let h = try Harness("deny-cond", mode: mode)
         defer { h.close() }
         // clone3 is ENOSYS by its own rule; ioctl is allowed but for TIOCSTI; FIONREAD on a pipe is a control.
         let (r, v) = try await h.python(
@@ -49,8 +49,8 @@ import WUProtocol
         #expect(r.usage.deniedSyscalls.contains(.init(name: "ioctl", count: 1)), "only TIOCSTI, not FIONREAD: \(r.usage.deniedSyscalls)")
     }
 
-    @Test(.enabled(if: isRoot)) func aUnitDeniedNothingReportsNothing() async throws {
-        let h = try Harness("deny-none")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func aUnitDeniedNothingReportsNothing(_ mode: SandboxMode) async throws {
+        let h = try Harness("deny-none", mode: mode)
         defer { h.close() }
         let r = try await h.run(["/bin/sh", "-c", "echo ok"])
         #expect(r.usage.exitCode == 0)
@@ -58,8 +58,8 @@ import WUProtocol
         #expect(r.usage.deniedSyscalls.isEmpty)
     }
 
-    @Test(.enabled(if: isRoot)) func strictReportsTheForkItDenies() async throws {
-        let h = try Harness("deny-strict")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func strictReportsTheForkItDenies(_ mode: SandboxMode) async throws {
+        let h = try Harness("deny-strict", mode: mode)
         defer { h.close() }
         let program = "import os\nprint('WU-MARKER', flush=True)\ntry:\n    os.fork()\n    print('forked=1')\nexcept OSError as e:\n    print(f'forked={e.errno}')\n"
         let strict = try await h.run(["python3", "-c", program], profile: "strict")
@@ -71,8 +71,8 @@ import WUProtocol
         #expect(!control.usage.deniedSyscalls.contains { $0.name == "clone" })
     }
 
-    @Test(.enabled(if: isRoot)) func aFloodIsBudgetedAndTheTableBounded() async throws {
-        let h = try Harness("deny-flood")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func aFloodIsBudgetedAndTheTableBounded(_ mode: SandboxMode) async throws {
+        let h = try Harness("deny-flood", mode: mode)
         defer { h.close() }
         // mount in a loop for 3 s, then 2,100 distinct invalid syscall numbers.
         let program = """

@@ -9,8 +9,8 @@ import WUProtocol
 @Suite(.serialized) struct HostileUnitTests {
     // MARK: Reading and writing the host
 
-    @Test(.enabled(if: isRoot, "needs root for cgroups and id maps")) func item01_hostSecretsAreNotThere() async throws {
-        let h = try Harness("h01")
+    @Test(.enabled(if: isRoot, "needs root for cgroups and id maps"), arguments: SandboxMode.allCases) func item01_hostSecretsAreNotThere(_ mode: SandboxMode) async throws {
+        let h = try Harness("h01", mode: mode)
         defer { h.close() }
         // Bait: a runner key and token on the host, readable by root.
         let keyDir = try h.directory("runner-keys")
@@ -27,8 +27,8 @@ import WUProtocol
         for i in 0..<6 { #expect(v["open\(i)"] == E.ENOENT, "path \(i)") }
     }
 
-    @Test(.enabled(if: isRoot)) func item02_writesOutsideOutAndTmpFail() async throws {
-        let h = try Harness("h02")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item02_writesOutsideOutAndTmpFail(_ mode: SandboxMode) async throws {
+        let h = try Harness("h02", mode: mode)
         defer { h.close() }
         let code = try h.directory("code")
         try FileSystem.writeFile(code + "/prog.txt", Array("x".utf8))
@@ -58,8 +58,8 @@ import WUProtocol
         #expect(FileSystem.readText(code + "/prog.txt") == "x")
     }
 
-    @Test(.enabled(if: isRoot)) func item03_runnerEnvironmentIsNotPassed() async throws {
-        let h = try Harness("h03")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item03_runnerEnvironmentIsNotPassed(_ mode: SandboxMode) async throws {
+        let h = try Harness("h03", mode: mode)
         defer { h.close() }
         setenv("WU_RUNNER_TOKEN", "bait-token-\(getpid())", 1)
         defer { unsetenv("WU_RUNNER_TOKEN") }
@@ -79,8 +79,8 @@ import WUProtocol
         #expect(v["cmdline"] == "empty")
     }
 
-    @Test(.enabled(if: isRoot)) func item04_noInheritedDescriptors() async throws {
-        let h = try Harness("h04")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item04_noInheritedDescriptors(_ mode: SandboxMode) async throws {
+        let h = try Harness("h04", mode: mode)
         defer { h.close() }
         // Bait: a descriptor deliberately left open without close-on-exec.
         let bait = open("/etc/hostname", O_RDONLY)
@@ -104,8 +104,8 @@ import WUProtocol
         #expect(v["bait"] == E.EBADF)
     }
 
-    @Test(.enabled(if: isRoot)) func item05_procShowsOnlyTheSandbox() async throws {
-        let h = try Harness("h05")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item05_procShowsOnlyTheSandbox(_ mode: SandboxMode) async throws {
+        let h = try Harness("h05", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -126,8 +126,8 @@ import WUProtocol
         #expect(v["selffd"]?.contains("/dev/null") == true)
     }
 
-    @Test(.enabled(if: isRoot)) func item06_procSysAndSysAreNotWritable() async throws {
-        let h = try Harness("h06")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item06_procSysAndSysAreNotWritable(_ mode: SandboxMode) async throws {
+        let h = try Harness("h06", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -148,8 +148,8 @@ import WUProtocol
         #expect(v["sys"] == E.ENOENT)
     }
 
-    @Test(.enabled(if: isRoot)) func item07_cgroupFilesAreNotReachable() async throws {
-        let h = try Harness("h07")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item07_cgroupFilesAreNotReachable(_ mode: SandboxMode) async throws {
+        let h = try Harness("h07", mode: mode)
         defer { h.close() }
         #expect(FileSystem.exists("/sys/fs/cgroup/memory/release_agent") || FileSystem.exists("/sys/fs/cgroup/cgroup.procs"))
         let (r, v) = try await h.python(
@@ -165,8 +165,8 @@ import WUProtocol
         #expect(v["mount"] == E.EPERM)
     }
 
-    @Test(.enabled(if: isRoot)) func item08_devicesAndMknod() async throws {
-        let h = try Harness("h08")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item08_devicesAndMknod(_ mode: SandboxMode) async throws {
+        let h = try Harness("h08", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -184,8 +184,8 @@ import WUProtocol
         #expect(v["null"] == "0")
     }
 
-    @Test(.enabled(if: isRoot)) func item09_symlinksInOutAreNotFollowed() async throws {
-        let h = try Harness("h09")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item09_symlinksInOutAreNotFollowed(_ mode: SandboxMode) async throws {
+        let h = try Harness("h09", mode: mode)
         defer { h.close() }
         let outDir = try h.directory("out")
         let (r, v) = try await h.python(
@@ -206,8 +206,8 @@ import WUProtocol
 
     // MARK: Privilege
 
-    @Test(.enabled(if: isRoot)) func item10_noCapabilities() async throws {
-        let h = try Harness("h10")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item10_noCapabilities(_ mode: SandboxMode) async throws {
+        let h = try Harness("h10", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -223,8 +223,8 @@ import WUProtocol
         #expect(v["Seccomp"] == "2")
     }
 
-    @Test(.enabled(if: isRoot)) func item11_setuidBinaryRunsWithoutPrivilege() async throws {
-        let h = try Harness("h11")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item11_setuidBinaryRunsWithoutPrivilege(_ mode: SandboxMode) async throws {
+        let h = try Harness("h11", mode: mode)
         defer { h.close() }
         let code = try h.directory("code")
         let id = try #require(FileSystem.readFile("/usr/bin/id"))
@@ -245,8 +245,8 @@ import WUProtocol
         #expect(v["euid"] == "\(Sandbox.unitUID)")
     }
 
-    @Test(.enabled(if: isRoot)) func item12_mountFamilyDenied() async throws {
-        let h = try Harness("h12")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item12_mountFamilyDenied(_ mode: SandboxMode) async throws {
+        let h = try Harness("h12", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -260,8 +260,8 @@ import WUProtocol
         for k in ["mount", "umount2", "pivot_root", "chroot"] { #expect(v[k] == E.EPERM, "\(k)") }
     }
 
-    @Test(.enabled(if: isRoot)) func item13_noNewNamespaces() async throws {
-        let h = try Harness("h13")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item13_noNewNamespaces(_ mode: SandboxMode) async throws {
+        let h = try Harness("h13", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -281,8 +281,8 @@ import WUProtocol
         #expect(v["setns"] == E.EPERM)
     }
 
-    @Test(.enabled(if: isRoot)) func item14_noPtraceOrProcessVM() async throws {
-        let h = try Harness("h14")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item14_noPtraceOrProcessVM(_ mode: SandboxMode) async throws {
+        let h = try Harness("h14", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -296,8 +296,8 @@ import WUProtocol
         for k in ["ptrace_attach", "ptrace_traceme", "process_vm_readv"] { #expect(v[k] == E.EPERM, "\(k)") }
     }
 
-    @Test(.enabled(if: isRoot)) func item15_kernelAttackSurfaceDenied() async throws {
-        let h = try Harness("h15")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item15_kernelAttackSurfaceDenied(_ mode: SandboxMode) async throws {
+        let h = try Harness("h15", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -313,8 +313,8 @@ import WUProtocol
         for k in ["bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key", "io_uring_setup"] { #expect(v[k] == E.EPERM, "\(k)") }
     }
 
-    @Test(.enabled(if: isRoot)) func item16_systemCallsDenied() async throws {
-        let h = try Harness("h16")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item16_systemCallsDenied(_ mode: SandboxMode) async throws {
+        let h = try Harness("h16", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -331,8 +331,8 @@ import WUProtocol
         for k in ["init_module", "kexec_load", "reboot", "swapon", "clock_settime", "settimeofday"] { #expect(v[k] == E.EPERM, "\(k)") }
     }
 
-    @Test(.enabled(if: isRoot)) func item17_noTIOCSTIAndNoTerminal() async throws {
-        let h = try Harness("h17")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item17_noTIOCSTIAndNoTerminal(_ mode: SandboxMode) async throws {
+        let h = try Harness("h17", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -354,8 +354,8 @@ import WUProtocol
         #expect(v["fionread"] != E.EPERM)
     }
 
-    @Test(.enabled(if: isRoot)) func item18_neverHostRoot() async throws {
-        let h = try Harness("h18")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item18_neverHostRoot(_ mode: SandboxMode) async throws {
+        let h = try Harness("h18", mode: mode)
         defer { h.close() }
         let outDir = try h.directory("out")
         let (r, v) = try await h.python(
@@ -378,8 +378,8 @@ import WUProtocol
 
     // MARK: Other processes and the network
 
-    @Test(.enabled(if: isRoot)) func item19_hostProcessesInvisibleAndUnsignalable() async throws {
-        let h = try Harness("h19")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item19_hostProcessesInvisibleAndUnsignalable(_ mode: SandboxMode) async throws {
+        let h = try Harness("h19", mode: mode)
         defer { h.close() }
         // Bait: a host process to signal.
         var pid: pid_t = 0
@@ -407,8 +407,8 @@ import WUProtocol
         #expect(kill(pid, 0) == 0)  // still alive
     }
 
-    @Test(.enabled(if: isRoot)) func item20_noNetworkBeyondOwnLoopback() async throws {
-        let h = try Harness("h20")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item20_noNetworkBeyondOwnLoopback(_ mode: SandboxMode) async throws {
+        let h = try Harness("h20", mode: mode)
         defer { h.close() }
         // Bait: a TCP listener on the host's loopback and a host abstract unix socket.
         let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -458,8 +458,8 @@ import WUProtocol
         #expect(v["own_lo"] == "0")  // control: its own loopback is up
     }
 
-    @Test(.enabled(if: isRoot)) func item21_noRawOrPacketSockets() async throws {
-        let h = try Harness("h21")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item21_noRawOrPacketSockets(_ mode: SandboxMode) async throws {
+        let h = try Harness("h21", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -476,8 +476,8 @@ import WUProtocol
         #expect(v["udp"] == "0")  // control
     }
 
-    @Test(.enabled(if: isRoot)) func item22_hostnameChangeStaysInside() async throws {
-        let h = try Harness("h22")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item22_hostnameChangeStaysInside(_ mode: SandboxMode) async throws {
+        let h = try Harness("h22", mode: mode)
         defer { h.close() }
         var before = [CChar](repeating: 0, count: 256)
         gethostname(&before, 255)
@@ -497,8 +497,8 @@ import WUProtocol
         #expect(String(cString: before) == String(cString: after))
     }
 
-    @Test(.enabled(if: isRoot)) func item23_hostIPCInvisible() async throws {
-        let h = try Harness("h23")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item23_hostIPCInvisible(_ mode: SandboxMode) async throws {
+        let h = try Harness("h23", mode: mode)
         defer { h.close() }
         // Bait: a System V segment and a POSIX shared memory object on the host.
         let key: key_t = 0x7775_0000 | key_t(getpid() & 0xffff)

@@ -6,10 +6,10 @@ import WUProtocol
 
 /// Cancellation, the runner's own death, and cgroup detection.
 @Suite(.serialized) struct LifecycleTests {
-    @Test(.enabled(if: isRoot, "needs root for cgroups")) func cancellingTheTaskKillsTheUnit() async throws {
-        let h = try Harness("cancel")
+    @Test(.enabled(if: isRoot, "needs root for cgroups"), arguments: SandboxMode.allCases) func cancellingTheTaskKillsTheUnit(_ mode: SandboxMode) async throws {
+        let h = try Harness("cancel", mode: mode)
         defer { h.close() }
-        let sandbox = try Sandbox(profile: SandboxProfile.load(named: "default"), cap: h.cap)
+        let sandbox = try h.sandbox(SandboxProfile.load(named: "default"))
         let task = Task {
             try await sandbox.run(SandboxRequest(command: ["/bin/sh", "-c", "echo WU-MARKER; sleep 1000"], limits: .init(wallTimeMs: 60_000)))
         }
@@ -26,8 +26,8 @@ import WUProtocol
 
     /// The init is a copy of the runner that never execs: it must not keep the runner's
     /// descriptors (a bait file left open without close-on-exec, other units' pipes and listeners).
-    @Test(.enabled(if: isRoot, "needs root for cgroups")) func theInitHoldsNoneOfTheRunnersDescriptors() async throws {
-        let h = try Harness("init-fds")
+    @Test(.enabled(if: isRoot, "needs root for cgroups"), arguments: SandboxMode.allCases) func theInitHoldsNoneOfTheRunnersDescriptors(_ mode: SandboxMode) async throws {
+        let h = try Harness("init-fds", mode: mode)
         defer { h.close() }
         let bait = h.workDir + "/bait"
         try FileSystem.writeFile(bait, Array("secret".utf8))
@@ -37,7 +37,7 @@ import WUProtocol
         var busy: [Int32] = [-1, -1]
         #expect(pipe(&busy) == 0)  // another descriptor of the runner's, as another unit's pipe would be
         defer { busy.forEach { close($0) } }
-        let sandbox = try Sandbox(profile: SandboxProfile.load(named: "default"), cap: h.cap)
+        let sandbox = try h.sandbox(SandboxProfile.load(named: "default"))
         let task = Task { try await sandbox.run(SandboxRequest(command: ["/bin/sleep", "3.0517"], limits: .init(wallTimeMs: 30_000))) }
         // The init: our child whose own child is this unit (other suites' units may run meanwhile),
         // once the unit runs (its setup is over).

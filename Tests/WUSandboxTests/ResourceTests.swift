@@ -6,8 +6,8 @@ import WUProtocol
 
 /// hostile-units.md items 24–31, with real cgroups.
 @Suite(.serialized) struct ResourceTests {
-    @Test(.enabled(if: isRoot, "needs root for cgroups")) func item24_memoryBombIsOOMKilled() async throws {
-        let h = try Harness("r24")
+    @Test(.enabled(if: isRoot, "needs root for cgroups"), arguments: SandboxMode.allCases) func item24_memoryBombIsOOMKilled(_ mode: SandboxMode) async throws {
+        let h = try Harness("r24", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -28,8 +28,8 @@ import WUProtocol
         #expect(next.usage.exitCode == 0)
     }
 
-    @Test(.enabled(if: isRoot)) func item25_forkBombStopsAtThePidsLimit() async throws {
-        let h = try Harness("r25")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item25_forkBombStopsAtThePidsLimit(_ mode: SandboxMode) async throws {
+        let h = try Harness("r25", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -66,11 +66,11 @@ import WUProtocol
         waitpid(pid, &st, 0)
     }
 
-    @Test(.enabled(if: isRoot)) func item26_cpuQuotaHolds() async throws {
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item26_cpuQuotaHolds(_ mode: SandboxMode) async throws {
         // A high weight for the test's cap and, while it runs, for `wu` itself: on a loaded machine
         // the quota, not the load, must be what limits the unit (cgroups share CPU by weight at
         // each level of the tree, and `wu` competes with every busy process of the host).
-        let h = try Harness("r26", capLimits: .init(cpuWeight: 10000))
+        let h = try Harness("r26", mode: mode, capLimits: .init(cpuWeight: 10000))
         defer { h.close() }
         let wu = Cgroup(hierarchy: try #require(h.cap.cgroup).hierarchy, relativePath: "wu")
         try wu.apply(.init(cpuWeight: 10000))
@@ -102,8 +102,8 @@ import WUProtocol
         #expect(ratio >= 0.35 && ratio <= 0.65, "cpu \(cpu) ms over wall \(r.usage.wallMs) ms = \(ratio)")
     }
 
-    @Test(.enabled(if: isRoot)) func item27_wallClockLimitKills() async throws {
-        let h = try Harness("r27")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item27_wallClockLimitKills(_ mode: SandboxMode) async throws {
+        let h = try Harness("r27", mode: mode)
         defer { h.close() }
         let r = try await h.run(["/bin/sh", "-c", "echo WU-MARKER; trap '' TERM; sleep 1000"], limits: .init(wallTimeMs: 1_000))
         #expect(r.usage.stdoutTail.hasPrefix("WU-MARKER"))
@@ -113,8 +113,8 @@ import WUProtocol
         #expect(Harness.hostProcesses(uid: r.hostUID).isEmpty)
     }
 
-    @Test(.enabled(if: isRoot)) func item28_doubleForkedDaemonDoesNotSurvive() async throws {
-        let h = try Harness("r28")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item28_doubleForkedDaemonDoesNotSurvive(_ mode: SandboxMode) async throws {
+        let h = try Harness("r28", mode: mode)
         defer { h.close() }
         let r = try await h.run(
             [
@@ -127,8 +127,8 @@ import WUProtocol
         #expect(Harness.hostProcesses(uid: r.hostUID).isEmpty)
     }
 
-    @Test(.enabled(if: isRoot)) func item29_diskAndOutputAreCapped() async throws {
-        let h = try Harness("r29")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item29_diskAndOutputAreCapped(_ mode: SandboxMode) async throws {
+        let h = try Harness("r29", mode: mode)
         defer { h.close() }
         let outDir = try h.directory("out")
         // /out past --disk: RLIMIT_FSIZE and the watchdog.
@@ -198,8 +198,8 @@ import WUProtocol
         #expect(s.usage.stdoutTail.hasSuffix("x\nEND\n"))
     }
 
-    @Test(.enabled(if: isRoot)) func item30_descriptorsAndThreadsAreBounded() async throws {
-        let h = try Harness("r30")
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item30_descriptorsAndThreadsAreBounded(_ mode: SandboxMode) async throws {
+        let h = try Harness("r30", mode: mode)
         defer { h.close() }
         let (r, v) = try await h.python(
             """
@@ -234,8 +234,8 @@ import WUProtocol
         #expect((Int(v["threads"] ?? "99") ?? 99) < 40)
     }
 
-    @Test(.enabled(if: isRoot)) func item31_capHoldsAcrossUnits() async throws {
-        let h = try Harness("r31", capLimits: .init(memoryBytes: 256 << 20))
+    @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item31_capHoldsAcrossUnits(_ mode: SandboxMode) async throws {
+        let h = try Harness("r31", mode: mode, capLimits: .init(memoryBytes: 256 << 20))
         defer { h.close() }
         let program = """
             import time

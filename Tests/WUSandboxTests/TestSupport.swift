@@ -7,6 +7,14 @@ import WUProtocol
 /// Privileged tests run only as root (CI runs as root).
 let isRoot = geteuid() == 0
 
+/// How a test's units get their sandbox: made when the unit starts, or prepared ahead (what the
+/// runner does). Tests of what a unit can and cannot do run in both.
+enum SandboxMode: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case new
+    case prepared
+    var testDescription: String { rawValue }
+}
+
 /// A volunteer cap of its own and a few helpers to run programs as units.
 ///
 /// Every run removes its unit cgroup; ``close()`` removes the cap. Each hostile program prints
@@ -15,18 +23,35 @@ final class Harness: @unchecked Sendable {  // used by one test at a time (suite
     let cap: VolunteerCap
     let name: String
     let workDir: String
+    let mode: SandboxMode
+    private var sandboxes: [Sandbox] = []
 
-    init(_ label: String, capLimits: Cgroup.Limits = .init()) throws {
-        name = "test-\(label)-\(getpid())"
+    init(_ label: String, mode: SandboxMode = .new, capLimits: Cgroup.Limits = .init()) throws {
+        self.mode = mode
+        name = "test-\(label)-\(mode)-\(getpid())"
         cap = try VolunteerCap.create(name: name, limits: capLimits)
-        workDir = "/tmp/wu-sandbox-tests-\(getpid())-\(label)"
+        workDir = "/tmp/wu-sandbox-tests-\(getpid())-\(label)-\(mode)"
         FileSystem.removeTree(workDir)
         try FileSystem.makeDirectories(workDir, mode: 0o755)
     }
 
     func close() {
+        for s in sandboxes { s.discardPrepared() }
         cap.remove()
         FileSystem.removeTree(workDir)
+    }
+
+    /// A sandbox for `profile` in this harness's mode. A prepared one is waited for, so that the
+    /// unit really starts in it (``run`` checks it did).
+    func sandbox(_ profile: SandboxProfile) throws -> Sandbox {
+        let sandbox = try Sandbox(profile: profile, cap: cap, prepareAhead: mode == .prepared ? 1 : 0)
+        sandboxes.append(sandbox)
+        if mode == .prepared {
+            let deadline = Monotonic.nowMs() + 10_000
+            while sandbox.preparedCount < 1 && Monotonic.nowMs() < deadline { usleep(1000) }
+            #expect(sandbox.preparedCount == 1, "no sandbox was prepared within 10 s")
+        }
+        return sandbox
     }
 
     /// A fresh, empty directory under the work directory.
@@ -46,8 +71,9 @@ final class Harness: @unchecked Sendable {  // used by one test at a time (suite
         environment: [String: String] = [:],
         progress: String? = nil
     ) async throws -> Sandbox.Result {
-        let sandbox = try Sandbox(profile: SandboxProfile.load(named: profile), cap: cap)
-        return try await sandbox.run(
+        let sandbox = try self.sandbox(SandboxProfile.load(named: profile))
+        defer { sandbox.discardPrepared() }
+        let result = try await sandbox.run(
             SandboxRequest(
                 command: command,
                 environment: environment,
@@ -58,6 +84,8 @@ final class Harness: @unchecked Sendable {  // used by one test at a time (suite
                 limits: limits
             )
         )
+        #expect(result.wasPrepared == (mode == .prepared), "the unit's sandbox was \(result.wasPrepared ? "" : "not ")prepared ahead")
+        return result
     }
 
     /// Runs a python3 program whose first line of output is the marker.

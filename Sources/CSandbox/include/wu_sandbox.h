@@ -40,6 +40,10 @@ enum {
     /// Create the file `target` (mode 0644, in the root tmpfs) holding the text `data`
     /// (`/etc/hostname`, `/etc/hosts`).
     WU_MOUNT_FILE = 9,
+    /// Attach the detached mount `fd` (wu_open_tree: a bind made by the caller in the host's mount
+    /// namespace, its flags already set) at `target`, which must exist. Only in a prepared
+    /// sandbox's late mounts (wu_sandbox_start), where `fd` indexes the descriptors it passes.
+    WU_MOUNT_ATTACH = 10,
 };
 
 /// One step of the mount plan. `target` is absolute inside the sandbox.
@@ -52,6 +56,8 @@ typedef struct wu_mount {
     const char *_Nullable source;
     const char *target;
     const char *_Nullable data;
+    /// WU_MOUNT_ATTACH only: the detached mount's descriptor; -1 otherwise.
+    int fd;
 } wu_mount;
 
 /// One resource limit, applied with setrlimit in the child.
@@ -129,6 +135,10 @@ typedef struct wu_spawn_config {
     /// (SCM_RIGHTS) once the unit has exec'd. The filter must allow execve(2) and exit_group(2),
     /// which the unit's process makes before anyone holds the listener.
     int seccomp_listener;
+    /// wu_sandbox_start only: mounts made after pivot_root (paths inside the new root): the
+    /// unit's /tmp (WU_MOUNT_TMPFS) and its directories (WU_MOUNT_ATTACH). Ignored elsewhere.
+    const wu_mount *_Nullable late_mounts;
+    int late_mount_count;
 } wu_spawn_config;
 
 /// Stages of the setup, reported with an errno when one fails.
@@ -167,6 +177,10 @@ enum {
     WU_STAGE_EXEC = 31,
     WU_STAGE_PARENT_GONE = 32,
     WU_STAGE_LISTENER = 33,
+    /// Not a failure: a prepared sandbox's child reports it is ready for wu_sandbox_start.
+    WU_STAGE_READY = 34,
+    /// A prepared sandbox's child did not get (or could not use) the unit's part.
+    WU_STAGE_START = 35,
 };
 
 /// The outcome of wu_sandbox_spawn.
@@ -195,6 +209,46 @@ typedef struct wu_spawn_result {
 /// `result->pidfd` and `result->status_fd` and must close them, and must reap `result->pid`
 /// (waitid(P_PIDFD)). Thread-safe: spawns are serialised by a process-wide mutex.
 int wu_sandbox_spawn(const wu_spawn_config *config, wu_spawn_result *result);
+
+// MARK: - Prepared sandboxes
+
+/// A sandbox set up ahead of its unit (wu_sandbox_prepare): namespaces, ids, cgroups, the root
+/// with the profile's mounts, pivot_root, hostname and loopback are done; its init waits for the
+/// unit's part (wu_sandbox_start). Owned by the caller; every field is CSandbox's.
+typedef struct wu_prepared {
+    int pid;
+    int pidfd;
+    int status_fd;
+    int error_fd;
+    /// The sync pipe's write end, held open until the unit has exec'd (the init checks it).
+    int sync_fd;
+    /// The caller's end of the socketpair: the unit's descriptors go out on it, the listener
+    /// comes back.
+    int socket_fd;
+    /// A MAP_SHARED region, at the same address in the init, the unit's config is copied into.
+    void *_Nullable shared;
+    size_t shared_size;
+} wu_prepared;
+
+/// Runs the part of wu_sandbox_spawn that does not depend on the unit, from the same config
+/// (its argv, envp, cwd, rlimits, stdio, filter and late mounts are ignored), and returns once the
+/// init waits. The init dies with the calling thread (PR_SET_PDEATHSIG): call it from a thread
+/// that outlives the unit. Returns 0, or -1 with `result->stage`/`error` (nothing left running).
+int wu_sandbox_prepare(const wu_spawn_config *config, wu_prepared *prepared, wu_spawn_result *result);
+
+/// Starts the unit in a prepared sandbox: copies the unit's part of `config` (argv, envp, cwd,
+/// rlimits, filter, listener flag, late mounts) to the init, passes it stdin/stdout/stderr and
+/// each late mount's descriptor, and returns as wu_sandbox_spawn does once the unit has exec'd.
+/// `prepared` is consumed either way (its pidfd and status descriptor move to `result`).
+int wu_sandbox_start(wu_prepared *prepared, const wu_spawn_config *config, wu_spawn_result *result);
+
+/// Kills, reaps and frees a prepared sandbox that will not be started.
+void wu_sandbox_discard(wu_prepared *prepared);
+
+/// A detached copy (open_tree OPEN_TREE_CLONE, recursive) of the host path `path`, nosuid and
+/// nodev, read-only unless `writable`: for WU_MOUNT_ATTACH. Returns a close-on-exec descriptor,
+/// or -1 with errno. Needs CAP_SYS_ADMIN in the caller's mount namespace.
+int wu_open_tree(const char *path, int writable);
 
 /// A human name for a WU_STAGE_* value (static storage, never NULL).
 const char *wu_sandbox_stage_name(int stage);

@@ -232,12 +232,25 @@ extension AssignmentExecutor {
 /// One compiled sandbox per profile, shared by every unit that uses it.
 final class SandboxPool: Sendable {
     private let sandboxes = Mutex<[String: Sandbox]>([:])
+    /// How many sandboxes of each built-in profile are kept prepared (root only; see Sandbox).
+    let prepareAhead: Int
+
+    init(prepareAhead: Int = 0) {
+        self.prepareAhead = prepareAhead
+    }
 
     func sandbox(for profile: String, cap: VolunteerCap) throws -> Sandbox {
-        if let ready = sandboxes.withLock({ $0[profile] }) { return ready }
-        let sandbox = try Sandbox(profile: SandboxProfile.load(named: profile), cap: cap)
-        sandboxes.withLock { $0[profile] = sandbox }
-        return sandbox
+        try sandboxes.withLock { table in
+            if let ready = table[profile] { return ready }
+            let sandbox = try Sandbox(profile: SandboxProfile.load(named: profile), cap: cap, prepareAhead: prepareAhead)
+            table[profile] = sandbox
+            return sandbox
+        }
+    }
+
+    /// Kills the prepared sandboxes no unit took (before the cap is removed).
+    func discardPrepared() {
+        for sandbox in sandboxes.withLock({ Array($0.values) }) { sandbox.discardPrepared() }
     }
 
     /// The sandbox for a bundle's own profile, kept by the profile file's digest.

@@ -55,8 +55,14 @@ public final class Runner: Service, Sendable {
         let cap = try VolunteerCap.create(
             name: capName, limits: .init(memoryBytes: configuration.memoryBytes, millicpus: configuration.millicpus, pids: configuration.pids)
         )
-        defer { cap.remove() }
-        let executor = AssignmentExecutor(configuration: configuration, client: client, cache: cache, cap: cap, sandboxes: SandboxPool(), logger: logger)
+        // Sandboxes of the built-in profiles are prepared ahead, as many as units may run at once,
+        // so a claimed unit waits only for its own part of the setup.
+        let sandboxes = SandboxPool(prepareAhead: configuration.maxUnits)
+        defer {
+            sandboxes.discardPrepared()
+            cap.remove()
+        }
+        let executor = AssignmentExecutor(configuration: configuration, client: client, cache: cache, cap: cap, sandboxes: sandboxes, logger: logger)
 
         // The id from a previous run, if any: the orchestrator keeps this runner's reputation and
         // requeues at once what it held (its units died with it).

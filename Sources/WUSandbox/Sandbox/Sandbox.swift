@@ -23,21 +23,28 @@ public struct Sandbox: Sendable {
     /// denied-syscall report). Learn: every call notified and recorded; what the profile allows
     /// is let through, the rest gets its errno (`wu profile learn`).
     let supervision: SyscallSupervisor.Mode?
+    /// Sandboxes made ahead of their units (nil: each unit's is made when it starts).
+    let prepared: PreparedSandboxes?
 
     /// Compiles the profile's filter (or takes it from the cache).
     ///
     /// On a kernel with seccomp user notification, every denied call is also counted by name
     /// (``ResourceUsage/deniedSyscalls``); without it the filter is installed as is and the report
     /// stays empty.
-    /// - Parameter reportDeniedSyscalls: false installs the profile's filter as is (no report), for
-    ///   benchmarks that measure what the report costs.
-    public init(profile: SandboxProfile, cap: VolunteerCap, reportDeniedSyscalls: Bool = true) throws(SandboxError) {
+    /// - Parameters:
+    ///   - reportDeniedSyscalls: false installs the profile's filter as is (no report), for
+    ///     benchmarks that measure what the report costs.
+    ///   - prepareAhead: as root, how many sandboxes to keep set up ahead of their units (the
+    ///     profile's part of the setup, made on a background thread while earlier units run; see
+    ///     ``discardPrepared()``). 0: each unit's sandbox is made when it starts.
+    public init(profile: SandboxProfile, cap: VolunteerCap, reportDeniedSyscalls: Bool = true, prepareAhead: Int = 0) throws(SandboxError) {
         self.profile = profile
         self.filter = try SeccompFilter.compile(profile)
         self.cap = cap
         let report = reportDeniedSyscalls && Self.canSupervise && filter.allowsListenerHandOver
         self.installedFilter = report ? filter.notifyingInsteadOf(action: SeccompFilter.Verdict.errno) : filter
         self.supervision = report ? .report(original: filter) : nil
+        self.prepared = prepareAhead > 0 && geteuid() == 0 ? PreparedSandboxes(profile: profile, cap: cap, depth: prepareAhead) : nil
     }
 
     private init(profile: SandboxProfile, filter: SeccompFilter, cap: VolunteerCap, installedFilter: SeccompFilter, supervision: SyscallSupervisor.Mode) {
@@ -46,7 +53,17 @@ public struct Sandbox: Sendable {
         self.cap = cap
         self.installedFilter = installedFilter
         self.supervision = supervision
+        self.prepared = nil
     }
+
+    /// Kills the sandboxes prepared ahead that no unit took, and prepares no more: call it before
+    /// the cap is removed. Units keep running, each in a sandbox made when it starts.
+    public func discardPrepared() {
+        prepared?.close()
+    }
+
+    /// How many sandboxes are prepared and waiting (0 without ``init(profile:cap:reportDeniedSyscalls:prepareAhead:)``'s `prepareAhead`).
+    public var preparedCount: Int { prepared?.readyCount ?? 0 }
 
     /// A sandbox for `wu profile learn`: `profile`'s mounts, namespaces and limits, and a filter
     /// that notifies every call; the supervisor records each and answers it with `profile`'s own
@@ -86,6 +103,8 @@ public struct Sandbox: Sendable {
         /// CPU time the calling side spent on this unit (setup, watching it, answering its denied
         /// calls), in nanoseconds: what the runner pays, not the unit.
         public var runnerCPUNs: Int64 = 0
+        /// The unit started in a sandbox prepared ahead (see `prepareAhead`).
+        public var wasPrepared = false
     }
 
     /// The uid and gid a unit has inside its user namespace (root runs only; rootless it is 0).

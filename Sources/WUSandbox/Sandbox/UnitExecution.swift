@@ -9,8 +9,6 @@ struct UnitExecution: Sendable {
     let request: SandboxRequest
     let cancel: CancelSignal
 
-    private static let counter = Atomic<Int>(0)
-
     /// The effective limits: the request's, bounded by the profile's maximum.
     func effectiveLimits() throws(SandboxError) -> (memory: Int64, millicpus: Int, pids: Int, disk: Int64, wallMs: Int64) {
         let p = sandbox.profile.limits
@@ -43,44 +41,50 @@ struct UnitExecution: Sendable {
         guard !request.command.isEmpty else { throw SandboxError(.invalidLimits, "no command to run") }
         let cpuStart = UnitExecution.threadCPUNs()
         let limits = try effectiveLimits()
-        let rootless = geteuid() != 0
-        let n = UnitExecution.counter.wrappingAdd(1, ordering: .relaxed).oldValue
-        // Each unit gets its own block of 65536 host ids, so a unit's processes are identifiable
-        // on the host (and never host uid 0 or the runner's uid).
-        let slot = UInt32((Int(getpid()) &* 64 &+ n) % 16000)
-        let hostBase: UInt32 = rootless ? geteuid() : 0x4000_0000 + slot * 65536
-        let unitUID: UInt32 = rootless ? 0 : Sandbox.unitUID
-        let hostUID = rootless ? geteuid() : hostBase + unitUID
-        let hostGID = rootless ? getegid() : hostBase + unitUID
+        var stdinFD: Int32 = -1
+        if let fd = request.stdinDescriptor {
+            guard isatty(fd) == 0 else { throw SandboxError(.invalidLimits, "refusing to give the unit a terminal as its standard input") }
+            stdinFD = fd
+        }
+        if let out = request.outputDirectory, !FileSystem.isDirectory(out) {
+            throw SandboxError(.io, "output directory \(out) does not exist")
+        }
+
+        // A sandbox prepared ahead (its ids, cgroup and root made while earlier units ran), or a
+        // new one. Either way the unit's cgroup (a reused slot on v1) is emptied, and removed or
+        // unlocked, when this returns. See UnitCgroup and PreparedSandboxes.
+        let prepared = sandbox.prepared?.take()
+        defer { sandbox.prepared?.replenish() }  // last, once the unit's group is released
+        let identity = prepared?.identity ?? UnitIdentity.next()
+        var unitGroup: UnitCgroup? = prepared?.unitGroup
+        defer { unitGroup?.release() }
+        var shell = prepared?.shell
+        defer { if shell != nil { wu_sandbox_discard(&shell!) } }
 
         // The unit's writable host paths belong to its host uid.
-        if let out = request.outputDirectory {
-            guard FileSystem.isDirectory(out) else { throw SandboxError(.io, "output directory \(out) does not exist") }
-            if !rootless, chown(out, hostUID, hostGID) != 0 { throw SandboxError(.io, "chown \(out)", errno: errno) }
+        if let out = request.outputDirectory, !identity.rootless, chown(out, identity.hostUID, identity.hostGID) != 0 {
+            throw SandboxError(.io, "chown \(out)", errno: errno)
         }
         if let progress = request.progressFile {
             if !FileSystem.exists(progress) {
                 let fd = open(progress, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
                 if fd >= 0 { close(fd) }
             }
-            if !rootless, chown(progress, hostUID, hostGID) != 0 { throw SandboxError(.io, "chown \(progress)", errno: errno) }
+            if !identity.rootless, chown(progress, identity.hostUID, identity.hostGID) != 0 {
+                throw SandboxError(.io, "chown \(progress)", errno: errno)
+            }
         }
 
-        // cgroups: the unit's group under the cap (a reused slot on v1), limits applied before the
-        // clone; emptied (and removed or unlocked) when this returns. See UnitCgroup.
-        var unitGroup: UnitCgroup?
-        if let capGroup = sandbox.cap.cgroup {
-            unitGroup = try UnitCgroup.claim(
-                under: capGroup,
-                name: "unit-\(getpid())-\(n)",
-                limits: .init(memoryBytes: limits.memory, millicpus: limits.millicpus, pids: limits.pids)
-            )
+        // The unit's limits, before any of its code runs: a prepared group gets them now, a new one
+        // before the clone.
+        let groupLimits = Cgroup.Limits(memoryBytes: limits.memory, millicpus: limits.millicpus, pids: limits.pids)
+        if let unitGroup {
+            try unitGroup.group.apply(groupLimits, reused: true)
+        } else if shell == nil, let capGroup = sandbox.cap.cgroup {
+            unitGroup = try UnitCgroup.claim(under: capGroup, name: "unit-\(getpid())-\(identity.number)", limits: groupLimits)
         }
         let group = unitGroup?.group
-        defer { unitGroup?.release() }
-
-        let rootDir = try UnitExecution.rootDirectory()
-        let plan = try mountPlan(tmpBytes: min(sandbox.profile.limits.tmpSizeBytes, limits.memory))
+        let tmpBytes = min(sandbox.profile.limits.tmpSizeBytes, limits.memory)
 
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
@@ -114,82 +118,65 @@ struct UnitExecution: Sendable {
             rlimits.append(wu_rlimit(resource: Int32(RLIMIT_FSIZE.rawValue), soft: UInt64(limits.disk), hard: UInt64(limits.disk)))
         }
 
-        let uidMap = rootless ? "0 \(hostBase) 1\n" : "0 \(hostBase) 65536\n"
-        let gidMap = rootless ? "0 \(getegid()) 1\n" : "0 \(hostBase) 65536\n"
-        let capLast = Int32(FileSystem.readText("/proc/sys/kernel/cap_last_cap")?.trimmingWhitespace() ?? "") ?? 63
-
         let strings = CStrings()
         defer { strings.free() }
         let argv = strings.array(request.command)
         let envp = strings.array(envList)
-        // v1: the child moves itself through pre-opened `tasks` files; v2: the parent writes cgroup.procs.
-        var selfFDs: [Int32] = []
-        defer { for fd in selfFDs { close(fd) } }
-        for path in group?.tasksFiles ?? [] {
-            let fd = open(path, O_WRONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw SandboxError(.cgroup, "open \(path)", errno: errno) }
-            selfFDs.append(fd)
+        // A new sandbox mounts everything before pivot_root; a prepared one has the profile's part
+        // and attaches the unit's directories, bound here (in the host's mount namespace), after.
+        var setup = shell == nil ? try SandboxSetup(sandbox.profile, identity: identity, group: group, strings: strings) : nil
+        let plan = shell == nil ? try UnitExecution.profileMounts(sandbox.profile) + unitMounts(tmpBytes: tmpBytes) : []
+        var attached: [Int32] = []
+        defer { for fd in attached { close(fd) } }
+        var late: [PlannedMount] = []
+        if shell != nil {
+            late = unitMounts(tmpBytes: tmpBytes).filter { $0.kind != Int32(WU_MOUNT_DIR) }
+            for i in late.indices where late[i].kind != Int32(WU_MOUNT_TMPFS) {
+                let writable = late[i].kind == Int32(WU_MOUNT_BIND_RW)
+                let fd = wu_open_tree(late[i].source!, writable ? 1 : 0)
+                guard fd >= 0 else { throw SandboxError(.spawn, "cannot bind \(late[i].source!) for the unit", errno: errno) }
+                attached.append(fd)
+                late[i] = PlannedMount(kind: Int32(WU_MOUNT_ATTACH), optional: false, target: late[i].target, fd: fd)
+            }
         }
-        let parentProcs = (group?.hierarchy.version == .v2) ? group?.procsFiles ?? [] : []
-        let cgroupFiles = parentProcs.isEmpty ? nil : strings.array(parentProcs)
-        var mounts: [wu_mount] = plan.map {
-            wu_mount(
-                kind: $0.kind,
-                optional: $0.optional ? 1 : 0,
-                source: $0.source.map { strings.make($0) },
-                target: strings.make($0.target),
-                data: $0.data.map { strings.make($0) }
-            )
-        }
+        var mounts = strings.mounts(plan)
+        var lateMounts = strings.mounts(late)
 
-        var stdinFD: Int32 = -1
-        if let fd = request.stdinDescriptor {
-            guard isatty(fd) == 0 else { throw SandboxError(.invalidLimits, "refusing to give the unit a terminal as its standard input") }
-            stdinFD = fd
-        }
         let start = Monotonic.nowNs()
         var result = wu_spawn_result()
-        let rc: Int32 = selfFDs.withUnsafeBufferPointer { selfBuf in
-            sandbox.installedFilter.bytes.withUnsafeBytes { bpf in
-                mounts.withUnsafeMutableBufferPointer { mountBuf in
+        let rc: Int32 = sandbox.installedFilter.bytes.withUnsafeBytes { bpf in
+            mounts.withUnsafeMutableBufferPointer { mountBuf in
+                lateMounts.withUnsafeMutableBufferPointer { lateBuf in
                     rlimits.withUnsafeMutableBufferPointer { rlBuf in
-                        var config = wu_spawn_config(
-                            argv: UnsafePointer(argv),
-                            envp: UnsafePointer(envp),
-                            cwd: strings.make(request.workingDirectory),
-                            root_dir: strings.make(rootDir),
-                            root_options: strings.make("size=1m,nr_inodes=4096,mode=0755"),
-                            mounts: UnsafePointer(mountBuf.baseAddress),
-                            mount_count: Int32(mountBuf.count),
-                            hostname: strings.make(sandbox.profile.hostname),
-                            rlimits: UnsafePointer(rlBuf.baseAddress),
-                            rlimit_count: Int32(rlBuf.count),
-                            namespaces: Int32(WU_NS_USER | WU_NS_PID | WU_NS_MOUNT | WU_NS_NET | WU_NS_UTS | WU_NS_IPC | WU_NS_CGROUP),
-                            uid_map: strings.make(uidMap),
-                            gid_map: strings.make(gidMap),
-                            setgroups: strings.make(rootless ? "deny" : "allow"),
-                            uid: unitUID,
-                            gid: unitUID,
-                            setup_uid: 0,
-                            setup_gid: 0,
-                            cgroup_procs: cgroupFiles.map { UnsafePointer($0) },
-                            cgroup_count: Int32(parentProcs.count),
-                            stdin_fd: stdinFD,
-                            stdout_fd: outPipe[1],
-                            stderr_fd: errPipe[1],
-                            seccomp_filter: bpf.baseAddress,
-                            seccomp_filter_len: bpf.count,
-                            cap_last_cap: capLast,
-                            loopback_up: 1,
-                            cgroup_self_fds: selfBuf.baseAddress,
-                            cgroup_self_fd_count: Int32(selfBuf.count),
-                            seccomp_listener: sandbox.supervision == nil ? 0 : 1
-                        )
+                        var config = SandboxSetup.emptyConfig(strings)
+                        setup?.fill(&config, mounts: mountBuf)
+                        config.argv = UnsafePointer(argv)
+                        config.envp = UnsafePointer(envp)
+                        config.cwd = strings.make(request.workingDirectory)
+                        config.rlimits = UnsafePointer(rlBuf.baseAddress)
+                        config.rlimit_count = Int32(rlBuf.count)
+                        config.namespaces = SandboxSetup.namespaces
+                        config.uid = identity.unitUID
+                        config.gid = identity.unitUID
+                        config.stdin_fd = stdinFD
+                        config.stdout_fd = outPipe[1]
+                        config.stderr_fd = errPipe[1]
+                        config.seccomp_filter = bpf.baseAddress
+                        config.seccomp_filter_len = bpf.count
+                        config.cap_last_cap = SandboxSetup.capLastCap
+                        config.seccomp_listener = sandbox.supervision == nil ? 0 : 1
+                        config.late_mounts = UnsafePointer(lateBuf.baseAddress)
+                        config.late_mount_count = Int32(lateBuf.count)
+                        if shell != nil {
+                            defer { shell = nil }  // consumed, started or not
+                            return wu_sandbox_start(&shell!, &config, &result)
+                        }
                         return wu_sandbox_spawn(&config, &result)
                     }
                 }
             }
         }
+        setup?.closeDescriptors()
         close(outPipe[1])
         close(errPipe[1])
         guard rc == 0 else {
@@ -374,10 +361,11 @@ struct UnitExecution: Sendable {
         }
         return Sandbox.Result(
             usage: usage,
-            hostUID: hostUID,
+            hostUID: identity.hostUID,
             initPID: result.pid,
             learnedSyscalls: learned,
-            runnerCPUNs: UnitExecution.threadCPUNs() - cpuStart
+            runnerCPUNs: UnitExecution.threadCPUNs() - cpuStart,
+            wasPrepared: prepared != nil
         )
     }
 
@@ -398,28 +386,31 @@ struct UnitExecution: Sendable {
     struct PlannedMount {
         var kind: Int32
         var optional: Bool
-        var source: String?
+        var source: String? = nil
         var target: String
-        var data: String?
+        var data: String? = nil
+        /// WU_MOUNT_ATTACH: the detached mount (wu_open_tree).
+        var fd: Int32 = -1
     }
 
-    /// The mount plan: profile binds, /proc, /dev, /tmp and the unit's paths.
-    func mountPlan(tmpBytes: Int64) throws(SandboxError) -> [PlannedMount] {
+    /// The profile's part of the mount plan, the same for each of its units: its binds, the
+    /// host's name and loopback, /proc with its masks, /dev.
+    static func profileMounts(_ profile: SandboxProfile) throws(SandboxError) -> [PlannedMount] {
         var plan: [PlannedMount] = []
-        for m in sandbox.profile.mounts {
+        for m in profile.mounts {
             if FileSystem.isSymlink(m.source), let link = FileSystem.readLink(m.source) {
                 // `/bin -> usr/bin`: replicate the link; the real tree comes with its own bind.
                 plan.append(.init(kind: Int32(WU_MOUNT_SYMLINK), optional: false, source: link, target: m.target))
             } else if FileSystem.exists(m.source) {
                 plan.append(.init(kind: Int32(WU_MOUNT_BIND_RO), optional: m.optional, source: m.source, target: m.target))
             } else if !m.optional {
-                throw SandboxError(.unsupported, "the '\(sandbox.profile.name)' profile binds \(m.source), which this host does not have")
+                throw SandboxError(.unsupported, "the '\(profile.name)' profile binds \(m.source), which this host does not have")
             }
         }
         // What programs expect to find about their host: its name (the sandbox's own) and loopback.
-        let hostname = sandbox.profile.hostname
+        let hostname = profile.hostname
         for (path, text) in [("/etc/hostname", "\(hostname)\n"), ("/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n127.0.1.1 \(hostname)\n")]
-        where !sandbox.profile.mounts.contains(where: { $0.target == path || $0.target == "/etc" }) {
+        where !profile.mounts.contains(where: { $0.target == path || $0.target == "/etc" }) {
             plan.append(.init(kind: Int32(WU_MOUNT_FILE), optional: false, target: path, data: text))
         }
         plan.append(.init(kind: Int32(WU_MOUNT_PROC), optional: false, target: "/proc"))
@@ -427,13 +418,25 @@ struct UnitExecution: Sendable {
             plan.append(.init(kind: Int32(WU_MOUNT_REMOUNT_RO), optional: true, target: p))
         }
         plan.append(.init(kind: Int32(WU_MOUNT_TMPFS), optional: false, target: "/dev", data: "size=64k,nr_inodes=64,mode=0755"))
-        for d in sandbox.profile.devices {
+        for d in profile.devices {
             plan.append(.init(kind: Int32(WU_MOUNT_DEVICE), optional: false, source: "/dev/" + d, target: "/dev/" + d))
         }
         plan.append(.init(kind: Int32(WU_MOUNT_SYMLINK), optional: false, source: "/proc/self/fd", target: "/dev/fd"))
         for (i, name) in ["stdin", "stdout", "stderr"].enumerated() {
             plan.append(.init(kind: Int32(WU_MOUNT_SYMLINK), optional: false, source: "/proc/self/fd/\(i)", target: "/dev/" + name))
         }
+        return plan
+    }
+
+    /// Where a prepared sandbox attaches a unit's part later: its mount points, made before the
+    /// root turns read-only.
+    static let unitMountPoints: [PlannedMount] = ["/tmp", "/code", "/in", "/out"].map {
+        PlannedMount(kind: Int32(WU_MOUNT_DIR), optional: false, target: $0)
+    } + [PlannedMount(kind: Int32(WU_MOUNT_FILE), optional: false, target: "/run/wu/progress", data: "")]
+
+    /// The unit's part of the mount plan: /tmp, and its directories (empty ones where it has none).
+    func unitMounts(tmpBytes: Int64) -> [PlannedMount] {
+        var plan: [PlannedMount] = []
         plan.append(
             .init(kind: Int32(WU_MOUNT_TMPFS), optional: false, target: "/tmp", data: "size=\(max(tmpBytes, 4096)),nr_inodes=65536,mode=1777")
         )
@@ -460,6 +463,7 @@ struct UnitExecution: Sendable {
 final class CStrings {
     private var owned: [UnsafeMutablePointer<CChar>] = []
     private var arrays: [UnsafeMutablePointer<UnsafePointer<CChar>?>] = []
+    private var numbers: [UnsafeMutablePointer<Int32>] = []
 
     func make(_ s: String) -> UnsafePointer<CChar> {
         let p = strdup(s)!
@@ -476,10 +480,35 @@ final class CStrings {
         return a
     }
 
+    /// A copy of `values` (nil when empty).
+    func integers(_ values: [Int32]) -> UnsafePointer<Int32>? {
+        guard !values.isEmpty else { return nil }
+        let a = UnsafeMutablePointer<Int32>.allocate(capacity: values.count)
+        a.initialize(from: values, count: values.count)
+        numbers.append(a)
+        return UnsafePointer(a)
+    }
+
+    /// The plan as C sees it (its strings live until ``free()``).
+    func mounts(_ plan: [UnitExecution.PlannedMount]) -> [wu_mount] {
+        plan.map {
+            wu_mount(
+                kind: $0.kind,
+                optional: $0.optional ? 1 : 0,
+                source: $0.source.map { make($0) },
+                target: make($0.target),
+                data: $0.data.map { make($0) },
+                fd: $0.fd
+            )
+        }
+    }
+
     func free() {
         for p in owned { Glibc.free(p) }
         for a in arrays { a.deallocate() }
+        for a in numbers { a.deallocate() }
         owned = []
         arrays = []
+        numbers = []
     }
 }

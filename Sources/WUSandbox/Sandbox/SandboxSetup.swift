@@ -1,0 +1,111 @@
+import CSandbox
+import Glibc
+import Synchronization
+
+/// Who a unit is on the host: its own block of 65536 host ids, so that its processes are
+/// identifiable there (and never host uid 0 or the runner's uid).
+struct UnitIdentity: Sendable {
+    /// This process's count of units, for the ids and the v2 group's name.
+    let number: Int
+    /// Not root: one id, the caller's own, mapped to 0 inside.
+    let rootless: Bool
+    let hostBase: UInt32
+    /// The uid and gid inside the user namespace.
+    let unitUID: UInt32
+    let hostUID: UInt32
+    let hostGID: UInt32
+
+    private static let counter = Atomic<Int>(0)
+
+    static func next() -> UnitIdentity {
+        let rootless = geteuid() != 0
+        let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        let slot = UInt32((Int(getpid()) &* 64 &+ n) % 16000)
+        let hostBase: UInt32 = rootless ? geteuid() : 0x4000_0000 + slot * 65536
+        let unitUID: UInt32 = rootless ? 0 : Sandbox.unitUID
+        return UnitIdentity(
+            number: n,
+            rootless: rootless,
+            hostBase: hostBase,
+            unitUID: unitUID,
+            hostUID: rootless ? geteuid() : hostBase + unitUID,
+            hostGID: rootless ? getegid() : hostBase + unitUID
+        )
+    }
+
+    var uidMap: String { rootless ? "0 \(hostBase) 1\n" : "0 \(hostBase) 65536\n" }
+    var gidMap: String { rootless ? "0 \(getegid()) 1\n" : "0 \(hostBase) 65536\n" }
+}
+
+/// The part of a spawn's config that does not depend on the unit: namespaces, id maps, cgroups,
+/// the root and its mounts, hostname, loopback.
+struct SandboxSetup {
+    private let rootDir: String
+    private let hostname: String
+    private let identity: UnitIdentity
+    private let parentProcs: [String]
+    /// v1: the `tasks` files the child moves itself through, open until the spawn returns.
+    private(set) var selfFDs: [Int32] = []
+    private let strings: CStrings
+
+    static let namespaces = Int32(WU_NS_USER | WU_NS_PID | WU_NS_MOUNT | WU_NS_NET | WU_NS_UTS | WU_NS_IPC | WU_NS_CGROUP)
+    static let capLastCap = Int32(FileSystem.readText("/proc/sys/kernel/cap_last_cap")?.trimmingWhitespace() ?? "") ?? 63
+
+    init(_ profile: SandboxProfile, identity: UnitIdentity, group: Cgroup?, strings: CStrings) throws(SandboxError) {
+        self.rootDir = try UnitExecution.rootDirectory()
+        self.hostname = profile.hostname
+        self.identity = identity
+        self.strings = strings
+        // v1: the child moves itself through pre-opened `tasks` files; v2: the parent writes cgroup.procs.
+        self.parentProcs = (group?.hierarchy.version == .v2) ? group?.procsFiles ?? [] : []
+        for path in group?.tasksFiles ?? [] {
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                closeDescriptors()
+                throw SandboxError(.cgroup, "open \(path)", errno: errno)
+            }
+            selfFDs.append(fd)
+        }
+    }
+
+    mutating func closeDescriptors() {
+        for fd in selfFDs { close(fd) }
+        selfFDs = []
+    }
+
+    /// Sets the setup's fields of `config`; `mounts` (and the descriptors) must outlive the spawn.
+    func fill(_ config: inout wu_spawn_config, mounts: UnsafeMutableBufferPointer<wu_mount>) {
+        config.root_dir = strings.make(rootDir)
+        config.root_options = strings.make("size=1m,nr_inodes=4096,mode=0755")
+        config.mounts = UnsafePointer(mounts.baseAddress)
+        config.mount_count = Int32(mounts.count)
+        config.hostname = strings.make(hostname)
+        config.namespaces = Self.namespaces
+        config.uid_map = strings.make(identity.uidMap)
+        config.gid_map = strings.make(identity.gidMap)
+        config.setgroups = strings.make(identity.rootless ? "deny" : "allow")
+        config.uid = identity.unitUID
+        config.gid = identity.unitUID
+        config.setup_uid = 0
+        config.setup_gid = 0
+        config.cgroup_procs = parentProcs.isEmpty ? nil : UnsafePointer(strings.array(parentProcs))
+        config.cgroup_count = Int32(parentProcs.count)
+        config.cap_last_cap = Self.capLastCap
+        config.loopback_up = 1
+        config.cgroup_self_fds = strings.integers(selfFDs)
+        config.cgroup_self_fd_count = Int32(selfFDs.count)
+    }
+
+    /// A config with nothing set: empty strings where C wants one, no descriptors.
+    static func emptyConfig(_ strings: CStrings) -> wu_spawn_config {
+        let none = UnsafePointer(strings.array([]))
+        let empty = strings.make("")
+        return wu_spawn_config(
+            argv: none, envp: none, cwd: empty, root_dir: empty, root_options: empty, mounts: nil, mount_count: 0,
+            hostname: empty, rlimits: nil, rlimit_count: 0, namespaces: 0, uid_map: empty, gid_map: empty, setgroups: empty,
+            uid: 0, gid: 0, setup_uid: 0, setup_gid: 0, cgroup_procs: nil, cgroup_count: 0, stdin_fd: -1, stdout_fd: -1,
+            stderr_fd: -1, seccomp_filter: nil, seccomp_filter_len: 0, cap_last_cap: 63, loopback_up: 0, cgroup_self_fds: nil,
+            cgroup_self_fd_count: 0, seccomp_listener: 0, late_mounts: nil, late_mount_count: 0
+        )
+    }
+}
