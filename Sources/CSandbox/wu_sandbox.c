@@ -190,8 +190,7 @@ struct wu_child_fds {
     int listener_sock;
     /// The runner's argument and environment strings ([start, end) in /proc/self/stat).
     uintptr_t arg_start, arg_end, env_start, env_end;
-    /// A prepared sandbox (wu_sandbox_prepare): the unit's config arrives later, in `shared`.
-    int prepared;
+    /// Where the unit's config arrives (wu_sandbox_start): a region shared with the parent.
     void *shared;
 };
 
@@ -360,7 +359,7 @@ static int wu_close_all_but(int *keep, int n) {
     return (int)syscall(SYS_close_range, next, ~0U, 0);
 }
 
-/// A prepared sandbox's pause, after pivot_root: tells the parent it is ready, waits for the
+/// The pause after pivot_root: tells the parent the sandbox is ready, waits for the
 /// unit's part (its config, copied into the shared region; its descriptors, on the socket), and
 /// makes the unit's late mounts. EOF instead means the sandbox was discarded. Returns the config
 /// the rest of the setup follows.
@@ -512,9 +511,9 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
         if (setdomainname("wu", 2) < 0) wu_child_fail(efd, WU_STAGE_HOSTNAME, errno, "domainname");
     }
     if ((c->namespaces & WU_NS_NET) && c->loopback_up && wu_loopback_up() < 0) wu_child_fail(efd, WU_STAGE_LOOPBACK, errno, NULL);
-    //    A prepared sandbox waits here for its unit: all above is the same for every unit of a
-    //    profile, all below is the unit's.
-    if (fds.prepared) c = wu_await_unit(efd, fds.listener_sock, fds.shared);
+    //    Wait here for the unit: all above is the same for every unit of a profile (a sandbox
+    //    prepared ahead waits long), all below is the unit's.
+    c = wu_await_unit(efd, fds.listener_sock, fds.shared);
     for (int i = 0; i < c->rlimit_count; i++) {
         struct rlimit rl = {.rlim_cur = c->rlimits[i].soft, .rlim_max = c->rlimits[i].hard};
         if (setrlimit(c->rlimits[i].resource, &rl) < 0) wu_child_fail(efd, WU_STAGE_RLIMIT, errno, NULL);
@@ -741,7 +740,7 @@ struct wu_handles {
     int err_r;  // EOF once the unit exec'd; a wu_child_error on failure (or READY)
     int sync_w; // held open until the unit exec'd: the init checks it before it forks the unit
     int stat_r;
-    int sock;   // -1 unless a listener comes back or the sandbox is prepared
+    int sock;   // the unit's part goes out on it, the listener (if any) comes back
 };
 
 static void wu_close_handles(struct wu_handles *h) {
@@ -762,21 +761,19 @@ static int wu_give_up(struct wu_handles *h, wu_spawn_result *res, int stage, int
 
 /// Clones the child (into wu_child) and does the parent's half of its setup: id maps, v2
 /// cgroups, then the sync byte. Returns 0 with `h` filled, or -1 (nothing left running).
-static int wu_clone_child(const wu_spawn_config *c, int prepared, void *_Nullable shared, struct wu_handles *h, wu_spawn_result *res) {
+static int wu_clone_child(const wu_spawn_config *c, void *shared, struct wu_handles *h, wu_spawn_result *res) {
     h->pid = -1;
     h->pidfd = -1;
     h->err_r = h->sync_w = h->stat_r = h->sock = -1;
-    int with_socket = c->seccomp_listener || prepared;
 
-    // errp, syncp, statp, and with a listener or a prepared sandbox a socketpair (sockp[1] is the
-    // init's). Made under the spawn lock, so that no other spawn's child is cloned holding them
-    // (each child also closes all but its own at once).
+    // errp, syncp, statp and a socketpair (sockp[1] is the init's). Made under the spawn lock, so
+    // that no other spawn's child is cloned holding them (each child also closes all but its own
+    // at once).
     pthread_mutex_lock(&wu_spawn_lock);
     int pipes[4][2];
     for (int i = 0; i < 4; i++) pipes[i][0] = pipes[i][1] = -1;
     for (int i = 0; i < 4; i++) {
-        int rc = i < 3 ? pipe2(pipes[i], O_CLOEXEC)
-                       : (with_socket ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pipes[i]) : 0);
+        int rc = i < 3 ? pipe2(pipes[i], O_CLOEXEC) : socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pipes[i]);
         if (rc < 0) {
             wu_fail(res, WU_STAGE_PIPE, errno, NULL);
             for (int j = 0; j < i; j++) { close(pipes[j][0]); close(pipes[j][1]); }
@@ -814,11 +811,11 @@ static int wu_clone_child(const wu_spawn_config *c, int prepared, void *_Nullabl
         close(errp[0]);
         close(syncp[1]);
         close(statp[0]);
-        if (sockp[0] >= 0) close(sockp[0]);
+        close(sockp[0]);
         struct wu_child_fds fds = {
             .err_w = errp[1], .sync_r = syncp[0], .status_w = statp[1], .listener_sock = sockp[1],
             .arg_start = area[0], .arg_end = area[1], .env_start = area[2], .env_end = area[3],
-            .prepared = prepared, .shared = shared,
+            .shared = shared,
         };
         wu_child(c, fds);
     }
@@ -829,7 +826,7 @@ static int wu_clone_child(const wu_spawn_config *c, int prepared, void *_Nullabl
     close(errp[1]);
     close(syncp[0]);
     close(statp[1]);
-    if (sockp[1] >= 0) close(sockp[1]);
+    close(sockp[1]);
     h->err_r = errp[0];
     h->sync_w = syncp[1];
     h->stat_r = statp[0];
@@ -913,16 +910,9 @@ static void wu_result_init(wu_spawn_result *res) {
     res->listener_fd = -1;
 }
 
-int wu_sandbox_spawn(const wu_spawn_config *c, wu_spawn_result *res) {
-    wu_result_init(res);
-    struct wu_handles h;
-    if (wu_clone_child(c, 0, NULL, &h, res) < 0) return -1;
-    return wu_finish_spawn(&h, c->seccomp_listener, res);
-}
+// MARK: - Prepare, then start
 
-// MARK: - Prepared sandboxes
-
-/// Room for the unit's config in a prepared sandbox: argv and envp as large as execve takes.
+/// Room for the unit's config: argv and envp as large as execve takes.
 #define WU_SHARED_SIZE (4u << 20)
 
 int wu_sandbox_prepare(const wu_spawn_config *c, wu_prepared *p, wu_spawn_result *res) {
@@ -932,15 +922,7 @@ int wu_sandbox_prepare(const wu_spawn_config *c, wu_prepared *p, wu_spawn_result
     void *shared = mmap(NULL, WU_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) { wu_fail(res, WU_STAGE_PIPE, errno, "shared config"); return -1; }
     struct wu_handles h;
-    if (wu_clone_child(c, 1, shared, &h, res) < 0) { munmap(shared, WU_SHARED_SIZE); return -1; }
-    struct wu_child_error ce;
-    int got = wu_read_child_message(h.err_r, &ce);
-    if (got <= 0 || ce.stage != WU_STAGE_READY) {
-        munmap(shared, WU_SHARED_SIZE);
-        if (got < 0) return wu_give_up(&h, res, WU_STAGE_INIT, ETIMEDOUT, "the sandbox's setup did not finish within 60 s");
-        if (got == 0) return wu_give_up(&h, res, WU_STAGE_INIT, EPIPE, "the prepared sandbox's init ended");
-        return wu_give_up(&h, res, ce.stage ? ce.stage : WU_STAGE_INIT, ce.error ? ce.error : EIO, ce.detail);
-    }
+    if (wu_clone_child(c, shared, &h, res) < 0) { munmap(shared, WU_SHARED_SIZE); return -1; }
     p->pid = (int)h.pid;
     p->pidfd = h.pidfd;
     p->status_fd = h.stat_r;
@@ -950,6 +932,22 @@ int wu_sandbox_prepare(const wu_spawn_config *c, wu_prepared *p, wu_spawn_result
     p->shared = shared;
     p->shared_size = WU_SHARED_SIZE;
     return 0;
+}
+
+int wu_sandbox_await_ready(wu_prepared *p, wu_spawn_result *res) {
+    if (p->ready) return 0;
+    wu_result_init(res);
+    struct wu_child_error ce;
+    int got = wu_read_child_message(p->error_fd, &ce);
+    if (got > 0 && ce.stage == WU_STAGE_READY) {
+        p->ready = 1;
+        return 0;
+    }
+    wu_sandbox_discard(p);
+    if (got < 0) wu_fail(res, WU_STAGE_INIT, ETIMEDOUT, "the sandbox's setup did not finish within 60 s");
+    else if (got == 0) wu_fail(res, WU_STAGE_INIT, EPIPE, "the sandbox's init ended during its setup");
+    else wu_fail(res, ce.stage ? ce.stage : WU_STAGE_INIT, ce.error ? ce.error : EIO, ce.detail);
+    return -1;
 }
 
 /// A bump allocator over the shared region.
@@ -1040,6 +1038,7 @@ static wu_spawn_config *_Nullable wu_copy_unit(struct wu_arena *a, const wu_spaw
 }
 
 int wu_sandbox_start(wu_prepared *p, const wu_spawn_config *c, wu_spawn_result *res) {
+    if (wu_sandbox_await_ready(p, res) < 0) return -1;
     wu_result_init(res);
     struct wu_handles h = {
         .pid = p->pid, .pidfd = p->pidfd, .err_r = p->error_fd, .sync_w = p->sync_fd, .stat_r = p->status_fd, .sock = p->socket_fd,

@@ -6,8 +6,8 @@
 //
 // Rules of this header (STYLE.md §10): plain C ints, structs and pointers only; no variadic
 // functions, no function-like macros, no library headers. Everything that allocates happens in
-// the caller (Swift) before wu_sandbox_spawn; between clone and execve the child makes raw
-// syscalls only.
+// the caller (Swift) before wu_sandbox_prepare and wu_sandbox_start; between clone and execve
+// the child makes raw syscalls only.
 
 #include <stddef.h>
 #include <stdint.h>
@@ -183,7 +183,7 @@ enum {
     WU_STAGE_START = 35,
 };
 
-/// The outcome of wu_sandbox_spawn.
+/// The outcome of wu_sandbox_start.
 typedef struct wu_spawn_result {
     /// The init's pid (host pid namespace) and a pidfd for it; -1 on failure.
     int pid;
@@ -201,20 +201,10 @@ typedef struct wu_spawn_result {
     char detail[256];
 } wu_spawn_result;
 
-/// Spawns `config->argv` inside the sandbox.
-///
-/// Returns 0 once the unit has called execve successfully (its init keeps running as pid 1 of the
-/// new pid namespace). Returns -1 on failure with `result->stage` and `result->error` set; the
-/// child has then been reaped and nothing is left running. On success the caller owns
-/// `result->pidfd` and `result->status_fd` and must close them, and must reap `result->pid`
-/// (waitid(P_PIDFD)). Thread-safe: spawns are serialised by a process-wide mutex.
-int wu_sandbox_spawn(const wu_spawn_config *config, wu_spawn_result *result);
+// MARK: - Spawn: prepare, then start
 
-// MARK: - Prepared sandboxes
-
-/// A sandbox set up ahead of its unit (wu_sandbox_prepare): namespaces, ids, cgroups, the root
-/// with the profile's mounts, pivot_root, hostname and loopback are done; its init waits for the
-/// unit's part (wu_sandbox_start). Owned by the caller; every field is CSandbox's.
+/// A sandbox being set up, or set up and waiting for its unit. Owned by the caller until
+/// wu_sandbox_start or wu_sandbox_discard; every field is CSandbox's.
 typedef struct wu_prepared {
     int pid;
     int pidfd;
@@ -228,18 +218,30 @@ typedef struct wu_prepared {
     /// A MAP_SHARED region, at the same address in the init, the unit's config is copied into.
     void *_Nullable shared;
     size_t shared_size;
+    /// Non-zero once the init has reported it waits for the unit.
+    int ready;
 } wu_prepared;
 
-/// Runs the part of wu_sandbox_spawn that does not depend on the unit, from the same config
-/// (its argv, envp, cwd, rlimits, stdio, filter and late mounts are ignored), and returns once the
-/// init waits. The init dies with the calling thread (PR_SET_PDEATHSIG): call it from a thread
-/// that outlives the unit. Returns 0, or -1 with `result->stage`/`error` (nothing left running).
+/// Starts a sandbox: clones the init into its namespaces, writes its id maps and v2 cgroups, and
+/// returns while the init does the part of the setup that does not depend on the unit (cgroup
+/// namespace, the root and `mounts`, pivot_root, hostname, loopback), then waits for it. Only
+/// that part of `config` is read: its argv, envp, cwd, rlimits, stdio, filter and late mounts
+/// are wu_sandbox_start's. The init dies with the calling thread (PR_SET_PDEATHSIG): call it
+/// from a thread that outlives the unit. Returns 0, or -1 with `result->stage` and
+/// `result->error` set and nothing left running. Thread-safe.
 int wu_sandbox_prepare(const wu_spawn_config *config, wu_prepared *prepared, wu_spawn_result *result);
 
-/// Starts the unit in a prepared sandbox: copies the unit's part of `config` (argv, envp, cwd,
-/// rlimits, filter, listener flag, late mounts) to the init, passes it stdin/stdout/stderr and
-/// each late mount's descriptor, and returns as wu_sandbox_spawn does once the unit has exec'd.
-/// `prepared` is consumed either way (its pidfd and status descriptor move to `result`).
+/// Waits until a prepared sandbox's init has done its part (at most 60 s). Returns 0, or -1 with
+/// `result` set, `prepared` then discarded.
+int wu_sandbox_await_ready(wu_prepared *prepared, wu_spawn_result *result);
+
+/// Starts the unit in a prepared sandbox (waiting for it to be ready first): copies the unit's
+/// part of `config` (argv, envp, cwd, rlimits, filter, listener flag, late mounts) to the init,
+/// passes it stdin, stdout, stderr and each late mount's descriptor, and returns 0 once the unit
+/// has called execve successfully (its init keeps running as pid 1 of the new pid namespace), or
+/// -1 with `result->stage` and `result->error` (the init has then been reaped). `prepared` is
+/// consumed either way. On success the caller owns `result->pidfd`, `result->status_fd` and
+/// `result->listener_fd`, and must reap `result->pid` (waitid(P_PIDFD)).
 int wu_sandbox_start(wu_prepared *prepared, const wu_spawn_config *config, wu_spawn_result *result);
 
 /// Kills, reaps and frees a prepared sandbox that will not be started.

@@ -104,19 +104,14 @@ final class PreparedSandboxes: Sendable {
             unitGroup = try UnitCgroup.claim(under: capGroup, name: "unit-\(getpid())-\(identity.number)", limits: .init())
         }
         do throws(SandboxError) {
-            let strings = CStrings()
-            defer { strings.free() }
-            var setup = try SandboxSetup(profile, identity: identity, group: unitGroup?.group, strings: strings)
-            defer { setup.closeDescriptors() }
-            var mounts = strings.mounts(try UnitExecution.profileMounts(profile) + UnitExecution.unitMountPoints)
-            var shell = wu_prepared()
+            var shell = try SandboxSetup.prepare(
+                profile,
+                mounts: try UnitExecution.profileMounts(profile) + UnitExecution.unitMountPoints,
+                identity: identity,
+                group: unitGroup?.group
+            )
             var result = wu_spawn_result()
-            let rc = mounts.withUnsafeMutableBufferPointer { buffer in
-                var config = SandboxSetup.emptyConfig(strings)
-                setup.fill(&config, mounts: buffer)
-                return wu_sandbox_prepare(&config, &shell, &result)
-            }
-            guard rc == 0 else {
+            guard wu_sandbox_await_ready(&shell, &result) == 0 else {
                 throw SandboxError(.spawn, "could not prepare a sandbox", stage: CSandboxBridge.stageName(result.stage), errno: result.error)
             }
             return Prepared(shell: shell, identity: identity, unitGroup: unitGroup)

@@ -96,6 +96,27 @@ struct SandboxSetup {
         config.cgroup_self_fd_count = Int32(selfFDs.count)
     }
 
+    /// Clones a sandbox's init, which then does the profile's part of the setup (with `mounts`)
+    /// and waits for its unit (wu_sandbox_start).
+    static func prepare(_ profile: SandboxProfile, mounts plan: [UnitExecution.PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) -> wu_prepared {
+        let strings = CStrings()
+        defer { strings.free() }
+        var setup = try SandboxSetup(profile, identity: identity, group: group, strings: strings)
+        defer { setup.closeDescriptors() }  // the init has its own copies
+        var mounts = strings.mounts(plan)
+        var shell = wu_prepared()
+        var result = wu_spawn_result()
+        let rc = mounts.withUnsafeMutableBufferPointer { buffer in
+            var config = emptyConfig(strings)
+            setup.fill(&config, mounts: buffer)
+            return wu_sandbox_prepare(&config, &shell, &result)
+        }
+        guard rc == 0 else {
+            throw SandboxError(.spawn, "could not start a sandbox", stage: CSandboxBridge.stageName(result.stage), errno: result.error)
+        }
+        return shell
+    }
+
     /// A config with nothing set: empty strings where C wants one, no descriptors.
     static func emptyConfig(_ strings: CStrings) -> wu_spawn_config {
         let none = UnsafePointer(strings.array([]))

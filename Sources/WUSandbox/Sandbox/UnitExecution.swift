@@ -85,6 +85,17 @@ struct UnitExecution: Sendable {
         }
         let group = unitGroup?.group
         let tmpBytes = min(sandbox.profile.limits.tmpSizeBytes, limits.memory)
+        // A new sandbox starts its setup now: its init does the profile's part (the unit's
+        // directories included, bound before pivot_root) while the unit's part is made here.
+        if shell == nil {
+            shell = try SandboxSetup.prepare(
+                sandbox.profile,
+                mounts: try UnitExecution.profileMounts(sandbox.profile) + unitMounts(tmpBytes: tmpBytes),
+                identity: identity,
+                group: group
+            )
+        }
+        let attachLate = prepared != nil
 
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
@@ -122,14 +133,12 @@ struct UnitExecution: Sendable {
         defer { strings.free() }
         let argv = strings.array(request.command)
         let envp = strings.array(envList)
-        // A new sandbox mounts everything before pivot_root; a prepared one has the profile's part
-        // and attaches the unit's directories, bound here (in the host's mount namespace), after.
-        var setup = shell == nil ? try SandboxSetup(sandbox.profile, identity: identity, group: group, strings: strings) : nil
-        let plan = shell == nil ? try UnitExecution.profileMounts(sandbox.profile) + unitMounts(tmpBytes: tmpBytes) : []
+        // A sandbox prepared ahead has the profile's part; the unit's directories are bound here (in
+        // the host's mount namespace) and attached inside after pivot_root.
         var attached: [Int32] = []
         defer { for fd in attached { close(fd) } }
         var late: [PlannedMount] = []
-        if shell != nil {
+        if attachLate {
             late = unitMounts(tmpBytes: tmpBytes).filter { $0.kind != Int32(WU_MOUNT_DIR) }
             for i in late.indices where late[i].kind != Int32(WU_MOUNT_TMPFS) {
                 let writable = late[i].kind == Int32(WU_MOUNT_BIND_RW)
@@ -139,44 +148,36 @@ struct UnitExecution: Sendable {
                 late[i] = PlannedMount(kind: Int32(WU_MOUNT_ATTACH), optional: false, target: late[i].target, fd: fd)
             }
         }
-        var mounts = strings.mounts(plan)
         var lateMounts = strings.mounts(late)
 
         let start = Monotonic.nowNs()
         var result = wu_spawn_result()
         let rc: Int32 = sandbox.installedFilter.bytes.withUnsafeBytes { bpf in
-            mounts.withUnsafeMutableBufferPointer { mountBuf in
-                lateMounts.withUnsafeMutableBufferPointer { lateBuf in
-                    rlimits.withUnsafeMutableBufferPointer { rlBuf in
-                        var config = SandboxSetup.emptyConfig(strings)
-                        setup?.fill(&config, mounts: mountBuf)
-                        config.argv = UnsafePointer(argv)
-                        config.envp = UnsafePointer(envp)
-                        config.cwd = strings.make(request.workingDirectory)
-                        config.rlimits = UnsafePointer(rlBuf.baseAddress)
-                        config.rlimit_count = Int32(rlBuf.count)
-                        config.namespaces = SandboxSetup.namespaces
-                        config.uid = identity.unitUID
-                        config.gid = identity.unitUID
-                        config.stdin_fd = stdinFD
-                        config.stdout_fd = outPipe[1]
-                        config.stderr_fd = errPipe[1]
-                        config.seccomp_filter = bpf.baseAddress
-                        config.seccomp_filter_len = bpf.count
-                        config.cap_last_cap = SandboxSetup.capLastCap
-                        config.seccomp_listener = sandbox.supervision == nil ? 0 : 1
-                        config.late_mounts = UnsafePointer(lateBuf.baseAddress)
-                        config.late_mount_count = Int32(lateBuf.count)
-                        if shell != nil {
-                            defer { shell = nil }  // consumed, started or not
-                            return wu_sandbox_start(&shell!, &config, &result)
-                        }
-                        return wu_sandbox_spawn(&config, &result)
-                    }
+            lateMounts.withUnsafeMutableBufferPointer { lateBuf in
+                rlimits.withUnsafeMutableBufferPointer { rlBuf in
+                    var config = SandboxSetup.emptyConfig(strings)
+                    config.argv = UnsafePointer(argv)
+                    config.envp = UnsafePointer(envp)
+                    config.cwd = strings.make(request.workingDirectory)
+                    config.rlimits = UnsafePointer(rlBuf.baseAddress)
+                    config.rlimit_count = Int32(rlBuf.count)
+                    config.namespaces = SandboxSetup.namespaces
+                    config.uid = identity.unitUID
+                    config.gid = identity.unitUID
+                    config.stdin_fd = stdinFD
+                    config.stdout_fd = outPipe[1]
+                    config.stderr_fd = errPipe[1]
+                    config.seccomp_filter = bpf.baseAddress
+                    config.seccomp_filter_len = bpf.count
+                    config.cap_last_cap = SandboxSetup.capLastCap
+                    config.seccomp_listener = sandbox.supervision == nil ? 0 : 1
+                    config.late_mounts = UnsafePointer(lateBuf.baseAddress)
+                    config.late_mount_count = Int32(lateBuf.count)
+                    defer { shell = nil }  // consumed, started or not
+                    return wu_sandbox_start(&shell!, &config, &result)
                 }
             }
         }
-        setup?.closeDescriptors()
         close(outPipe[1])
         close(errPipe[1])
         guard rc == 0 else {
