@@ -24,7 +24,6 @@ final class PreparedSandboxes: Sendable {
 
     private struct State: @unchecked Sendable {  // Prepared values, under the mutex
         var idle: [Prepared] = []
-        var consecutiveFailures = 0
         var closed = false
     }
 
@@ -33,9 +32,6 @@ final class PreparedSandboxes: Sendable {
     private let cap: VolunteerCap
     /// How many sandboxes are kept ready.
     let depth: Int
-    /// After this many failures in a row the pool stops preparing; units then get new sandboxes,
-    /// whose errors say what is wrong.
-    static let failureLimit = 3
 
     init(profile: SandboxProfile, cap: VolunteerCap, depth: Int) {
         self.profile = profile
@@ -74,23 +70,20 @@ final class PreparedSandboxes: Sendable {
         }
     }
 
-    /// On the preparer's thread: prepares until `depth` are ready.
+    /// On the preparer's thread: prepares until `depth` are ready. A failure ends this round; the
+    /// next unit to end asks again. Meanwhile units get sandboxes made at their start, whose
+    /// errors say what is wrong.
     fileprivate func fill() {
-        while state.withLock({ !$0.closed && $0.consecutiveFailures < Self.failureLimit && $0.idle.count < depth }) {
-            do {
-                var p = try Self.prepare(profile, cap: cap)
-                let kept = state.withLock { s in
-                    guard !s.closed else { return false }
-                    s.idle.append(p)
-                    s.consecutiveFailures = 0
-                    return true
-                }
-                if !kept {
-                    wu_sandbox_discard(&p.shell)
-                    p.unitGroup?.release()
-                }
-            } catch {
-                state.withLock { $0.consecutiveFailures += 1 }
+        while state.withLock({ !$0.closed && $0.idle.count < depth }) {
+            guard var p = try? Self.prepare(profile, cap: cap) else { return }
+            let kept = state.withLock { s in
+                guard !s.closed else { return false }
+                s.idle.append(p)
+                return true
+            }
+            if !kept {
+                wu_sandbox_discard(&p.shell)
+                p.unitGroup?.release()
             }
         }
     }
