@@ -386,14 +386,15 @@ static const wu_spawn_config *wu_await_unit(int efd, int sock, void *shared) {
     ssize_t n;
     do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
     if (n <= 0) _exit(0);
+    if (msg.msg_flags & MSG_CTRUNC) wu_child_fail(efd, WU_STAGE_START, E2BIG, "too many descriptors");
     int got[WU_MAX_PASSED];
     int count = 0;
     struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len >= CMSG_LEN(0)) {
         count = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        if (count > WU_MAX_PASSED) wu_child_fail(efd, WU_STAGE_START, E2BIG, "too many descriptors");
         memcpy(got, CMSG_DATA(cm), sizeof(int) * (size_t)count);
     }
-    if (msg.msg_flags & MSG_CTRUNC) wu_child_fail(efd, WU_STAGE_START, E2BIG, "too many descriptors");
 
     //    Descriptors in the copied config are indices into what was passed.
     wu_spawn_config *u = shared;
@@ -407,10 +408,13 @@ static const wu_spawn_config *wu_await_unit(int efd, int sock, void *shared) {
     for (int i = 0; i < u->late_mount_count; i++) {
         if (late[i].kind == WU_MOUNT_ATTACH) slots[nslots++] = &late[i].fd;
     }
+    int used[WU_MAX_PASSED];
+    memset(used, 0, sizeof used);
     for (int i = 0; i < nslots; i++) {
         int index = *slots[i];
         if (index < 0 && i == 0) continue; // stdin may be /dev/null
-        if (index < 0 || index >= count) wu_child_fail(efd, WU_STAGE_START, EBADF, "descriptor index");
+        if (index < 0 || index >= count || used[index]) wu_child_fail(efd, WU_STAGE_START, EBADF, "descriptor index");
+        used[index] = 1;
         *slots[i] = got[index];
     }
     for (int i = 0; i < u->late_mount_count; i++) {
@@ -486,6 +490,11 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
             wu_child_fail(efd, WU_STAGE_SETUP_IDS, errno, "setresgid");
         if (syscall(SYS_setresuid, c->setup_uid, c->setup_uid, c->setup_uid) < 0)
             wu_child_fail(efd, WU_STAGE_SETUP_IDS, errno, "setresuid");
+        //    The id change cleared the parent-death signal; a prepared sandbox may wait long for
+        //    its unit, so arm it again now (and again after the unit's ids, step 9).
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) wu_child_fail(efd, WU_STAGE_SETUP_IDS, errno, "pdeathsig");
+        struct pollfd alive = {.fd = fds.sync_r, .events = POLLIN};
+        if (poll(&alive, 1, 0) > 0 && (alive.revents & (POLLHUP | POLLERR))) wu_child_fail(efd, WU_STAGE_PARENT_GONE, EPIPE, NULL);
     }
 
     // 3. Mounts. Private first so nothing we mount propagates back to the host, then a fresh
@@ -761,7 +770,10 @@ static int wu_give_up(struct wu_handles *h, wu_spawn_result *res, int stage, int
 
 /// Clones the child (into wu_child) and does the parent's half of its setup: id maps, v2
 /// cgroups, then the sync byte. Returns 0 with `h` filled, or -1 (nothing left running).
-static int wu_clone_child(const wu_spawn_config *c, void *shared, struct wu_handles *h, wu_spawn_result *res) {
+/// Room for the unit's config: argv and envp as large as execve takes.
+#define WU_SHARED_SIZE (4u << 20)
+
+static int wu_clone_child(const wu_spawn_config *c, void *_Nullable *_Nonnull shared_out, struct wu_handles *h, wu_spawn_result *res) {
     h->pid = -1;
     h->pidfd = -1;
     h->err_r = h->sync_w = h->stat_r = h->sock = -1;
@@ -782,6 +794,16 @@ static int wu_clone_child(const wu_spawn_config *c, void *shared, struct wu_hand
         }
     }
     int *errp = pipes[0], *syncp = pipes[1], *statp = pipes[2], *sockp = pipes[3];
+    //    The region the unit's config is copied into, shared with this child only: made under the
+    //    lock and kept out of every later clone (MADV_DONTFORK below), so no other sandbox's init
+    //    ever maps another unit's arguments.
+    void *shared = mmap(NULL, WU_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) {
+        wu_fail(res, WU_STAGE_PIPE, errno, "shared config");
+        for (int j = 0; j < 4; j++) { close(pipes[j][0]); close(pipes[j][1]); }
+        pthread_mutex_unlock(&wu_spawn_lock);
+        return -1;
+    }
 
     uint64_t flags = CLONE_PIDFD;
     if (c->namespaces & WU_NS_USER) flags |= CLONE_NEWUSER;
@@ -820,6 +842,7 @@ static int wu_clone_child(const wu_spawn_config *c, void *shared, struct wu_hand
         wu_child(c, fds);
     }
     int clone_errno = errno;
+    (void)madvise(shared, WU_SHARED_SIZE, MADV_DONTFORK);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_mutex_unlock(&wu_spawn_lock);
 
@@ -832,10 +855,12 @@ static int wu_clone_child(const wu_spawn_config *c, void *shared, struct wu_hand
     h->stat_r = statp[0];
     h->sock = sockp[0];
     if (pid < 0) {
+        munmap(shared, WU_SHARED_SIZE);
         wu_close_handles(h);
         wu_fail(res, WU_STAGE_CLONE, clone_errno, NULL);
         return -1;
     }
+    *shared_out = shared;
     h->pid = pid;
     h->pidfd = pidfd;
 
@@ -866,11 +891,17 @@ static int wu_clone_child(const wu_spawn_config *c, void *shared, struct wu_hand
 static int wu_read_child_message(int err_r, struct wu_child_error *ce) {
     memset(ce, 0, sizeof *ce);
     size_t got = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long deadline = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 + WU_SETUP_TIMEOUT_MS;
     while (got < sizeof *ce) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long left = deadline - ((long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+        if (left <= 0) return -1;
         struct pollfd pe = {.fd = err_r, .events = POLLIN};
-        int pr = poll(&pe, 1, WU_SETUP_TIMEOUT_MS);
+        int pr = poll(&pe, 1, (int)left);
         if (pr < 0 && errno == EINTR) continue;
-        if (pr == 0) return -1;
+        if (pr <= 0) return -1;
         ssize_t n = read(err_r, (char *)ce + got, sizeof *ce - got);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
@@ -912,17 +943,16 @@ static void wu_result_init(wu_spawn_result *res) {
 
 // MARK: - Prepare, then start
 
-/// Room for the unit's config: argv and envp as large as execve takes.
-#define WU_SHARED_SIZE (4u << 20)
-
 int wu_sandbox_prepare(const wu_spawn_config *c, wu_prepared *p, wu_spawn_result *res) {
     wu_result_init(res);
     memset(p, 0, sizeof *p);
     p->pid = p->pidfd = p->status_fd = p->error_fd = p->sync_fd = p->socket_fd = -1;
-    void *shared = mmap(NULL, WU_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (shared == MAP_FAILED) { wu_fail(res, WU_STAGE_PIPE, errno, "shared config"); return -1; }
+    void *shared = NULL;
     struct wu_handles h;
-    if (wu_clone_child(c, shared, &h, res) < 0) { munmap(shared, WU_SHARED_SIZE); return -1; }
+    if (wu_clone_child(c, &shared, &h, res) < 0) {
+        if (shared) munmap(shared, WU_SHARED_SIZE);
+        return -1;
+    }
     p->pid = (int)h.pid;
     p->pidfd = h.pidfd;
     p->status_fd = h.stat_r;
@@ -1044,12 +1074,14 @@ int wu_sandbox_start(wu_prepared *p, const wu_spawn_config *c, wu_spawn_result *
         .pid = p->pid, .pidfd = p->pidfd, .err_r = p->error_fd, .sync_w = p->sync_fd, .stat_r = p->status_fd, .sock = p->socket_fd,
     };
     struct wu_arena arena = {.base = p->shared, .size = p->shared_size, .used = 0};
+    // Consumed: everything moves to `h` (and on to `res`), nothing is left to discard twice.
+    memset(p, 0, sizeof *p);
+    p->pid = p->pidfd = p->status_fd = p->error_fd = p->sync_fd = p->socket_fd = -1;
     int passed[WU_MAX_PASSED];
     int npassed = 0;
     // The init reads the config from the start of the region.
     wu_spawn_config *u = wu_copy_unit(&arena, c, passed, &npassed);
-    munmap(p->shared, p->shared_size);
-    p->shared = NULL;
+    munmap(arena.base, arena.size);
     if (!u) return wu_give_up(&h, res, WU_STAGE_START, E2BIG, "the unit's arguments and environment do not fit a prepared sandbox");
 
     char byte = 'u';
@@ -1072,7 +1104,7 @@ int wu_sandbox_start(wu_prepared *p, const wu_spawn_config *c, wu_spawn_result *
     memcpy(CMSG_DATA(cm), passed, sizeof(int) * (size_t)npassed);
     ssize_t n;
     do { n = sendmsg(h.sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    if (n != 1) return wu_give_up(&h, res, WU_STAGE_START, errno ? errno : EPIPE, "passing the unit to its sandbox");
+    if (n != 1) return wu_give_up(&h, res, WU_STAGE_START, n < 0 ? errno : EPIPE, "passing the unit to its sandbox");
     return wu_finish_spawn(&h, c->seccomp_listener, res);
 }
 
@@ -1086,11 +1118,19 @@ void wu_sandbox_discard(wu_prepared *p) {
 }
 
 int wu_open_tree(const char *path, int writable) {
-    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-    if (fd < 0) return -1;
+    // The path itself, never what a final symlink there points to.
+    int at = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (at < 0) return -1;
+    int fd = (int)syscall(SYS_open_tree, at, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+    int saved = errno;
+    close(at);
+    if (fd < 0) { errno = saved; return -1; }
+    // A copy keeps its source's propagation: private, so that no mount event passes between the
+    // host and the sandbox (a sandbox made at start gets the same from making / private).
     struct mount_attr attr;
     memset(&attr, 0, sizeof attr);
     attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (writable ? 0 : MOUNT_ATTR_RDONLY);
+    attr.propagation = MS_PRIVATE;
     if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
         int e = errno;
         close(fd);

@@ -51,4 +51,23 @@ import WUProtocol
         try await Task.sleep(for: .milliseconds(200))
         #expect(sandbox.preparedCount == 0)
     }
+
+    /// The unit's directories are private mounts in both kinds of sandbox: no mount event passes
+    /// between the host and the unit, even from a host mount that propagates (shared).
+    @Test(.enabled(if: isRoot, "needs root for mounts"), arguments: SandboxMode.allCases) func theUnitsDirectoriesArePrivateMounts(_ mode: SandboxMode) async throws {
+        let h = try Harness("prep-private", mode: mode)
+        defer { h.close() }
+        let shared = try h.directory("shared")
+        #expect(mount("tmpfs", shared, "tmpfs", 0, "size=4m") == 0)
+        defer { umount2(shared, Int32(MNT_DETACH)) }
+        #expect(mount(nil, shared, nil, UInt(MS_SHARED), nil) == 0)
+        let out = shared + "/out"
+        try FileSystem.makeDirectories(out, mode: 0o755)
+        #expect(FileSystem.readText("/proc/self/mountinfo")?.contains("shared:") == true, "the bait: a shared host mount")
+        let r = try await h.run(["/bin/sh", "-c", "echo WU-MARKER; grep ' /out ' /proc/self/mountinfo"], out: out)
+        #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
+        let line = r.usage.stdoutTail.split(separator: "\n").dropFirst().first.map(String.init) ?? ""
+        #expect(line.contains(" /out "), "\(r.usage.stdoutTail)")
+        #expect(!line.contains("shared:"), "\(line)")
+    }
 }

@@ -25,6 +25,8 @@ final class PreparedSandboxes: Sendable {
     private struct State: @unchecked Sendable {  // Prepared values, under the mutex
         var idle: [Prepared] = []
         var closed = false
+        /// Being prepared right now (its cgroup is claimed under the cap).
+        var preparing = false
     }
 
     private let state = Mutex(State())
@@ -40,9 +42,19 @@ final class PreparedSandboxes: Sendable {
         SandboxPreparer.shared.refill(self)
     }
 
-    /// A prepared sandbox if one is ready.
+    /// A prepared sandbox if one is ready. One whose init died while it waited (killed from
+    /// outside, say) is discarded, not handed out.
     func take() -> Prepared? {
-        state.withLock { $0.idle.isEmpty ? nil : $0.idle.removeFirst() }
+        while var p = state.withLock({ $0.idle.isEmpty ? nil : $0.idle.removeFirst() }) {
+            var watch = [
+                pollfd(fd: p.shell.pidfd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: p.shell.error_fd, events: Int16(POLLIN), revents: 0),
+            ]
+            if poll(&watch, 2, 0) == 0 { return p }
+            wu_sandbox_discard(&p.shell)
+            p.unitGroup?.release()
+        }
+        return nil
     }
 
     /// Prepares the next in the background. Called when a unit has ended, not when it takes its
@@ -57,10 +69,12 @@ final class PreparedSandboxes: Sendable {
     /// The ready ones' inits (host pid) and host base ids, for tests.
     var ready: [(initPID: Int32, hostBase: UInt32)] { state.withLock { $0.idle.map { ($0.shell.pid, $0.identity.hostBase) } } }
 
-    /// Discards every idle sandbox and prepares no more (before the cap is removed).
+    /// Discards every idle sandbox and prepares no more (before the cap is removed): waits for one
+    /// being prepared (at most its setup's 60 s bound), which is then discarded too.
     func close() {
+        state.withLock { $0.closed = true }
+        while state.withLock({ $0.preparing }) { usleep(1000) }
         let idle = state.withLock { s in
-            s.closed = true
             defer { s.idle = [] }
             return s.idle
         }
@@ -74,9 +88,16 @@ final class PreparedSandboxes: Sendable {
     /// next unit to end asks again. Meanwhile units get sandboxes made at their start, whose
     /// errors say what is wrong.
     fileprivate func fill() {
-        while state.withLock({ !$0.closed && $0.idle.count < depth }) {
-            guard var p = try? Self.prepare(profile, cap: cap) else { return }
+        while state.withLock({ s in
+            s.preparing = !s.closed && s.idle.count < depth
+            return s.preparing
+        }) {
+            guard var p = try? Self.prepare(profile, cap: cap) else {
+                state.withLock { $0.preparing = false }
+                return
+            }
             let kept = state.withLock { s in
+                s.preparing = false
                 guard !s.closed else { return false }
                 s.idle.append(p)
                 return true
