@@ -37,8 +37,8 @@ struct UnitIdentity: Sendable {
     var gidMap: String { rootless ? "0 \(getegid()) 1\n" : "0 \(hostBase) 65536\n" }
 }
 
-/// The part of a spawn's config that does not depend on the unit: namespaces, id maps, cgroups,
-/// the root and its mounts, hostname, loopback.
+/// The part of a spawn's config that does not depend on the unit (namespaces, id maps, cgroups,
+/// the root and its mounts, hostname, loopback), and the call that starts a sandbox with it.
 struct SandboxSetup {
     private let rootDir: String
     private let hostname: String
@@ -51,7 +51,7 @@ struct SandboxSetup {
     static let namespaces = Int32(WU_NS_USER | WU_NS_PID | WU_NS_MOUNT | WU_NS_NET | WU_NS_UTS | WU_NS_IPC | WU_NS_CGROUP)
     static let capLastCap = Int32(FileSystem.readText("/proc/sys/kernel/cap_last_cap")?.trimmingWhitespace() ?? "") ?? 63
 
-    init(_ profile: SandboxProfile, identity: UnitIdentity, group: Cgroup?, strings: CStrings) throws(SandboxError) {
+    private init(_ profile: SandboxProfile, identity: UnitIdentity, group: Cgroup?, strings: CStrings) throws(SandboxError) {
         self.rootDir = try UnitExecution.rootDirectory()
         self.hostname = profile.hostname
         self.identity = identity
@@ -68,13 +68,13 @@ struct SandboxSetup {
         }
     }
 
-    mutating func closeDescriptors() {
+    private mutating func closeDescriptors() {
         for fd in selfFDs { close(fd) }
         selfFDs = []
     }
 
     /// Sets the setup's fields of `config`; `mounts` (and the descriptors) must outlive the spawn.
-    func fill(_ config: inout wu_spawn_config, mounts: UnsafeMutableBufferPointer<wu_mount>) {
+    private func fill(_ config: inout wu_spawn_config, mounts: UnsafeMutableBufferPointer<wu_mount>) {
         config.root_dir = strings.make(rootDir)
         config.root_options = strings.make("size=1m,nr_inodes=4096,mode=0755")
         config.mounts = UnsafePointer(mounts.baseAddress)
