@@ -943,10 +943,25 @@ static void wu_result_init(wu_spawn_result *res) {
 
 // MARK: - Prepare, then start
 
-int wu_sandbox_prepare(const wu_spawn_config *c, wu_prepared *p, wu_spawn_result *res) {
-    wu_result_init(res);
+/// A prepared sandbox that holds nothing.
+static void wu_prepared_clear(wu_prepared *p) {
     memset(p, 0, sizeof *p);
     p->pid = p->pidfd = p->status_fd = p->error_fd = p->sync_fd = p->socket_fd = -1;
+}
+
+/// Moves everything `p` holds into handles (and `*shared`), leaving `p` holding nothing.
+static struct wu_handles wu_take_handles(wu_prepared *p, void *_Nullable *_Nonnull shared) {
+    struct wu_handles h = {
+        .pid = p->pid, .pidfd = p->pidfd, .err_r = p->error_fd, .sync_w = p->sync_fd, .stat_r = p->status_fd, .sock = p->socket_fd,
+    };
+    *shared = p->shared;
+    wu_prepared_clear(p);
+    return h;
+}
+
+int wu_sandbox_prepare(const wu_spawn_config *c, wu_prepared *p, wu_spawn_result *res) {
+    wu_result_init(res);
+    wu_prepared_clear(p);
     void *shared = NULL;
     struct wu_handles h;
     if (wu_clone_child(c, &shared, &h, res) < 0) {
@@ -960,7 +975,6 @@ int wu_sandbox_prepare(const wu_spawn_config *c, wu_prepared *p, wu_spawn_result
     p->sync_fd = h.sync_w;
     p->socket_fd = h.sock;
     p->shared = shared;
-    p->shared_size = WU_SHARED_SIZE;
     return 0;
 }
 
@@ -1070,13 +1084,10 @@ static wu_spawn_config *_Nullable wu_copy_unit(struct wu_arena *a, const wu_spaw
 int wu_sandbox_start(wu_prepared *p, const wu_spawn_config *c, wu_spawn_result *res) {
     if (wu_sandbox_await_ready(p, res) < 0) return -1;
     wu_result_init(res);
-    struct wu_handles h = {
-        .pid = p->pid, .pidfd = p->pidfd, .err_r = p->error_fd, .sync_w = p->sync_fd, .stat_r = p->status_fd, .sock = p->socket_fd,
-    };
-    struct wu_arena arena = {.base = p->shared, .size = p->shared_size, .used = 0};
     // Consumed: everything moves to `h` (and on to `res`), nothing is left to discard twice.
-    memset(p, 0, sizeof *p);
-    p->pid = p->pidfd = p->status_fd = p->error_fd = p->sync_fd = p->socket_fd = -1;
+    void *shared = NULL;
+    struct wu_handles h = wu_take_handles(p, &shared);
+    struct wu_arena arena = {.base = shared, .size = WU_SHARED_SIZE, .used = 0};
     int passed[WU_MAX_PASSED];
     int npassed = 0;
     // The init reads the config from the start of the region.
@@ -1109,12 +1120,11 @@ int wu_sandbox_start(wu_prepared *p, const wu_spawn_config *c, wu_spawn_result *
 }
 
 void wu_sandbox_discard(wu_prepared *p) {
-    if (p->pidfd >= 0) wu_abandon(p->pidfd);
-    int fds[4] = {p->status_fd, p->error_fd, p->sync_fd, p->socket_fd};
-    for (int i = 0; i < 4; i++) if (fds[i] >= 0) close(fds[i]);
-    if (p->shared) munmap(p->shared, p->shared_size);
-    memset(p, 0, sizeof *p);
-    p->pid = p->pidfd = p->status_fd = p->error_fd = p->sync_fd = p->socket_fd = -1;
+    void *shared = NULL;
+    struct wu_handles h = wu_take_handles(p, &shared);
+    if (h.pidfd >= 0) wu_abandon(h.pidfd);
+    wu_close_handles(&h);
+    if (shared) munmap(shared, WU_SHARED_SIZE);
 }
 
 int wu_open_tree(const char *path, int writable) {

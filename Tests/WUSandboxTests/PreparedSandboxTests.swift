@@ -16,8 +16,7 @@ import WUProtocol
         let sandbox = try h.sandbox(SandboxProfile.load(named: "default"))
         let first = try await sandbox.run(Self.request)
         // The next one is prepared after the first unit ended.
-        let deadline = Monotonic.nowMs() + 10_000
-        while sandbox.preparedCount < 1 && Monotonic.nowMs() < deadline { usleep(1000) }
+        Harness.awaitPrepared(sandbox)
         let second = try await sandbox.run(Self.request)
         for r in [first, second] {
             #expect(r.wasPrepared)

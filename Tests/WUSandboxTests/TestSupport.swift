@@ -46,12 +46,15 @@ final class Harness: @unchecked Sendable {  // used by one test at a time (suite
     func sandbox(_ profile: SandboxProfile) throws -> Sandbox {
         let sandbox = try Sandbox(profile: profile, cap: cap, prepareAhead: mode == .prepared ? 1 : 0)
         sandboxes.append(sandbox)
-        if mode == .prepared {
-            let deadline = Monotonic.nowMs() + 10_000
-            while sandbox.preparedCount < 1 && Monotonic.nowMs() < deadline { usleep(1000) }
-            #expect(sandbox.preparedCount == 1, "no sandbox was prepared within 10 s")
-        }
+        if mode == .prepared { Harness.awaitPrepared(sandbox) }
         return sandbox
+    }
+
+    /// Waits (at most 10 s) until `sandbox` has a sandbox prepared.
+    static func awaitPrepared(_ sandbox: Sandbox) {
+        let deadline = Monotonic.nowMs() + 10_000
+        while sandbox.preparedCount < 1 && Monotonic.nowMs() < deadline { usleep(1000) }
+        #expect(sandbox.preparedCount == 1, "no sandbox was prepared within 10 s")
     }
 
     /// A fresh, empty directory under the work directory.

@@ -217,7 +217,6 @@ typedef struct wu_prepared {
     int socket_fd;
     /// A MAP_SHARED region, at the same address in the init, the unit's config is copied into.
     void *_Nullable shared;
-    size_t shared_size;
     /// Non-zero once the init has reported it waits for the unit.
     int ready;
 } wu_prepared;

@@ -20,6 +20,12 @@ final class PreparedSandboxes: Sendable {
         var shell: wu_prepared
         let identity: UnitIdentity
         let unitGroup: UnitCgroup?
+
+        /// Kills its init and frees its cgroup: for one no unit will take.
+        mutating func discard() {
+            wu_sandbox_discard(&shell)
+            unitGroup?.release()
+        }
     }
 
     private struct State: @unchecked Sendable {  // Prepared values, under the mutex
@@ -51,8 +57,7 @@ final class PreparedSandboxes: Sendable {
                 pollfd(fd: p.shell.error_fd, events: Int16(POLLIN), revents: 0),
             ]
             if poll(&watch, 2, 0) == 0 { return p }
-            wu_sandbox_discard(&p.shell)
-            p.unitGroup?.release()
+            p.discard()
         }
         return nil
     }
@@ -78,10 +83,7 @@ final class PreparedSandboxes: Sendable {
             defer { s.idle = [] }
             return s.idle
         }
-        for var p in idle {
-            wu_sandbox_discard(&p.shell)
-            p.unitGroup?.release()
-        }
+        for var p in idle { p.discard() }
     }
 
     /// On the preparer's thread: prepares until `depth` are ready. A failure ends this round; the
@@ -103,8 +105,7 @@ final class PreparedSandboxes: Sendable {
                 return true
             }
             if !kept {
-                wu_sandbox_discard(&p.shell)
-                p.unitGroup?.release()
+                p.discard()
             }
         }
     }

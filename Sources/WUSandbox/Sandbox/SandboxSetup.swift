@@ -73,7 +73,8 @@ struct SandboxSetup {
         selfFDs = []
     }
 
-    /// Sets the setup's fields of `config`; `mounts` (and the descriptors) must outlive the spawn.
+    /// Sets the fields of `config` that wu_sandbox_prepare reads (the unit's ids and everything
+    /// after them are wu_sandbox_start's); `mounts` (and the descriptors) must outlive the call.
     private func fill(_ config: inout wu_spawn_config, mounts: UnsafeMutableBufferPointer<wu_mount>) {
         config.root_dir = strings.make(rootDir)
         config.root_options = strings.make("size=1m,nr_inodes=4096,mode=0755")
@@ -84,13 +85,10 @@ struct SandboxSetup {
         config.uid_map = strings.make(identity.uidMap)
         config.gid_map = strings.make(identity.gidMap)
         config.setgroups = strings.make(identity.rootless ? "deny" : "allow")
-        config.uid = identity.unitUID
-        config.gid = identity.unitUID
         config.setup_uid = 0
         config.setup_gid = 0
         config.cgroup_procs = parentProcs.isEmpty ? nil : UnsafePointer(strings.array(parentProcs))
         config.cgroup_count = Int32(parentProcs.count)
-        config.cap_last_cap = Self.capLastCap
         config.loopback_up = 1
         config.cgroup_self_fds = strings.integers(selfFDs)
         config.cgroup_self_fd_count = Int32(selfFDs.count)
