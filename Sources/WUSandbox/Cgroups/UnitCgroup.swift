@@ -49,13 +49,13 @@ struct UnitCgroup {
     /// - Parameter name: The v2 group's name.
     static func claim(under cap: Cgroup, name: String, limits: Cgroup.Limits) throws(SandboxError) -> UnitCgroup {
         let hierarchy = cap.hierarchy
-        guard hierarchy.version == .v1, let lockRoot = hierarchy.v1Mounts["memory"] else {
+        guard hierarchy.version == .v1, hierarchy.v1Mounts["memory"] != nil else {
             let group = try Cgroup.create(hierarchy, relativePath: cap.relativePath + "/" + name, limits: limits)
             return UnitCgroup(group: group, lockFD: -1, oomKillsBefore: 0)
         }
         for i in 0..<maxSlots {
             let group = Cgroup(hierarchy: hierarchy, relativePath: cap.relativePath + "/slot-\(i)")
-            let lockPath = lockRoot + "/" + group.relativePath
+            let lockPath = group.dir("memory")!
             var fd = open(lockPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if fd < 0 && errno == ENOENT {
                 for d in group.directories where mkdir(d, 0o755) != 0 && errno != EEXIST {
