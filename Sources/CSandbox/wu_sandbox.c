@@ -814,8 +814,14 @@ static int wu_clone_child(const wu_spawn_config *c, void *_Nullable *_Nonnull sh
     if (c->namespaces & WU_NS_IPC) flags |= CLONE_NEWIPC;
     // CLONE_NEWCGROUP is not here on purpose: the child enters it after joining its cgroups.
 
-    uintptr_t area[4];
-    wu_arg_env_area(area);
+    //    Where the runner's argv and environment strings are (the init wipes its copy). Fixed for
+    //    the process's life, so read once (under the lock).
+    static uintptr_t area[4];
+    static int area_known = 0;
+    if (!area_known) {
+        wu_arg_env_area(area);
+        area_known = 1;
+    }
 
     int pidfd = -1;
     struct wu_clone_args args;
