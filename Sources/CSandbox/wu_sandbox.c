@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 
-int wu_sandbox_abi_version(void) { return 4; }
+int wu_sandbox_abi_version(void) { return 5; }
 
 // MARK: - Small async-signal-safe helpers (no allocation)
 
@@ -185,8 +185,9 @@ struct wu_child_fds {
     int err_w;
     int sync_r;
     int status_w;
-    /// seccomp_listener only (-1 otherwise): the init's end of a socketpair, on which it passes
-    /// the unit's listener to the parent once the unit has exec'd.
+    /// The init's end of a socketpair: its setup and its unit arrive on it (wu_sandbox_configure,
+    /// wu_sandbox_start); with seccomp_listener it passes the unit's listener back once the unit
+    /// has exec'd.
     int listener_sock;
     /// The runner's argument and environment strings ([start, end) in /proc/self/stat).
     uintptr_t arg_start, arg_end, env_start, env_end;
@@ -194,8 +195,14 @@ struct wu_child_fds {
     void *shared;
 };
 
-/// The most descriptors wu_sandbox_start passes: stdin, stdout, stderr and the late mounts.
+/// The most descriptors one hand-over passes (wu_sandbox_configure: the v1 cgroups;
+/// wu_sandbox_start: stdin, stdout, stderr and the late mounts).
 #define WU_MAX_PASSED 16
+
+/// The region shared with the init: the unit's config (wu_sandbox_start) from its start, argv and
+/// envp as large as execve takes; the profile's part (wu_sandbox_configure) from WU_SETUP_OFFSET.
+#define WU_SHARED_SIZE (4u << 20)
+#define WU_SETUP_OFFSET (3u << 20)
 
 /// Applies one mount-plan entry under `root` (the new root, before pivot_root).
 static int wu_apply_mount(const char *root, const wu_mount *m, int err_fd) {
@@ -363,14 +370,10 @@ static int wu_close_all_but(int *keep, int n) {
 /// unit's part (its config, copied into the shared region; its descriptors, on the socket), and
 /// makes the unit's late mounts. EOF instead means the sandbox was discarded. Returns the config
 /// the rest of the setup follows.
-static const wu_spawn_config *wu_await_unit(int efd, int sock, void *shared) {
-    struct wu_child_error ready;
-    memset(&ready, 0, sizeof ready);
-    ready.stage = WU_STAGE_READY;
-    ssize_t w;
-    do { w = write(efd, &ready, sizeof ready); } while (w < 0 && errno == EINTR);
-    if (w != (ssize_t)sizeof ready) _exit(127);
-
+/// Receives one hand-over from the parent: a byte and at most WU_MAX_PASSED descriptors
+/// (SCM_RIGHTS, close-on-exec) into `got`. Returns their count; EOF (the sandbox was discarded, or
+/// the parent died) ends the init quietly.
+static int wu_receive_hand_over(int efd, int sock, int stage, int got[WU_MAX_PASSED]) {
     char byte;
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
     union {
@@ -386,15 +389,57 @@ static const wu_spawn_config *wu_await_unit(int efd, int sock, void *shared) {
     ssize_t n;
     do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
     if (n <= 0) _exit(0);
-    if (msg.msg_flags & MSG_CTRUNC) wu_child_fail(efd, WU_STAGE_START, E2BIG, "too many descriptors");
-    int got[WU_MAX_PASSED];
+    if (msg.msg_flags & MSG_CTRUNC) wu_child_fail(efd, stage, E2BIG, "too many descriptors");
     int count = 0;
     struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
     if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len >= CMSG_LEN(0)) {
         count = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        if (count > WU_MAX_PASSED) wu_child_fail(efd, WU_STAGE_START, E2BIG, "too many descriptors");
+        if (count > WU_MAX_PASSED) wu_child_fail(efd, stage, E2BIG, "too many descriptors");
         memcpy(got, CMSG_DATA(cm), sizeof(int) * (size_t)count);
     }
+    return count;
+}
+
+/// Replaces each index in `slots` (into the `count` descriptors `got`) by its descriptor. Every
+/// index must be in range and used once; a negative one is kept where `optional` allows.
+static void wu_resolve_indices(int efd, int stage, int *slots[], int nslots, const int got[], int count, int optional) {
+    int used[WU_MAX_PASSED];
+    memset(used, 0, sizeof used);
+    for (int i = 0; i < nslots; i++) {
+        int index = *slots[i];
+        if (index < 0 && i == optional) continue;
+        if (index < 0 || index >= count || used[index]) wu_child_fail(efd, stage, EBADF, "descriptor index");
+        used[index] = 1;
+        *slots[i] = got[index];
+    }
+}
+
+/// The wait after the clone: the profile's part of the config, copied by wu_sandbox_configure
+/// into the shared region once our id maps (and v2 cgroups) are written, and the cgroup v1
+/// `tasks` descriptors we join through. Returns the config the setup follows up to READY.
+static wu_spawn_config *wu_await_setup(int efd, int sock, void *region) {
+    int got[WU_MAX_PASSED];
+    int count = wu_receive_hand_over(efd, sock, WU_STAGE_SYNC, got);
+    wu_spawn_config *c = region;
+    if (c->cgroup_self_fd_count < 0 || c->cgroup_self_fd_count > WU_MAX_PASSED || c->cgroup_self_fd_count != count)
+        wu_child_fail(efd, WU_STAGE_SYNC, EBADF, "cgroup descriptors");
+    int *slots[WU_MAX_PASSED];
+    int *fds = (int *)c->cgroup_self_fds;
+    for (int i = 0; i < count; i++) slots[i] = &fds[i];
+    wu_resolve_indices(efd, WU_STAGE_SYNC, slots, count, got, count, -1);
+    return c;
+}
+
+static const wu_spawn_config *wu_await_unit(int efd, int sock, void *shared) {
+    struct wu_child_error ready;
+    memset(&ready, 0, sizeof ready);
+    ready.stage = WU_STAGE_READY;
+    ssize_t w;
+    do { w = write(efd, &ready, sizeof ready); } while (w < 0 && errno == EINTR);
+    if (w != (ssize_t)sizeof ready) _exit(127);
+
+    int got[WU_MAX_PASSED];
+    int count = wu_receive_hand_over(efd, sock, WU_STAGE_START, got);
 
     //    Descriptors in the copied config are indices into what was passed.
     wu_spawn_config *u = shared;
@@ -408,15 +453,7 @@ static const wu_spawn_config *wu_await_unit(int efd, int sock, void *shared) {
     for (int i = 0; i < u->late_mount_count; i++) {
         if (late[i].kind == WU_MOUNT_ATTACH) slots[nslots++] = &late[i].fd;
     }
-    int used[WU_MAX_PASSED];
-    memset(used, 0, sizeof used);
-    for (int i = 0; i < nslots; i++) {
-        int index = *slots[i];
-        if (index < 0 && i == 0) continue; // stdin may be /dev/null
-        if (index < 0 || index >= count || used[index]) wu_child_fail(efd, WU_STAGE_START, EBADF, "descriptor index");
-        used[index] = 1;
-        *slots[i] = got[index];
-    }
+    wu_resolve_indices(efd, WU_STAGE_START, slots, nslots, got, count, 0); // stdin (slot 0) may be /dev/null
     for (int i = 0; i < u->late_mount_count; i++) {
         if (wu_apply_mount("", &late[i], efd) < 0) wu_child_fail(efd, WU_STAGE_MOUNT, errno, late[i].target);
         if (late[i].kind == WU_MOUNT_ATTACH) close(late[i].fd);
@@ -424,25 +461,15 @@ static const wu_spawn_config *wu_await_unit(int efd, int sock, void *shared) {
     return u;
 }
 
-_Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds) {
+_Noreturn static void wu_child(int namespaces, struct wu_child_fds fds) {
     int efd = fds.err_w;
 
     // 0. This is a copy of the runner: it holds every descriptor the runner had at the clone,
     //    other units' pipes, pidfds and seccomp listeners among them. The init never execs, so
     //    close-on-exec would never close them: close all but ours now. (A copy of another
     //    spawn's error pipe kept here would also stall that spawn until this unit ends.)
-    int keep[40];
-    int nkeep = 0;
-    keep[nkeep++] = fds.err_w;
-    keep[nkeep++] = fds.sync_r;
-    keep[nkeep++] = fds.status_w;
-    keep[nkeep++] = fds.listener_sock;
-    keep[nkeep++] = c->stdin_fd;
-    keep[nkeep++] = c->stdout_fd;
-    keep[nkeep++] = c->stderr_fd;
-    if (c->cgroup_self_fd_count > 32) wu_child_fail(efd, WU_STAGE_CLOSE_RANGE, E2BIG, "too many cgroup descriptors");
-    for (int i = 0; i < c->cgroup_self_fd_count; i++) keep[nkeep++] = c->cgroup_self_fds[i];
-    if (wu_close_all_but(keep, nkeep) < 0) wu_child_fail(efd, WU_STAGE_CLOSE_RANGE, errno, "close inherited");
+    int keep[4] = {fds.err_w, fds.sync_r, fds.status_w, fds.listener_sock};
+    if (wu_close_all_but(keep, 4) < 0) wu_child_fail(efd, WU_STAGE_CLOSE_RANGE, errno, "close inherited");
 
     // The init must die with the thread that spawned it (the runner's unit thread): if the runner
     // dies while setting up, nothing is left behind. Armed again after the uid change, which
@@ -463,21 +490,26 @@ _Noreturn static void wu_child(const wu_spawn_config *c, struct wu_child_fds fds
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) wu_child_fail(efd, WU_STAGE_SIGNALS, errno, NULL);
     if (setsid() < 0) wu_child_fail(efd, WU_STAGE_SETSID, errno, NULL);
 
-    //    Join the v1 cgroups ourselves, before anything else is charged (see cgroup_self_fds).
+    //    The network namespace is made here, not by the clone: its setup (a loopback device,
+    //    hundreds of sysctl entries) is the costliest part of the spawn, and the clone's caller
+    //    would wait for it. Made here it runs while the caller loads the profile and claims the
+    //    unit's cgroup (wu_sandbox_clone returns at once). We hold every capability in our new
+    //    user namespace (as its first process), which owns it, exactly as with CLONE_NEWNET.
+    if ((namespaces & WU_NS_NET) && unshare(CLONE_NEWNET) < 0) wu_child_fail(efd, WU_STAGE_NET_NS, errno, NULL);
+
+    // 2. Wait for the setup (wu_sandbox_configure): the profile's part of the config, sent once
+    //    the parent has written uid_map/gid_map (before that our ids are unmapped) and any v2
+    //    cgroups. EOF means the parent gave up or died.
+    const wu_spawn_config *c = wu_await_setup(efd, fds.listener_sock, (char *)fds.shared + WU_SETUP_OFFSET);
+    if (c->namespaces != namespaces) wu_child_fail(efd, WU_STAGE_SYNC, EINVAL, "namespaces differ from the clone's");
+
+    //    Join the v1 cgroups ourselves, before our setup is charged (see cgroup_self_fds).
     for (int i = 0; i < c->cgroup_self_fd_count; i++) {
         ssize_t w;
         do { w = write(c->cgroup_self_fds[i], "0\n", 2); } while (w < 0 && errno == EINTR);
         if (w != 2) wu_child_fail(efd, WU_STAGE_CGROUP, w < 0 ? errno : EIO, "join own cgroup");
     }
     for (int i = 0; i < c->cgroup_self_fd_count; i++) close(c->cgroup_self_fds[i]);
-
-    // 2. Wait until the parent has written uid_map/gid_map and put us in every cgroup. Before
-    //    that our ids are unmapped and our usage would be charged to the runner. EOF means the
-    //    parent gave up or died.
-    char byte;
-    ssize_t r;
-    do { r = read(fds.sync_r, &byte, 1); } while (r < 0 && errno == EINTR);
-    if (r != 1) wu_child_fail(efd, WU_STAGE_SYNC, r < 0 ? errno : EPIPE, NULL);
 
     //    A cgroup namespace entered only now, so the unit's cgroup root is its own cgroup.
     if ((c->namespaces & WU_NS_CGROUP) && unshare(CLONE_NEWCGROUP) < 0)
@@ -768,12 +800,9 @@ static int wu_give_up(struct wu_handles *h, wu_spawn_result *res, int stage, int
     return -1;
 }
 
-/// Clones the child (into wu_child) and does the parent's half of its setup: id maps, v2
-/// cgroups, then the sync byte. Returns 0 with `h` filled, or -1 (nothing left running).
-/// Room for the unit's config: argv and envp as large as execve takes.
-#define WU_SHARED_SIZE (4u << 20)
-
-static int wu_clone_child(const wu_spawn_config *c, void *_Nullable *_Nonnull shared_out, struct wu_handles *h, wu_spawn_result *res) {
+/// Clones the child (into wu_child, which then waits for its setup). Returns 0 with `h` filled,
+/// or -1 (nothing left running).
+static int wu_clone_child(int namespaces, void *_Nullable *_Nonnull shared_out, struct wu_handles *h, wu_spawn_result *res) {
     h->pid = -1;
     h->pidfd = -1;
     h->err_r = h->sync_w = h->stat_r = h->sock = -1;
@@ -806,12 +835,12 @@ static int wu_clone_child(const wu_spawn_config *c, void *_Nullable *_Nonnull sh
     }
 
     uint64_t flags = CLONE_PIDFD;
-    if (c->namespaces & WU_NS_USER) flags |= CLONE_NEWUSER;
-    if (c->namespaces & WU_NS_PID) flags |= CLONE_NEWPID;
-    if (c->namespaces & WU_NS_MOUNT) flags |= CLONE_NEWNS;
-    if (c->namespaces & WU_NS_NET) flags |= CLONE_NEWNET;
-    if (c->namespaces & WU_NS_UTS) flags |= CLONE_NEWUTS;
-    if (c->namespaces & WU_NS_IPC) flags |= CLONE_NEWIPC;
+    if (namespaces & WU_NS_USER) flags |= CLONE_NEWUSER;
+    if (namespaces & WU_NS_PID) flags |= CLONE_NEWPID;
+    if (namespaces & WU_NS_MOUNT) flags |= CLONE_NEWNS;
+    // CLONE_NEWNET neither: the child makes its network namespace itself (see wu_child).
+    if (namespaces & WU_NS_UTS) flags |= CLONE_NEWUTS;
+    if (namespaces & WU_NS_IPC) flags |= CLONE_NEWIPC;
     // CLONE_NEWCGROUP is not here on purpose: the child enters it after joining its cgroups.
 
     //    Where the runner's argv and environment strings are (the init wipes its copy). Fixed for
@@ -845,7 +874,7 @@ static int wu_clone_child(const wu_spawn_config *c, void *_Nullable *_Nonnull sh
             .arg_start = area[0], .arg_end = area[1], .env_start = area[2], .env_end = area[3],
             .shared = shared,
         };
-        wu_child(c, fds);
+        wu_child(namespaces, fds);
     }
     int clone_errno = errno;
     (void)madvise(shared, WU_SHARED_SIZE, MADV_DONTFORK);
@@ -869,26 +898,6 @@ static int wu_clone_child(const wu_spawn_config *c, void *_Nullable *_Nonnull sh
     *shared_out = shared;
     h->pid = pid;
     h->pidfd = pidfd;
-
-    char path[64];
-    if (c->namespaces & WU_NS_USER) {
-        snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
-        if (wu_write_file(path, c->uid_map) < 0) return wu_give_up(h, res, WU_STAGE_UID_MAP, errno, NULL);
-        snprintf(path, sizeof path, "/proc/%ld/setgroups", pid);
-        if (wu_write_file(path, c->setgroups) < 0) return wu_give_up(h, res, WU_STAGE_SETGROUPS_FILE, errno, NULL);
-        snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
-        if (wu_write_file(path, c->gid_map) < 0) return wu_give_up(h, res, WU_STAGE_GID_MAP, errno, NULL);
-    }
-    if (c->cgroup_procs) {
-        char num[32];
-        snprintf(num, sizeof num, "%ld\n", pid);
-        for (int i = 0; i < c->cgroup_count; i++) {
-            if (wu_write_file(c->cgroup_procs[i], num) < 0) return wu_give_up(h, res, WU_STAGE_CGROUP, errno, c->cgroup_procs[i]);
-        }
-    }
-    ssize_t w;
-    do { w = write(h->sync_w, "g", 1); } while (w < 0 && errno == EINTR);
-    if (w != 1) return wu_give_up(h, res, WU_STAGE_SYNC, errno, NULL);
     return 0;
 }
 
@@ -965,28 +974,14 @@ static struct wu_handles wu_take_handles(wu_prepared *p, void *_Nullable *_Nonnu
     return h;
 }
 
-int wu_sandbox_prepare(const wu_spawn_config *c, wu_prepared *p, wu_spawn_result *res) {
-    wu_result_init(res);
-    wu_prepared_clear(p);
-    void *shared = NULL;
-    struct wu_handles h;
-    if (wu_clone_child(c, &shared, &h, res) < 0) {
-        if (shared) munmap(shared, WU_SHARED_SIZE);
-        return -1;
-    }
-    p->pid = (int)h.pid;
-    p->pidfd = h.pidfd;
-    p->status_fd = h.stat_r;
-    p->error_fd = h.err_r;
-    p->sync_fd = h.sync_w;
-    p->socket_fd = h.sock;
-    p->shared = shared;
-    return 0;
-}
-
 int wu_sandbox_await_ready(wu_prepared *p, wu_spawn_result *res) {
     if (p->ready) return 0;
     wu_result_init(res);
+    if (!p->configured) {
+        wu_sandbox_discard(p);
+        wu_fail(res, WU_STAGE_SYNC, EINVAL, "the sandbox was never configured (wu_sandbox_configure)");
+        return -1;
+    }
     struct wu_child_error ce;
     int got = wu_read_child_message(p->error_fd, &ce);
     if (got > 0 && ce.stage == WU_STAGE_READY) {
@@ -1034,6 +1029,28 @@ static const char *_Nullable const *_Nullable wu_arena_strings(struct wu_arena *
     return d;
 }
 
+/// Copies `count` mount-plan entries. An ATTACH entry's descriptor is appended to `passed` (at
+/// `*n`, at most WU_MAX_PASSED) and replaced by its index; with no `passed`, an ATTACH entry is
+/// refused. NULL when it does not fit.
+static wu_mount *_Nullable wu_arena_mounts(struct wu_arena *a, const wu_mount *src, int count, int *_Nullable passed, int *n) {
+    wu_mount *m = wu_arena_alloc(a, sizeof *m * (size_t)count);
+    if (!m) return NULL;
+    for (int i = 0; i < count; i++) {
+        const wu_mount *s = &src[i];
+        m[i] = (wu_mount){.kind = s->kind, .optional = s->optional, .fd = -1};
+        m[i].source = wu_arena_string(a, s->source);
+        m[i].data = wu_arena_string(a, s->data);
+        if (!(m[i].target = wu_arena_string(a, s->target))) return NULL;
+        if ((s->source && !m[i].source) || (s->data && !m[i].data)) return NULL;
+        if (s->kind == WU_MOUNT_ATTACH) {
+            if (!passed || *n >= WU_MAX_PASSED) return NULL;
+            passed[*n] = s->fd;
+            m[i].fd = (*n)++;
+        }
+    }
+    return m;
+}
+
 /// The unit's part of `c`, deep-copied into the region, with every descriptor replaced by its
 /// index among `passed` (filled here, at most WU_MAX_PASSED). NULL when it does not fit.
 static wu_spawn_config *_Nullable wu_copy_unit(struct wu_arena *a, const wu_spawn_config *c, int *passed, int *npassed) {
@@ -1070,16 +1087,8 @@ static wu_spawn_config *_Nullable wu_copy_unit(struct wu_arena *a, const wu_spaw
     passed[n] = c->stderr_fd; u->stderr_fd = n++;
     if (c->late_mount_count > 0) {
         if (c->late_mount_count > WU_MAX_PASSED - 3) return NULL;
-        wu_mount *m = wu_arena_alloc(a, sizeof *m * (size_t)c->late_mount_count);
+        wu_mount *m = wu_arena_mounts(a, c->late_mounts, c->late_mount_count, passed, &n);
         if (!m) return NULL;
-        for (int i = 0; i < c->late_mount_count; i++) {
-            const wu_mount *s = &c->late_mounts[i];
-            m[i] = (wu_mount){.kind = s->kind, .optional = s->optional, .fd = -1};
-            m[i].source = wu_arena_string(a, s->source);
-            m[i].data = wu_arena_string(a, s->data);
-            if (!(m[i].target = wu_arena_string(a, s->target))) return NULL;
-            if (s->kind == WU_MOUNT_ATTACH) { passed[n] = s->fd; m[i].fd = n++; }
-        }
         u->late_mounts = m;
         u->late_mount_count = c->late_mount_count;
     }
@@ -1087,21 +1096,47 @@ static wu_spawn_config *_Nullable wu_copy_unit(struct wu_arena *a, const wu_spaw
     return u;
 }
 
-int wu_sandbox_start(wu_prepared *p, const wu_spawn_config *c, wu_spawn_result *res) {
-    if (wu_sandbox_await_ready(p, res) < 0) return -1;
-    wu_result_init(res);
-    // Consumed: everything moves to `h` (and on to `res`), nothing is left to discard twice.
-    void *shared = NULL;
-    struct wu_handles h = wu_take_handles(p, &shared);
-    struct wu_arena arena = {.base = shared, .size = WU_SHARED_SIZE, .used = 0};
-    int passed[WU_MAX_PASSED];
-    int npassed = 0;
-    // The init reads the config from the start of the region.
-    wu_spawn_config *u = wu_copy_unit(&arena, c, passed, &npassed);
-    munmap(arena.base, arena.size);
-    if (!u) return wu_give_up(&h, res, WU_STAGE_START, E2BIG, "the unit's arguments and environment do not fit a prepared sandbox");
+/// The profile's part of `c` (what the init reads from its setup up to READY), deep-copied into
+/// the region, each v1 cgroup descriptor replaced by its index among `passed`. NULL when it does
+/// not fit or holds something only wu_sandbox_start may pass (an ATTACH mount).
+static wu_spawn_config *_Nullable wu_copy_setup(struct wu_arena *a, const wu_spawn_config *c, int *passed, int *npassed) {
+    wu_spawn_config *u = wu_arena_alloc(a, sizeof *u);
+    if (!u) return NULL;
+    memset(u, 0, sizeof *u);
+    u->root_dir = wu_arena_string(a, c->root_dir);
+    u->root_options = wu_arena_string(a, c->root_options);
+    u->hostname = wu_arena_string(a, c->hostname);
+    if (!u->root_dir || !u->root_options || !u->hostname) return NULL;
+    if (c->mount_count > 0) {
+        int none = 0;
+        wu_mount *m = wu_arena_mounts(a, c->mounts, c->mount_count, NULL, &none);
+        if (!m) return NULL;
+        u->mounts = m;
+        u->mount_count = c->mount_count;
+    }
+    u->namespaces = c->namespaces;
+    u->setup_uid = c->setup_uid;
+    u->setup_gid = c->setup_gid;
+    u->loopback_up = c->loopback_up;
+    u->cap_last_cap = c->cap_last_cap;
+    if (c->cgroup_self_fd_count < 0 || c->cgroup_self_fd_count > WU_MAX_PASSED) return NULL;
+    if (c->cgroup_self_fd_count > 0) {
+        int *indices = wu_arena_alloc(a, sizeof(int) * (size_t)c->cgroup_self_fd_count);
+        if (!indices) return NULL;
+        for (int i = 0; i < c->cgroup_self_fd_count; i++) {
+            passed[i] = c->cgroup_self_fds[i];
+            indices[i] = i;
+        }
+        u->cgroup_self_fds = indices;
+    }
+    u->cgroup_self_fd_count = c->cgroup_self_fd_count;
+    *npassed = c->cgroup_self_fd_count;
+    return u;
+}
 
-    char byte = 'u';
+/// Sends one hand-over to the init: `byte` and the `n` descriptors `passed` (SCM_RIGHTS).
+/// Returns 0, or -1 with errno.
+static int wu_send_hand_over(int sock, char byte, const int *passed, int n) {
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
     union {
         struct cmsghdr align;
@@ -1112,16 +1147,109 @@ int wu_sandbox_start(wu_prepared *p, const wu_spawn_config *c, wu_spawn_result *
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)npassed);
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)npassed);
-    memcpy(CMSG_DATA(cm), passed, sizeof(int) * (size_t)npassed);
-    ssize_t n;
-    do { n = sendmsg(h.sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    if (n != 1) return wu_give_up(&h, res, WU_STAGE_START, n < 0 ? errno : EPIPE, "passing the unit to its sandbox");
+    if (n > 0) {
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+        memcpy(CMSG_DATA(cm), passed, sizeof(int) * (size_t)n);
+    }
+    ssize_t w;
+    do { w = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (w < 0 && errno == EINTR);
+    if (w == 1) return 0;
+    if (w >= 0) errno = EPIPE;
+    return -1;
+}
+
+int wu_sandbox_clone(int namespaces, wu_prepared *p, wu_spawn_result *res) {
+    wu_result_init(res);
+    wu_prepared_clear(p);
+    void *shared = NULL;
+    struct wu_handles h;
+    if (wu_clone_child(namespaces, &shared, &h, res) < 0) {
+        if (shared) munmap(shared, WU_SHARED_SIZE);
+        return -1;
+    }
+    p->pid = (int)h.pid;
+    p->pidfd = h.pidfd;
+    p->status_fd = h.stat_r;
+    p->error_fd = h.err_r;
+    p->sync_fd = h.sync_w;
+    p->socket_fd = h.sock;
+    p->shared = shared;
+    p->namespaces = namespaces;
+    return 0;
+}
+
+int wu_sandbox_configure(wu_prepared *p, const wu_spawn_config *c, wu_spawn_result *res) {
+    wu_result_init(res);
+    const char *why = NULL;
+    int stage = WU_STAGE_SYNC, err = 0;
+    char path[64];
+    int passed[WU_MAX_PASSED];
+    int npassed = 0;
+    if (p->configured || p->pidfd < 0 || !p->shared) { err = EINVAL; why = "the sandbox was configured already, or discarded"; goto fail; }
+    struct wu_arena arena = {.base = (char *)p->shared + WU_SETUP_OFFSET, .size = WU_SHARED_SIZE - WU_SETUP_OFFSET, .used = 0};
+    if (c->namespaces != p->namespaces) { err = EINVAL; why = "namespaces differ from the clone's"; goto fail; }
+    if (!wu_copy_setup(&arena, c, passed, &npassed)) { err = E2BIG; why = "the sandbox's mount plan does not fit its setup region"; goto fail; }
+    if (c->namespaces & WU_NS_USER) {
+        snprintf(path, sizeof path, "/proc/%d/uid_map", p->pid);
+        if (wu_write_file(path, c->uid_map) < 0) { stage = WU_STAGE_UID_MAP; err = errno; goto fail; }
+        snprintf(path, sizeof path, "/proc/%d/setgroups", p->pid);
+        if (wu_write_file(path, c->setgroups) < 0) { stage = WU_STAGE_SETGROUPS_FILE; err = errno; goto fail; }
+        snprintf(path, sizeof path, "/proc/%d/gid_map", p->pid);
+        if (wu_write_file(path, c->gid_map) < 0) { stage = WU_STAGE_GID_MAP; err = errno; goto fail; }
+    }
+    if (c->cgroup_procs) {
+        char num[32];
+        snprintf(num, sizeof num, "%d\n", p->pid);
+        for (int i = 0; i < c->cgroup_count; i++) {
+            if (wu_write_file(c->cgroup_procs[i], num) < 0) { stage = WU_STAGE_CGROUP; err = errno; why = c->cgroup_procs[i]; goto fail; }
+        }
+    }
+    if (wu_send_hand_over(p->socket_fd, 's', passed, npassed) < 0) { err = errno; why = "passing the setup to the sandbox"; goto fail; }
+    p->configured = 1;
+    return 0;
+fail:;
+    //    An init that failed before its setup (no network namespace left for this user, say)
+    //    has said why: report that, not the broken pipe it left.
+    struct wu_child_error ce;
+    memset(&ce, 0, sizeof ce);
+    struct pollfd pe = {.fd = p->error_fd, .events = POLLIN};
+    if (p->error_fd >= 0 && poll(&pe, 1, 0) > 0 && (pe.revents & POLLIN) && read(p->error_fd, &ce, sizeof ce) == (ssize_t)sizeof ce &&
+        ce.stage != WU_STAGE_READY) {
+        stage = ce.stage;
+        err = ce.error;
+        ce.detail[sizeof ce.detail - 1] = 0;
+        why = ce.detail[0] ? ce.detail : NULL;
+    }
+    wu_sandbox_discard(p);
+    wu_fail(res, stage, err, why);
+    return -1;
+}
+
+int wu_sandbox_prepare(const wu_spawn_config *c, wu_prepared *p, wu_spawn_result *res) {
+    if (wu_sandbox_clone(c->namespaces, p, res) < 0) return -1;
+    return wu_sandbox_configure(p, c, res);
+}
+
+int wu_sandbox_start(wu_prepared *p, const wu_spawn_config *c, wu_spawn_result *res) {
+    if (wu_sandbox_await_ready(p, res) < 0) return -1;
+    wu_result_init(res);
+    // Consumed: everything moves to `h` (and on to `res`), nothing is left to discard twice.
+    void *shared = NULL;
+    struct wu_handles h = wu_take_handles(p, &shared);
+    struct wu_arena arena = {.base = shared, .size = WU_SETUP_OFFSET, .used = 0};
+    int passed[WU_MAX_PASSED];
+    int npassed = 0;
+    // The init reads the config from the start of the region.
+    wu_spawn_config *u = wu_copy_unit(&arena, c, passed, &npassed);
+    munmap(shared, WU_SHARED_SIZE);
+    if (!u) return wu_give_up(&h, res, WU_STAGE_START, E2BIG, "the unit's arguments and environment do not fit a prepared sandbox");
+
+    if (wu_send_hand_over(h.sock, 'u', passed, npassed) < 0) return wu_give_up(&h, res, WU_STAGE_START, errno, "passing the unit to its sandbox");
     return wu_finish_spawn(&h, c->seccomp_listener, res);
 }
 
@@ -1165,10 +1293,11 @@ const char *wu_sandbox_stage_name(int stage) {
     case WU_STAGE_GID_MAP: return "gid_map";
     case WU_STAGE_SETGROUPS_FILE: return "setgroups file";
     case WU_STAGE_CGROUP: return "join cgroup";
-    case WU_STAGE_SYNC: return "sync";
+    case WU_STAGE_SYNC: return "setup hand-over";
     case WU_STAGE_SIGNALS: return "signals";
     case WU_STAGE_SETSID: return "setsid";
     case WU_STAGE_CGROUP_NS: return "cgroup namespace";
+    case WU_STAGE_NET_NS: return "network namespace";
     case WU_STAGE_SETUP_IDS: return "setup ids";
     case WU_STAGE_MOUNT_PRIVATE: return "make / private";
     case WU_STAGE_MOUNT_ROOT: return "root tmpfs";

@@ -124,7 +124,9 @@ typedef struct wu_spawn_config {
     /// Non-zero: bring up `lo` in the new network namespace.
     int loopback_up;
     /// cgroup v1 `tasks` files, opened O_WRONLY by the caller: the child writes "0" (itself) into
-    /// each before anything else. Moving oneself as a single thread skips the kernel's global
+    /// each as soon as it has them (wu_sandbox_configure passes them), before the rest of its
+    /// setup; its network namespace, made before, is charged to the caller, as CLONE_NEWNET at
+    /// the clone would be. Moving oneself as a single thread skips the kernel's global
     /// threadgroup lock (and the RCU grace period it costs, ~2-3 ms per unit), which writing a pid
     /// into `cgroup.procs` from the parent takes. The caller closes them after the call.
     const int *_Nullable cgroup_self_fds;
@@ -181,6 +183,8 @@ enum {
     WU_STAGE_READY = 34,
     /// A prepared sandbox's child did not get (or could not use) the unit's part.
     WU_STAGE_START = 35,
+    /// unshare(CLONE_NEWNET): the child makes its own network namespace.
+    WU_STAGE_NET_NS = 36,
 };
 
 /// The outcome of wu_sandbox_start.
@@ -217,17 +221,32 @@ typedef struct wu_prepared {
     int socket_fd;
     /// A MAP_SHARED region, at the same address in the init, the unit's config is copied into.
     void *_Nullable shared;
+    /// The WU_NS_* it was cloned into.
+    int namespaces;
+    /// Non-zero once wu_sandbox_configure has handed it its setup.
+    int configured;
     /// Non-zero once the init has reported it waits for the unit.
     int ready;
 } wu_prepared;
 
-/// Starts a sandbox: clones the init into its namespaces, writes its id maps and v2 cgroups, and
-/// returns while the init does the part of the setup that does not depend on the unit (cgroup
-/// namespace, the root and `mounts`, pivot_root, hostname, loopback), then waits for it. Only
-/// that part of `config` is read: its argv, envp, cwd, rlimits, stdio, filter and late mounts
-/// are wu_sandbox_start's. The init dies with the calling thread (PR_SET_PDEATHSIG): call it
-/// from a thread that outlives the unit. Returns 0, or -1 with `result->stage` and
-/// `result->error` set and nothing left running. Thread-safe.
+/// Clones a sandbox's init into the namespaces `namespaces` (WU_NS_*) and returns at once. The
+/// init closes what it inherited, resets its signals, makes its network namespace (the costliest
+/// part of a spawn, done while the caller makes the config) and waits for wu_sandbox_configure.
+/// It dies with the calling thread (PR_SET_PDEATHSIG): call it, and configure it, from a thread
+/// that outlives the unit. Returns 0, or -1 with `result` set and nothing left running.
+/// Thread-safe.
+int wu_sandbox_clone(int namespaces, wu_prepared *prepared, wu_spawn_result *result);
+
+/// Hands a cloned init its setup: writes its id maps and v2 cgroups, copies the profile's part of
+/// `config` (root, `mounts`, hostname, loopback, setup ids) to it and passes the v1 cgroup
+/// descriptors it joins through, then returns while the init does that part (cgroup namespace,
+/// the root and `mounts`, pivot_root, hostname, loopback) and waits for its unit. Only that part
+/// of `config` is read: its argv, envp, cwd, rlimits, stdio, filter and late mounts are
+/// wu_sandbox_start's. `config->namespaces` must be the clone's. Returns 0, or -1 with `result`
+/// set, `prepared` then discarded.
+int wu_sandbox_configure(wu_prepared *prepared, const wu_spawn_config *config, wu_spawn_result *result);
+
+/// wu_sandbox_clone into `config->namespaces`, then wu_sandbox_configure.
 int wu_sandbox_prepare(const wu_spawn_config *config, wu_prepared *prepared, wu_spawn_result *result);
 
 /// Waits until a prepared sandbox's init has done its part (at most 60 s). Returns 0, or -1 with

@@ -103,6 +103,10 @@ public enum SandboxExecCommand {
         var stderr = StandardError()
         let usage: ResourceUsage
         do {
+            // The init first: it makes its namespaces while the profile is loaded and the cgroup
+            // claimed (a network namespace costs about as much as both). If it cannot be cloned,
+            // the sandbox made at start says why, once the profile and limits are checked.
+            let cloned = try? ClonedSandbox()
             var env: [String: String] = [:]
             for e in o.environment {
                 let parts = e.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -130,7 +134,7 @@ public enum SandboxExecCommand {
             let profile = try SandboxProfile.load(named: o.profile, directory: o.profileDir)
             let cap = o.noLimits ? VolunteerCap.unlimited() : try VolunteerCap.shared(name: "exec")
             let sandbox = try Sandbox(profile: profile, cap: cap)
-            usage = try sandbox.runBlocking(request).usage
+            usage = try sandbox.runBlocking(request, cloned: cloned).usage
         } catch {
             print("wu sandbox exec: \(error)", to: &stderr)
             return 125

@@ -138,6 +138,12 @@ public struct Sandbox: Sendable {
     public func runBlocking(_ request: SandboxRequest) throws(SandboxError) -> Result {
         try UnitExecution(sandbox: self, request: request, cancel: CancelSignal()).execute().get()
     }
+
+    /// ``runBlocking(_:)`` in `cloned` (an init cloned on this thread before the profile was
+    /// loaded) unless a prepared sandbox is taken.
+    func runBlocking(_ request: SandboxRequest, cloned: ClonedSandbox?) throws(SandboxError) -> Result {
+        try UnitExecution(sandbox: self, request: request, cancel: CancelSignal(), cloned: cloned).execute().get()
+    }
 }
 
 /// An eventfd the poll loop watches; firing it kills the unit.

@@ -73,7 +73,7 @@ struct SandboxSetup {
         selfFDs = []
     }
 
-    /// Sets the fields of `config` that wu_sandbox_prepare reads (the unit's ids and everything
+    /// Sets the fields of `config` that wu_sandbox_configure reads (the unit's ids and everything
     /// after them are wu_sandbox_start's); `mounts` (and the descriptors) must outlive the call.
     private func fill(_ config: inout wu_spawn_config, mounts: UnsafeMutableBufferPointer<wu_mount>) {
         config.root_dir = strings.make(rootDir)
@@ -97,22 +97,43 @@ struct SandboxSetup {
     /// Clones a sandbox's init, which then does the profile's part of the setup (with `mounts`)
     /// and waits for its unit (wu_sandbox_start).
     static func prepare(_ profile: SandboxProfile, mounts plan: [UnitExecution.PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) -> wu_prepared {
+        var shell = try clone()
+        try configure(&shell, profile, mounts: plan, identity: identity, group: group)
+        return shell
+    }
+
+    /// Clones a sandbox's init into ``namespaces``; it makes its network namespace (the costliest
+    /// part of a spawn) while the caller goes on, then waits for ``configure(_:_:mounts:identity:group:)``.
+    static func clone() throws(SandboxError) -> wu_prepared {
+        var shell = wu_prepared()
+        var result = wu_spawn_result()
+        guard wu_sandbox_clone(namespaces, &shell, &result) == 0 else {
+            throw SandboxError(.spawn, "could not start a sandbox", stage: CSandboxBridge.stageName(result.stage), errno: result.error)
+        }
+        return shell
+    }
+
+    /// Hands a cloned init the profile's part of the setup (with `mounts`); the init does it and
+    /// then waits for its unit (wu_sandbox_start). On failure the init is discarded.
+    static func configure(_ shell: inout wu_prepared, _ profile: SandboxProfile, mounts plan: [UnitExecution.PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) {
         let strings = CStrings()
         defer { strings.free() }
-        var setup = try SandboxSetup(profile, identity: identity, group: group, strings: strings)
+        var setup: SandboxSetup
+        do { setup = try SandboxSetup(profile, identity: identity, group: group, strings: strings) } catch {
+            wu_sandbox_discard(&shell)
+            throw error
+        }
         defer { setup.closeDescriptors() }  // the init has its own copies
         var mounts = strings.mounts(plan)
-        var shell = wu_prepared()
         var result = wu_spawn_result()
         let rc = mounts.withUnsafeMutableBufferPointer { buffer in
             var config = emptyConfig(strings)
             setup.fill(&config, mounts: buffer)
-            return wu_sandbox_prepare(&config, &shell, &result)
+            return wu_sandbox_configure(&shell, &config, &result)
         }
         guard rc == 0 else {
             throw SandboxError(.spawn, "could not start a sandbox", stage: CSandboxBridge.stageName(result.stage), errno: result.error)
         }
-        return shell
     }
 
     /// A config with nothing set: empty strings where C wants one, no descriptors.
@@ -126,5 +147,29 @@ struct SandboxSetup {
             stderr_fd: -1, seccomp_filter: nil, seccomp_filter_len: 0, cap_last_cap: 63, loopback_up: 0, cgroup_self_fds: nil,
             cgroup_self_fd_count: 0, seccomp_listener: 0, late_mounts: nil, late_mount_count: 0
         )
+    }
+}
+
+/// A sandbox's init cloned before its unit's config is known (``SandboxSetup/clone()``), for one
+/// unit made at start: its namespaces, the network's above all, are made while the caller loads
+/// the profile and claims the unit's cgroup. Discarded if no unit takes it.
+final class ClonedSandbox: @unchecked Sendable {  // handed to one unit on one thread; take() empties it
+    private var shell: wu_prepared?
+
+    /// Clones one now. As with every spawn, the init dies with the calling thread: the unit must
+    /// run on it.
+    init() throws(SandboxError) { shell = try SandboxSetup.clone() }
+
+    /// Its init's host pid while no unit has taken it.
+    var initPID: Int32? { shell?.pid }
+
+    /// The clone, once: nil after the first call.
+    func take() -> wu_prepared? {
+        defer { shell = nil }
+        return shell
+    }
+
+    deinit {
+        if var s = shell { wu_sandbox_discard(&s) }
     }
 }

@@ -8,6 +8,8 @@ struct UnitExecution: Sendable {
     let sandbox: Sandbox
     let request: SandboxRequest
     let cancel: CancelSignal
+    /// An init cloned ahead for this unit, used when no prepared sandbox is taken.
+    var cloned: ClonedSandbox? = nil
 
     /// The effective limits: the request's, bounded by the profile's maximum.
     func effectiveLimits() throws(SandboxError) -> (memory: Int64, millicpus: Int, pids: Int, disk: Int64, wallMs: Int64) {
@@ -54,6 +56,7 @@ struct UnitExecution: Sendable {
         // new one. Either way the unit's cgroup (a reused slot on v1) is emptied, and removed or
         // unlocked, when this returns. See UnitCgroup and PreparedSandboxes.
         let prepared = sandbox.prepared?.take()
+        if prepared != nil, var unused = cloned?.take() { wu_sandbox_discard(&unused) }  // not kept idle for the unit's life
         defer { sandbox.prepared?.replenish() }  // last, once the unit's group is released
         let identity = prepared?.identity ?? UnitIdentity.next()
         var unitGroup: UnitCgroup? = prepared?.unitGroup
@@ -88,12 +91,13 @@ struct UnitExecution: Sendable {
         // A new sandbox starts its setup now: its init does the profile's part (the unit's
         // directories included, bound before pivot_root) while the unit's part is made here.
         if shell == nil {
-            shell = try SandboxSetup.prepare(
-                sandbox.profile,
-                mounts: try UnitExecution.profileMounts(sandbox.profile) + unitMounts(tmpBytes: tmpBytes),
-                identity: identity,
-                group: group
-            )
+            let plan = try UnitExecution.profileMounts(sandbox.profile) + unitMounts(tmpBytes: tmpBytes)
+            if var early = cloned?.take() {
+                try SandboxSetup.configure(&early, sandbox.profile, mounts: plan, identity: identity, group: group)
+                shell = early
+            } else {
+                shell = try SandboxSetup.prepare(sandbox.profile, mounts: plan, identity: identity, group: group)
+            }
         }
         let attachLate = prepared != nil
 

@@ -1,0 +1,82 @@
+import CSandbox
+import Glibc
+import Testing
+import WUProtocol
+
+@testable import WUSandbox
+
+/// An init cloned before its unit's config is known (what `wu sandbox exec` does first, so that
+/// its namespaces are made while the profile loads): it serves its unit, or dies unused.
+@Suite(.serialized) struct ClonedSandboxTests {
+    static let request = SandboxRequest(
+        command: ["/bin/sh", "-c", "echo WU-MARKER; id -u; grep -c : /proc/net/dev"],
+        limits: .init(wallTimeMs: 10_000)
+    )
+
+    /// The init's network namespace, once it has made its own (it does so after the clone returns).
+    static func networkNamespace(of pid: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let n = readlink("/proc/\(pid)/ns/net", &buffer, buffer.count - 1)
+        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+    }
+
+    static func awaitOwnNetwork(_ pid: Int32) -> String? {
+        let host = networkNamespace(of: getpid())
+        for _ in 0..<200 {
+            if let ns = networkNamespace(of: pid), ns != host { return ns }
+            usleep(5000)
+        }
+        return nil
+    }
+
+    @Test(.enabled(if: isRoot, "needs root for cgroups")) func theUnitRunsInTheInitClonedForIt() throws {
+        let h = try Harness("clone-run", mode: .new)
+        defer { h.close() }
+        let sandbox = try h.sandbox(SandboxProfile.load(named: "default"))
+        let cloned = try ClonedSandbox()
+        let pid = try #require(cloned.initPID)
+        #expect(Self.awaitOwnNetwork(pid) != nil, "the clone makes its own network namespace")
+        let r = try sandbox.runBlocking(Self.request, cloned: cloned)
+        #expect(r.initPID == pid)
+        #expect(!r.wasPrepared)
+        #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
+        // Two header lines and lo: nothing of the host's network.
+        #expect(r.usage.stdoutTail == "WU-MARKER\n1000\n1\n")
+        #expect(cloned.initPID == nil, "taken by the unit")
+        #expect(Harness.hostProcesses(uid: r.hostUID).isEmpty)
+        #expect(!FileSystem.exists("/proc/\(pid)"))
+    }
+
+    @Test(.enabled(if: isRoot, "needs root for user namespaces with a range of ids")) func aCloneNoUnitTakesIsKilled() throws {
+        var pid: Int32 = -1
+        do {
+            let cloned = try ClonedSandbox()
+            pid = try #require(cloned.initPID)
+            #expect(Self.awaitOwnNetwork(pid) != nil)
+            #expect(FileSystem.exists("/proc/\(pid)"))
+        }
+        // Discarded with its owner, and reaped: no process, not even a zombie.
+        #expect(pid > 0 && !FileSystem.exists("/proc/\(pid)"))
+    }
+
+    @Test(.enabled(if: isRoot, "needs root for user namespaces with a range of ids")) func configureChecksWhatItIsGiven() throws {
+        // Other namespaces than the clone's: refused, and the init is gone.
+        var shell = try SandboxSetup.clone()
+        let pid = shell.pid
+        let strings = CStrings()
+        defer { strings.free() }
+        var config = SandboxSetup.emptyConfig(strings)
+        config.namespaces = Int32(WU_NS_USER | WU_NS_PID)
+        var result = wu_spawn_result()
+        #expect(wu_sandbox_configure(&shell, &config, &result) == -1)
+        #expect(result.error == EINVAL)
+        #expect(shell.pid == -1 && shell.pidfd == -1)
+        #expect(!FileSystem.exists("/proc/\(pid)"))
+        // A sandbox never configured is never ready: waiting for it fails at once.
+        var unconfigured = try SandboxSetup.clone()
+        let other = unconfigured.pid
+        #expect(wu_sandbox_await_ready(&unconfigured, &result) == -1)
+        #expect(result.error == EINVAL)
+        #expect(!FileSystem.exists("/proc/\(other)"))
+    }
+}
