@@ -12,7 +12,7 @@ import WUProtocol
 @Suite(.serialized) struct CarriedProfileTests {
     /// The built-in `base` renamed, with extra text spliced in after the given keys' openings.
     static func variant(of base: String, name: String, syscall: String? = nil, environment: String? = nil) -> String {
-        var text = SandboxProfile.builtinSources[base]!
+        var text = SandboxProfile.builtinSource(named: base)!
         text = text.replacing(#""name": "\#(base)""#, with: #""name": "\#(name)""#)
         if let syscall { text = text.replacing(#""syscalls": ["#, with: #""syscalls": [{"names": ["\#(syscall)"], "action": "SCMP_ACT_ALLOW"},"#) }
         if let environment { text = text.replacing(#""environment": {"#, with: #""environment": {\#(environment),"#) }

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import WUCore
 
 @testable import WUProfiles
 @testable import WUSandbox
@@ -15,11 +16,24 @@ import Testing
     @Test func builtinProfilesMatchTheFilesOnDisk() throws {
         for name in SandboxProfile.builtinNames {
             let file = try #require(FileSystem.readText(Self.profileDirectory + "/" + name + ".json"))
-            let embedded = try #require(SandboxProfile.builtinSources[name])
+            let embedded = try #require(SandboxProfile.builtinSource(named: name))
             #expect(file.trimmingWhitespace() == embedded.trimmingWhitespace(), "run sandbox-profiles/generate-builtin.sh")
         }
         #expect(SandboxProfile.builtinNames.contains("default"))
         #expect(SandboxProfile.builtinNames.contains("strict"))
+    }
+
+    /// The filter cache's key of a built-in profile is its digest from generation time: it must be
+    /// the digest of exactly its text, and of nothing else.
+    @Test func builtinDigestsAreThoseOfTheirText() throws {
+        for name in SandboxProfile.builtinNames {
+            let text = Array(try #require(SandboxProfile.builtinSource(named: name)).utf8)
+            let digest = try #require(SandboxProfile.builtinSHA256(of: text, named: name), "run sandbox-profiles/generate-builtin.sh")
+            #expect(digest == Digest.sha256(text))
+            #expect(SandboxProfile.builtinSHA256(of: text + [0x20], named: name) == nil)
+            #expect(SandboxProfile.builtinSHA256(of: Array(text.dropLast()) + [0x7e], named: name) == nil)
+            #expect(SandboxProfile.builtinSHA256(of: text, named: name == "default" ? "strict" : "default") == nil)
+        }
     }
 
     @Test(arguments: ["default", "strict"]) func builtinProfilesParseAndCompile(name: String) throws {
@@ -54,7 +68,7 @@ import Testing
     }
 
     func validJSON(patch: (inout String) -> Void) throws -> String {
-        var text = try #require(SandboxProfile.builtinSources["default"])
+        var text = try #require(SandboxProfile.builtinSource(named: "default"))
         patch(&text)
         return text
     }

@@ -1,3 +1,4 @@
+import Glibc
 import WUCore
 
 /// A sandbox profile: everything a unit is allowed, in one reviewable JSON file.
@@ -117,6 +118,19 @@ public struct SandboxProfile: Sendable, Equatable {
         return profile
     }
 
+    /// The SHA-256 (hex) of `bytes` if they are exactly the built-in profile `name`'s text: computed
+    /// when the binary was generated, so that a short-lived process loading a built-in profile never
+    /// hashes it (SeccompFilter's cache key). Otherwise nil: hash them.
+    public static func builtinSHA256(of bytes: [UInt8], named name: String) -> String? {
+        guard let digest = builtinTextSHA256(named: name), var text = builtinSource(named: name) else { return nil }
+        let same = text.withUTF8 { utf8 in
+            bytes.withUnsafeBufferPointer { b in
+                b.count == utf8.count && (b.isEmpty || memcmp(b.baseAddress!, utf8.baseAddress!, b.count) == 0)
+            }
+        }
+        return same ? digest : nil
+    }
+
     /// Loads the profile `name`: from `directory/<name>.json` when a directory is given and holds
     /// it, else the built-in one.
     ///
@@ -135,15 +149,12 @@ public struct SandboxProfile: Sendable, Equatable {
                 return profile
             }
         }
-        guard let text = builtinSources[name] else {
-            let known = builtinSources.keys.sorted().joined(separator: ", ")
+        guard let text = builtinSource(named: name) else {
+            let known = builtinNames.joined(separator: ", ")
             throw SandboxError(.unknownProfile, "unknown sandbox profile '\(name)' (built in: \(known))")
         }
         return try parse(Array(text.utf8), origin: "built-in \(name).json")
     }
-
-    /// The names of the built-in profiles.
-    public static var builtinNames: [String] { builtinSources.keys.sorted() }
 }
 
 /// Turns a ``JSONValue`` into a profile, with a precise path in every error.
