@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates Sources/WUProfiles/Profiles/SandboxProfile+Builtin.swift from sandbox-profiles/*.json.
-# The profiles are compiled into the binaries as string literals; a test (ProfileTests) fails when
-# the embedded copy and the file on disk differ, so run this after every edit of a profile.
+# The profiles are compiled into the binaries as string literals, and as the values they parse to
+# (SandboxProfile+Compiled.swift, written by CompiledProfileTests, so that loading a built-in
+# profile parses nothing). Tests fail when either differs from the files on disk: run this after
+# every edit of a profile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=Sources/WUProfiles/Profiles/SandboxProfile+Builtin.swift
@@ -47,3 +49,7 @@ for f in sandbox-profiles/*.json; do names+=("\"$(basename "$f" .json)\""); done
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "wrote $out"
+# The values, from the text just written: the test writes the file, then must pass once rebuilt.
+WU_WRITE_COMPILED_PROFILES=1 swift test --filter CompiledProfileTests >/dev/null 2>&1 || true
+swift test --filter CompiledProfileTests >/dev/null 2>&1 || { echo "CompiledProfileTests fails after regenerating: run swift test --filter CompiledProfileTests" >&2; exit 1; }
+echo "wrote Sources/WUProfiles/Profiles/SandboxProfile+Compiled.swift"
