@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := libseccomp-dev libcap-dev libarchive-dev libzstd-dev liblz4-dev libacl1-dev libsqlite3-dev zstd python3 chromium
-BENCH_PACKAGES := bubblewrap hyperfine
+BENCH_PACKAGES := bubblewrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps bench-deps build release test demo bench-bundle bench-sandbox bench-orchestrator bench-e2e clean
