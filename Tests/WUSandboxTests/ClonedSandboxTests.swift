@@ -47,6 +47,28 @@ import WUProtocol
         #expect(!FileSystem.exists("/proc/\(pid)"))
     }
 
+    /// Made by the init (unshare), the network namespace is owned by the sandbox's user namespace,
+    /// as with CLONE_NEWNET at the clone: not by the host's.
+    @Test(.enabled(if: isRoot, "needs root for user namespaces with a range of ids")) func theNetworkNamespaceBelongsToTheSandboxsUserNamespace() throws {
+        let cloned = try ClonedSandbox()
+        let pid = try #require(cloned.initPID)
+        #expect(Self.awaitOwnNetwork(pid) != nil)
+        let net = open("/proc/\(pid)/ns/net", O_RDONLY | O_CLOEXEC)
+        #expect(net >= 0)
+        defer { close(net) }
+        let owner = ioctl(net, 0xb701)  // NS_GET_USERNS
+        #expect(owner >= 0, "NS_GET_USERNS: errno \(errno)")
+        defer { close(owner) }
+        var ownerStat = stat()
+        var sandboxUser = stat()
+        var hostUser = stat()
+        #expect(fstat(owner, &ownerStat) == 0)
+        #expect(stat("/proc/\(pid)/ns/user", &sandboxUser) == 0)
+        #expect(stat("/proc/self/ns/user", &hostUser) == 0)
+        #expect(sandboxUser.st_ino != hostUser.st_ino)
+        #expect(ownerStat.st_ino == sandboxUser.st_ino)
+    }
+
     @Test(.enabled(if: isRoot, "needs root for user namespaces with a range of ids")) func aCloneNoUnitTakesIsKilled() throws {
         var pid: Int32 = -1
         do {
