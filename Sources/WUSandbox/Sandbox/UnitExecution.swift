@@ -8,7 +8,8 @@ struct UnitExecution: Sendable {
     let sandbox: Sandbox
     let request: SandboxRequest
     let cancel: CancelSignal
-    /// An init cloned ahead for this unit, used when no prepared sandbox is taken.
+    /// An init the caller cloned for this unit before loading its profile (`wu sandbox exec`), used
+    /// when no prepared sandbox is taken; otherwise one is cloned at the start of the unit.
     var cloned: ClonedSandbox? = nil
 
     /// The effective limits: the request's, bounded by the profile's maximum.
@@ -56,13 +57,22 @@ struct UnitExecution: Sendable {
         // new one. Either way the unit's cgroup (a reused slot on v1) is emptied, and removed or
         // unlocked, when this returns. See UnitCgroup and PreparedSandboxes.
         let prepared = sandbox.prepared?.take()
-        if prepared != nil, var unused = cloned?.take() { wu_sandbox_discard(&unused) }  // not kept idle for the unit's life
         defer { sandbox.prepared?.replenish() }  // last, once the unit's group is released
         let identity = prepared?.identity ?? UnitIdentity.next()
         var unitGroup: UnitCgroup? = prepared?.unitGroup
         defer { unitGroup?.release() }
         var shell = prepared?.shell
         defer { if shell != nil { wu_sandbox_discard(&shell!) } }
+        // Without a prepared one, the init is cloned now (or was, by the caller): it makes its
+        // network namespace while the cgroup is claimed and the config made. If cloning fails,
+        // the sandbox is made in one go below, which reports why.
+        var early = cloned?.take()
+        if prepared != nil, early != nil {  // not kept idle for the unit's life
+            wu_sandbox_discard(&early!)
+            early = nil
+        }
+        if prepared == nil, early == nil { early = try? SandboxSetup.clone() }
+        defer { if early != nil { wu_sandbox_discard(&early!) } }
 
         // The unit's writable host paths belong to its host uid.
         if let out = request.outputDirectory, !identity.rootless, chown(out, identity.hostUID, identity.hostGID) != 0 {
@@ -92,9 +102,9 @@ struct UnitExecution: Sendable {
         // directories included, bound before pivot_root) while the unit's part is made here.
         if shell == nil {
             let plan = try UnitExecution.profileMounts(sandbox.profile) + unitMounts(tmpBytes: tmpBytes)
-            if var early = cloned?.take() {
-                try SandboxSetup.configure(&early, sandbox.profile, mounts: plan, identity: identity, group: group)
-                shell = early
+            if early != nil {
+                swap(&shell, &early)  // configure discards it on failure
+                try SandboxSetup.configure(&shell!, sandbox.profile, mounts: plan, identity: identity, group: group)
             } else {
                 shell = try SandboxSetup.prepare(sandbox.profile, mounts: plan, identity: identity, group: group)
             }
