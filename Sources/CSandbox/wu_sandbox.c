@@ -199,10 +199,12 @@ struct wu_child_fds {
 /// wu_sandbox_start: stdin, stdout, stderr and the late mounts).
 #define WU_MAX_PASSED 16
 
-/// The region shared with the init: the unit's config (wu_sandbox_start) from its start, argv and
-/// envp as large as execve takes; the profile's part (wu_sandbox_configure) from WU_SETUP_OFFSET.
-#define WU_SHARED_SIZE (4u << 20)
-#define WU_SETUP_OFFSET (3u << 20)
+/// The region shared with the init (only the pages written cost memory): the unit's config
+/// (wu_sandbox_start) in its first 7 MiB, room for argv and envp as large as execve takes under a
+/// 28 MiB stack limit (a quarter of it; 2 MiB by default); the profile's part (wu_sandbox_configure)
+/// in the last MiB.
+#define WU_SHARED_SIZE (8u << 20)
+#define WU_SETUP_OFFSET (7u << 20)
 
 /// Applies one mount-plan entry under `root` (the new root, before pivot_root).
 static int wu_apply_mount(const char *root, const wu_mount *m, int err_fd) {
@@ -1190,7 +1192,11 @@ int wu_sandbox_configure(wu_prepared *p, const wu_spawn_config *c, wu_spawn_resu
     char path[64];
     int passed[WU_MAX_PASSED];
     int npassed = 0;
-    if (p->configured || p->pidfd < 0 || !p->shared) { err = EINVAL; why = "the sandbox was configured already, or discarded"; goto fail; }
+    if (p->configured || p->pidfd < 0 || !p->shared) {
+        // Misuse: a live sandbox is left as it is.
+        wu_fail(res, WU_STAGE_SYNC, EINVAL, "the sandbox was configured already, or discarded");
+        return -1;
+    }
     struct wu_arena arena = {.base = (char *)p->shared + WU_SETUP_OFFSET, .size = WU_SHARED_SIZE - WU_SETUP_OFFSET, .used = 0};
     if (c->namespaces != p->namespaces) { err = EINVAL; why = "namespaces differ from the clone's"; goto fail; }
     if (!wu_copy_setup(&arena, c, passed, &npassed)) { err = E2BIG; why = "the sandbox's mount plan does not fit its setup region"; goto fail; }
@@ -1443,6 +1449,11 @@ int wu_seccomp_syscall_name(uint32_t arch, int nr, char *buffer, size_t size) {
 }
 
 uint32_t wu_seccomp_native_arch(void) { return seccomp_arch_native(); }
+
+int wu_seccomp_library_version(void) {
+    const struct scmp_version *v = seccomp_version();
+    return v ? (int)(v->major * 10000 + v->minor * 100 + v->micro) : 0;
+}
 
 // MARK: - Helpers
 

@@ -94,6 +94,23 @@ import WUProtocol
         #expect(result.error == EINVAL)
         #expect(shell.pid == -1 && shell.pidfd == -1)
         #expect(!FileSystem.exists("/proc/\(pid)"))
+        // Configured already: refused, and the sandbox is left as it is (it still gets ready).
+        var configured = try SandboxSetup.prepare(
+            SandboxProfile.load(named: "default"),
+            mounts: try UnitExecution.profileMounts(SandboxProfile.load(named: "default")) + UnitExecution.unitMountPoints,
+            identity: UnitIdentity.next(),
+            group: nil
+        )
+        let live = configured.pid
+        #expect(wu_sandbox_configure(&configured, &config, &result) == -1)
+        #expect(result.error == EINVAL)
+        #expect(configured.pid == live && FileSystem.exists("/proc/\(live)"))
+        #expect(wu_sandbox_await_ready(&configured, &result) == 0)
+        wu_sandbox_discard(&configured)
+        #expect(!FileSystem.exists("/proc/\(live)"))
+        // Discarded: refused too.
+        #expect(wu_sandbox_configure(&configured, &config, &result) == -1)
+        #expect(result.error == EINVAL)
         // A sandbox never configured is never ready: waiting for it fails at once.
         var unconfigured = try SandboxSetup.clone()
         let other = unconfigured.pid

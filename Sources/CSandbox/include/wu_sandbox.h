@@ -243,7 +243,8 @@ int wu_sandbox_clone(int namespaces, wu_prepared *prepared, wu_spawn_result *res
 /// the root and `mounts`, pivot_root, hostname, loopback) and waits for its unit. Only that part
 /// of `config` is read: its argv, envp, cwd, rlimits, stdio, filter and late mounts are
 /// wu_sandbox_start's. `config->namespaces` must be the clone's. Returns 0, or -1 with `result`
-/// set, `prepared` then discarded.
+/// set, `prepared` then discarded; called twice, or after a discard, -1 with EINVAL and `prepared`
+/// left as it is.
 int wu_sandbox_configure(wu_prepared *prepared, const wu_spawn_config *config, wu_spawn_result *result);
 
 /// wu_sandbox_clone into `config->namespaces`, then wu_sandbox_configure.
@@ -352,6 +353,10 @@ int wu_seccomp_syscall_name(uint32_t arch, int nr, char *buffer, size_t size);
 
 /// The AUDIT_ARCH_* value of the native architecture (what seccomp_data.arch holds for it).
 uint32_t wu_seccomp_native_arch(void);
+
+/// The version of the libseccomp in use, major·10000 + minor·100 + micro (part of the key of
+/// compiled filters: another libseccomp may compile a rule differently).
+int wu_seccomp_library_version(void);
 
 /// Reads the capability sets of the calling process with libcap, as `cap_to_text` would print
 /// them, into `buffer`. Returns 0, or -1 with errno set.

@@ -13,7 +13,7 @@ public struct SeccompFilter: Sendable, Equatable {
     /// Compiles the seccomp section of `profile` with libseccomp.
     ///
     /// Results are kept in memory per process and, when running as root, in a root-owned cache
-    /// directory (`/var/cache/wu/seccomp/<sha256 of the profile>-abi<CSandbox ABI>.bpf`), so that a
+    /// directory (`/var/cache/wu/seccomp/<sha256 of the profile>-abi<CSandbox ABI>-libseccomp<version>.bpf`), so that a
     /// short-lived `wu sandbox exec` does not compile the same filter at every start. A cache
     /// file is used only if it is owned by root and writable by no one else.
     /// - Throws: ``SandboxError`` `invalidProfile` naming the rule libseccomp refused.
@@ -21,7 +21,7 @@ public struct SeccompFilter: Sendable, Equatable {
         // A profile made in memory (no source bytes) has no key: never cached.
         guard !profile.sourceBytes.isEmpty else { return try compileNow(profile.seccomp, origin: profile.name) }
         let digest = SandboxProfile.builtinSHA256(of: profile.sourceBytes, named: profile.name) ?? Digest.sha256(profile.sourceBytes)
-        let key = digest + "-abi\(wu_sandbox_abi_version())"
+        let key = digest + "-abi\(wu_sandbox_abi_version())-libseccomp\(wu_seccomp_library_version())"
         if let hit = memoryCache.withLock({ $0[key] }) { return hit }
         let path = cacheDirectory.map { $0 + "/" + key + ".bpf" }
         if let path, let cached = readTrustedCache(path) {
