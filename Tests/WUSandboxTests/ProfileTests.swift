@@ -23,6 +23,20 @@ import WUCore
         #expect(SandboxProfile.builtinNames.contains("strict"))
     }
 
+    /// A profile whose seccomp section is changed in memory loses its source bytes, and with them
+    /// its cache key: it never gets the filter cached for the text it was read from.
+    @Test func changingTheSeccompSectionForgetsTheSource() throws {
+        let stock = try SandboxProfile.load(named: "default")
+        var changed = stock
+        changed.seccomp.syscalls.removeAll { $0.names.contains("write") }
+        #expect(changed.sourceBytes.isEmpty)
+        #expect(!stock.sourceBytes.isEmpty)
+        let stockFilter = try SeccompFilter.compile(stock, cacheDirectory: nil)
+        let changedFilter = try SeccompFilter.compile(changed, cacheDirectory: nil)
+        #expect(changedFilter.bytes != stockFilter.bytes)
+        #expect(changedFilter == (try SeccompFilter.compileNow(changed.seccomp, origin: "changed")))
+    }
+
     /// The filter cache's key of a built-in profile is its digest from generation time: it must be
     /// the digest of exactly its text, and of nothing else.
     @Test func builtinDigestsAreThoseOfTheirText() throws {

@@ -20,8 +20,12 @@ public struct SandboxProfile: Sendable, Equatable {
     public var limits: Limits
     /// Variables every unit gets (the manifest's `env` comes on top).
     public var environment: [String: String]
-    public var seccomp: Seccomp
-    /// The exact bytes the profile was read from (used as the key of the compiled-filter cache).
+    /// Changing it forgets ``sourceBytes``: they no longer describe this filter.
+    public var seccomp: Seccomp {
+        didSet { sourceBytes = [] }
+    }
+    /// The exact bytes the profile was read from (used as the key of the compiled-filter cache;
+    /// empty for a profile made or changed in memory, whose filter is then never cached).
     public var sourceBytes: [UInt8]
 
     public enum Namespace: String, Sendable, Codable, CaseIterable {
