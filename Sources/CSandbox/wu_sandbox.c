@@ -317,41 +317,6 @@ static int wu_unit_main(void *arg) {
     wu_child_fail(efd, WU_STAGE_EXEC, errno, c->argv[0]);
 }
 
-/// The listener hand-over's message: one byte, and room for one descriptor (SCM_RIGHTS).
-struct wu_fd_message {
-    char byte;
-    struct iovec iov;
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } control;
-    struct msghdr msg;
-};
-
-static void wu_fd_message_init(struct wu_fd_message *m) {
-    memset(m, 0, sizeof *m);
-    m->iov.iov_base = &m->byte;
-    m->iov.iov_len = 1;
-    m->msg.msg_iov = &m->iov;
-    m->msg.msg_iovlen = 1;
-    m->msg.msg_control = m->control.buf;
-    m->msg.msg_controllen = sizeof m->control.buf;
-}
-
-/// Sends descriptor `fd` over the unix socket `sock` (SCM_RIGHTS). Returns 0, or -1 with errno.
-static int wu_send_fd(int sock, int fd) {
-    struct wu_fd_message m;
-    wu_fd_message_init(&m);
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&m.msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    ssize_t n;
-    do { n = sendmsg(sock, &m.msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    return n == 1 ? 0 : -1;
-}
-
 /// Closes every descriptor from 3 up but those in `keep` (at most 32, any order, -1 ignored).
 static int wu_close_all_but(int *keep, int n) {
     for (int i = 1; i < n; i++) { // insertion sort: a handful of numbers
@@ -368,10 +333,36 @@ static int wu_close_all_but(int *keep, int n) {
     return (int)syscall(SYS_close_range, next, ~0U, 0);
 }
 
-/// The pause after pivot_root: tells the parent the sandbox is ready, waits for the
-/// unit's part (its config, copied into the shared region; its descriptors, on the socket), and
-/// makes the unit's late mounts. EOF instead means the sandbox was discarded. Returns the config
-/// the rest of the setup follows.
+/// Sends one hand-over on the socketpair, either way (the setup and the unit to the init, the
+/// unit's listener back): `byte` and the `n` descriptors `passed` (SCM_RIGHTS). Returns 0, or -1
+/// with errno.
+static int wu_send_hand_over(int sock, char byte, const int *passed, int n) {
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * WU_MAX_PASSED)];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (n > 0) {
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+        memcpy(CMSG_DATA(cm), passed, sizeof(int) * (size_t)n);
+    }
+    ssize_t w;
+    do { w = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (w < 0 && errno == EINTR);
+    if (w == 1) return 0;
+    if (w >= 0) errno = EPIPE;
+    return -1;
+}
+
 /// Receives one hand-over from the parent: a byte and at most WU_MAX_PASSED descriptors
 /// (SCM_RIGHTS, close-on-exec) into `got`. Returns their count; EOF (the sandbox was discarded, or
 /// the parent died) ends the init quietly.
@@ -432,6 +423,10 @@ static wu_spawn_config *wu_await_setup(int efd, int sock, void *region) {
     return c;
 }
 
+/// The pause after pivot_root: tells the parent the sandbox is ready, waits for the
+/// unit's part (its config, copied into the shared region; its descriptors, on the socket), and
+/// makes the unit's late mounts. EOF instead means the sandbox was discarded. Returns the config
+/// the rest of the setup follows.
 static const wu_spawn_config *wu_await_unit(int efd, int sock, void *shared) {
     struct wu_child_error ready;
     memset(&ready, 0, sizeof ready);
@@ -642,7 +637,7 @@ _Noreturn static void wu_child(int namespaces, struct wu_child_fds fds) {
     close(efd);
     if (fds.listener_sock >= 0) {
         if (start.listener >= 0) {
-            (void)wu_send_fd(fds.listener_sock, start.listener); // on failure the parent sees EOF and gives up
+            (void)wu_send_hand_over(fds.listener_sock, 0, &start.listener, 1); // on failure the parent sees EOF and gives up
             close(start.listener);
         }
         close(fds.listener_sock);
@@ -753,12 +748,22 @@ static int wu_receive_listener(int sock) {
     do { r = poll(&p, 1, 10000); } while (r < 0 && errno == EINTR);
     if (r == 0) { errno = ETIMEDOUT; return -1; }
     if (r < 0) return -1;
-    struct wu_fd_message m;
-    wu_fd_message_init(&m);
+    char byte;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
     ssize_t n;
-    do { n = recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
     if (n < 0) return -1;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&m.msg);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
     if (n != 1 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int))) {
         errno = EPIPE;
         return -1;
@@ -1134,35 +1139,6 @@ static wu_spawn_config *_Nullable wu_copy_setup(struct wu_arena *a, const wu_spa
     u->cgroup_self_fd_count = c->cgroup_self_fd_count;
     *npassed = c->cgroup_self_fd_count;
     return u;
-}
-
-/// Sends one hand-over to the init: `byte` and the `n` descriptors `passed` (SCM_RIGHTS).
-/// Returns 0, or -1 with errno.
-static int wu_send_hand_over(int sock, char byte, const int *passed, int n) {
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * WU_MAX_PASSED)];
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (n > 0) {
-        msg.msg_control = control.buf;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-        memcpy(CMSG_DATA(cm), passed, sizeof(int) * (size_t)n);
-    }
-    ssize_t w;
-    do { w = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (w < 0 && errno == EINTR);
-    if (w == 1) return 0;
-    if (w >= 0) errno = EPIPE;
-    return -1;
 }
 
 int wu_sandbox_clone(int namespaces, wu_prepared *p, wu_spawn_result *res) {
