@@ -363,10 +363,10 @@ static int wu_send_hand_over(int sock, char byte, const int *passed, int n) {
     return -1;
 }
 
-/// Receives one hand-over from the parent: a byte and at most WU_MAX_PASSED descriptors
-/// (SCM_RIGHTS, close-on-exec) into `got`. Returns their count; EOF (the sandbox was discarded, or
-/// the parent died) ends the init quietly.
-static int wu_receive_hand_over(int efd, int sock, int stage, int got[WU_MAX_PASSED]) {
+/// Receives one hand-over on the socketpair: a byte and at most `max` (≤ WU_MAX_PASSED)
+/// descriptors, close-on-exec, into `got`. Returns recvmsg's result (≤ 0: EOF or an error), with
+/// `*count` the descriptors received, or -1 when more came than `max` (the kernel closed the rest).
+static ssize_t wu_recv_hand_over(int sock, int *got, int max, int *count) {
     char byte;
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
     union {
@@ -378,18 +378,29 @@ static int wu_receive_hand_over(int efd, int sock, int stage, int got[WU_MAX_PAS
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof control.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)max);
     ssize_t n;
     do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
-    if (n <= 0) _exit(0);
-    if (msg.msg_flags & MSG_CTRUNC) wu_child_fail(efd, stage, E2BIG, "too many descriptors");
-    int count = 0;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    *count = 0;
+    struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
     if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len >= CMSG_LEN(0)) {
-        count = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        if (count > WU_MAX_PASSED) wu_child_fail(efd, stage, E2BIG, "too many descriptors");
-        memcpy(got, CMSG_DATA(cm), sizeof(int) * (size_t)count);
+        *count = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        if (*count > max) *count = max;  // cannot happen: the buffer holds `max`
+        memcpy(got, CMSG_DATA(cm), sizeof(int) * (size_t)*count);
     }
+    if (n > 0 && (msg.msg_flags & MSG_CTRUNC)) {
+        for (int i = 0; i < *count; i++) close(got[i]);
+        *count = -1;
+    }
+    return n;
+}
+
+/// The init's receive of a hand-over from the parent (its setup, its unit): the descriptors'
+/// count. EOF (the sandbox was discarded, or the parent died) ends the init quietly.
+static int wu_receive_hand_over(int efd, int sock, int stage, int got[WU_MAX_PASSED]) {
+    int count;
+    if (wu_recv_hand_over(sock, got, WU_MAX_PASSED, &count) <= 0) _exit(0);
+    if (count < 0) wu_child_fail(efd, stage, E2BIG, "too many descriptors");
     return count;
 }
 
@@ -748,28 +759,14 @@ static int wu_receive_listener(int sock) {
     do { r = poll(&p, 1, 10000); } while (r < 0 && errno == EINTR);
     if (r == 0) { errno = ETIMEDOUT; return -1; }
     if (r < 0) return -1;
-    char byte;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } control;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof control.buf;
-    ssize_t n;
-    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    int fd = -1, count = 0;
+    ssize_t n = wu_recv_hand_over(sock, &fd, 1, &count);
     if (n < 0) return -1;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    if (n != 1 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int))) {
+    if (n != 1 || count != 1) {
+        if (count == 1) close(fd);
         errno = EPIPE;
         return -1;
     }
-    int fd;
-    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
     return fd;
 }
 
