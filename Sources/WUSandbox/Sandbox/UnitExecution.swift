@@ -66,13 +66,12 @@ struct UnitExecution: Sendable {
         // Without a prepared one, the init is cloned now (or was, by the caller): it makes its
         // network namespace while the cgroup is claimed and the config made. If cloning fails,
         // the sandbox is made in one go below, which reports why.
-        var early = cloned?.take()
-        if prepared != nil, early != nil {  // not kept idle for the unit's life
-            wu_sandbox_discard(&early!)
-            early = nil
+        let early = cloned?.take()
+        if prepared == nil {
+            shell = early ?? (try? SandboxSetup.clone())
+        } else if var unused = early {
+            wu_sandbox_discard(&unused)  // not kept idle for the unit's life
         }
-        if prepared == nil, early == nil { early = try? SandboxSetup.clone() }
-        defer { if early != nil { wu_sandbox_discard(&early!) } }
 
         // The unit's writable host paths belong to its host uid.
         if let out = request.outputDirectory, !identity.rootless, chown(out, identity.hostUID, identity.hostGID) != 0 {
@@ -89,22 +88,21 @@ struct UnitExecution: Sendable {
         }
 
         // The unit's limits, before any of its code runs: a prepared group gets them now, a new one
-        // before the clone.
+        // before its init is configured (and joins it).
         let groupLimits = Cgroup.Limits(memoryBytes: limits.memory, millicpus: limits.millicpus, pids: limits.pids)
         if let unitGroup {
             try unitGroup.group.apply(groupLimits, reused: true)
-        } else if shell == nil, let capGroup = sandbox.cap.cgroup {
+        } else if prepared == nil, let capGroup = sandbox.cap.cgroup {
             unitGroup = try UnitCgroup.claim(under: capGroup, name: "unit-\(getpid())-\(identity.number)", limits: groupLimits)
         }
         let group = unitGroup?.group
         let tmpBytes = min(sandbox.profile.limits.tmpSizeBytes, limits.memory)
         // A new sandbox starts its setup now: its init does the profile's part (the unit's
         // directories included, bound before pivot_root) while the unit's part is made here.
-        if shell == nil {
+        if prepared == nil {
             let plan = try UnitExecution.profileMounts(sandbox.profile) + unitMounts(tmpBytes: tmpBytes)
-            if early != nil {
-                swap(&shell, &early)  // configure discards it on failure
-                try SandboxSetup.configure(&shell!, sandbox.profile, mounts: plan, identity: identity, group: group)
+            if shell != nil {
+                try SandboxSetup.configure(&shell!, sandbox.profile, mounts: plan, identity: identity, group: group)  // discards it on failure
             } else {
                 shell = try SandboxSetup.prepare(sandbox.profile, mounts: plan, identity: identity, group: group)
             }
