@@ -136,7 +136,7 @@ public struct Sandbox: Sendable {
 
     /// Runs `request` on the calling thread (for callers that own a thread, e.g. benchmarks).
     public func runBlocking(_ request: SandboxRequest) throws(SandboxError) -> Result {
-        try UnitExecution(sandbox: self, request: request, cancel: CancelSignal()).execute().get()
+        try runBlocking(request, cloned: nil)
     }
 
     /// ``runBlocking(_:)`` in `cloned` (an init cloned on this thread before the profile was
