@@ -14,11 +14,7 @@ import WUProtocol
     )
 
     /// The init's network namespace, once it has made its own (it does so after the clone returns).
-    static func networkNamespace(of pid: Int32) -> String? {
-        var buffer = [CChar](repeating: 0, count: 256)
-        let n = readlink("/proc/\(pid)/ns/net", &buffer, buffer.count - 1)
-        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
-    }
+    static func networkNamespace(of pid: Int32) -> String? { FileSystem.readLink("/proc/\(pid)/ns/net") }
 
     static func awaitOwnNetwork(_ pid: Int32) -> String? {
         let host = networkNamespace(of: getpid())
