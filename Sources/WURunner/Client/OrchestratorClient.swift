@@ -148,8 +148,3 @@ public struct OrchestratorClient: Sendable {
         _ = try await execute(request, timeout: .minutes(10))
     }
 }
-
-/// The version every program reports.
-public enum WUVersion {
-    public static let current = "0.1.0"
-}
