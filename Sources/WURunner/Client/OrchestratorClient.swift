@@ -70,12 +70,32 @@ public struct OrchestratorClient: Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw ClientError(status: nil, code: nil, message: "\(request.method) \(request.url): \(error)")
+            throw ClientError(status: nil, code: nil, message: "\(request.method) \(request.url): \(Self.describe(transport: error))")
         }
-        let body = try await response.body.collect(upTo: limit)
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw ClientError(
+                status: Int(response.status.code), code: nil,
+                message: "the answer to \(request.method) \(request.url) is larger than \(ByteSize.format(Int64(limit))); is \(baseURL) a wu orchestrator?"
+            )
+        }
         let bytes = Array(buffer: body)
         guard (200..<300).contains(Int(response.status.code)) else { throw Self.error(status: Int(response.status.code), body: bytes) }
         return bytes
+    }
+
+    /// A transport failure in plain words (NIO's own descriptions name types, not causes).
+    static func describe(transport error: any Error) -> String {
+        let text = "\(error)"
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused: is wu-orchestrator running there?" }
+        if text.contains("SSL") || text.contains("handshake") {
+            return "the TLS handshake failed: the server may not speak https (use http:// for a plain server) or its certificate is not trusted"
+        }
+        if let error = error as? HTTPClientError, error == .connectTimeout || error == .deadlineExceeded { return "no answer in time" }
+        return text
     }
 
     static func error(status: Int, body: [UInt8]) -> ClientError {
