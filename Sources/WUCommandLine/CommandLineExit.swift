@@ -1,5 +1,5 @@
 public import ArgumentParser
-public import WUCore
+import WUCore
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -93,7 +93,7 @@ struct WURunnerCommand: AsyncParsableCommand {
         guard let token = token ?? env["WU_TOKEN"] else {
             throw ValidationError("give --token or WU_TOKEN (make one with `wu-orchestrator token create --role runner --name NAME`)")
         }
-        guard let cpus = try cpus ?? env.number("WU_CPUS", Double.init), cpus > 0 else { throw ValidationError("give --cpus N (cores all units may use) or WU_CPUS") }
+        guard let cpus = try cpus ?? env.number("WU_CPUS", { Double($0) }), cpus > 0 else { throw ValidationError("give --cpus N (cores all units may use) or WU_CPUS") }
         guard let memoryText = memory ?? env["WU_MEMORY"] else { throw ValidationError("give --memory SIZE (e.g. 4G) or WU_MEMORY") }
         guard let diskText = disk ?? env["WU_DISK"] else { throw ValidationError("give --disk SIZE (e.g. 10G) or WU_DISK") }
         let trustFiles = trust + (env["WU_TRUST"]?.split(separator: ",").map(String.init) ?? [])
@@ -105,11 +105,11 @@ struct WURunnerCommand: AsyncParsableCommand {
         }
         let configuration = RunnerConfiguration(
             orchestratorURL: url, token: token, name: name ?? env["WU_NAME"] ?? HostInfo.hostname(), millicpus: Int((cpus * 1000).rounded()),
-            memoryBytes: try ByteSize.parse(memoryText), diskBytes: try ByteSize.parse(diskText), pids: try pids ?? env.number("WU_PIDS", Int.init),
-            maxUnits: try maxUnits ?? env.number("WU_MAX_UNITS", Int.init) ?? 4, workDirectory: workDir ?? env["WU_WORK_DIR"] ?? "/var/lib/wu-runner",
+            memoryBytes: try ByteSize.parse(memoryText), diskBytes: try ByteSize.parse(diskText), pids: try pids ?? env.number("WU_PIDS", { Int($0) }),
+            maxUnits: try maxUnits ?? env.number("WU_MAX_UNITS", { Int($0) }) ?? 4, workDirectory: workDir ?? env["WU_WORK_DIR"] ?? "/var/lib/wu-runner",
             trust: store, profiles: (profiles ?? env["WU_PROFILES"] ?? "default").split(separator: ",").map(String.init),
-            drainTimeoutSeconds: try drainTimeout ?? env.number("WU_DRAIN_TIMEOUT", Int.init) ?? 60,
-            claimWaitSeconds: try claimWait ?? env.number("WU_CLAIM_WAIT", Int.init) ?? 20
+            drainTimeoutSeconds: try drainTimeout ?? env.number("WU_DRAIN_TIMEOUT", { Int($0) }) ?? 60,
+            claimWaitSeconds: try claimWait ?? env.number("WU_CLAIM_WAIT", { Int($0) }) ?? 20
         )
         try configuration.validate()
         return configuration

@@ -96,9 +96,7 @@ struct ExitStatusTests {
         )
         let runner = try cluster.startRunner(name: "stopping")
         let job = try await cluster.submit(bundle)
-        try await cluster.eventually(20, "the unit is leased") {
-            try await cluster.requester.units(ofJob: job).units[0].copies.contains { $0.state == "leased" }
-        }
+        try await cluster.eventually(20, "the runner claimed the unit") { runner.output.contains("claimed") }
         runner.signal(SIGTERM)
         try await cluster.eventually(10, "the first signal is logged") { runner.output.contains("send SIGTERM or SIGINT again to stop them now") }
         #expect(runner.wait(seconds: 2) == nil, "the runner did not wait for its unit")
@@ -129,6 +127,12 @@ struct ExitStatusTests {
         // Nothing listening: 1, naming the address.
         r = try run("wu", ["status"], environment: ["WU_ORCHESTRATOR": "http://127.0.0.1:\(Cluster.freePort())", "WU_TOKEN": "x"])
         #expect(r.status == 1 && isOneErrorLine(r.output, "wu", "127.0.0.1"), "\(r.output)")
+
+        // https to a plain server: a clear line at once, not a handshake error after 30 s.
+        let started = ContinuousClock.now
+        r = try run("wu", ["status"], environment: ["WU_ORCHESTRATOR": "https://127.0.0.1:\(cluster.port)", "WU_TOKEN": "x"])
+        #expect(r.status == 1 && isOneErrorLine(r.output, "wu", "TLS", "http://"), "\(r.output)")
+        #expect(ContinuousClock.now - started < .seconds(10), "took \(ContinuousClock.now - started)")
 
         // The orchestrator's own: the address in use (1), a missing store (1), --init, one live token per name (2).
         r = try run("wu-orchestrator", ["serve", "--data-dir", cluster.directory + "/second", "--listen", "127.0.0.1:\(cluster.port)"])

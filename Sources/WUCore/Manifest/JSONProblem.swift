@@ -55,7 +55,8 @@ struct JSONProblem {
 
     private mutating func value() throws {
         skipBlanks()
-        switch current {
+        guard let c = current else { throw problem("the JSON ends where a value was expected") }
+        switch c {
         case UInt8(ascii: "{"): try object()
         case UInt8(ascii: "["): try array()
         case UInt8(ascii: "\""): try string()
@@ -63,7 +64,6 @@ struct JSONProblem {
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
-        case nil: throw problem("the JSON ends where a value was expected")
         default: throw problem("expected a value (a string, number, object, array, true, false or null)")
         }
     }
@@ -71,7 +71,10 @@ struct JSONProblem {
     private mutating func object() throws {
         index += 1
         skipBlanks()
-        if current == UInt8(ascii: "}") { return index += 1 }
+        if current == UInt8(ascii: "}") {
+            index += 1
+            return
+        }
         repeat {
             skipBlanks()
             guard current == UInt8(ascii: "\"") else { throw problem("expected a key in double quotes") }
@@ -87,7 +90,10 @@ struct JSONProblem {
     private mutating func array() throws {
         index += 1
         skipBlanks()
-        if current == UInt8(ascii: "]") { return index += 1 }
+        if current == UInt8(ascii: "]") {
+            index += 1
+            return
+        }
         var position = 0
         repeat {
             path.append("[\(position)]")

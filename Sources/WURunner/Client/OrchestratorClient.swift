@@ -21,13 +21,23 @@ public struct OrchestratorClient: Sendable {
     /// - Parameters:
     ///   - baseURL: e.g. `http://127.0.0.1:8080` (a trailing `/` is dropped).
     ///   - token: a bearer token from `wu-orchestrator token create`.
-    public init(baseURL: String, token: String, http: HTTPClient = .shared) {
+    public init(baseURL: String, token: String, http: HTTPClient = OrchestratorClient.sharedHTTP) {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url
         self.token = token
         self.http = http
     }
+
+    /// The process's HTTP client: `HTTPClient.shared`'s settings, except that a connection that cannot
+    /// be made (refused, or https to a plain server) fails its request at once instead of being retried
+    /// until the request's deadline; the runner retries with its own backoff, and `wu` says what failed.
+    public static let sharedHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()

@@ -47,8 +47,8 @@ extension WUOrchestratorCommand {
         var synchronous: String?
 
         func run() async throws {
-            let config = try configuration()
-            let mode = config.synchronous == .full ? "full" : "normal"
+            let config = try serverConfiguration()
+            let mode = config.synchronous.rawValue
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = .info
@@ -83,7 +83,7 @@ extension WUOrchestratorCommand {
         }
 
         /// The flags, then the `WU_…` variables, then the defaults; a bad value is invalid input (exit 2).
-        func configuration() throws -> OrchestratorConfiguration {
+        func serverConfiguration() throws -> OrchestratorConfiguration {
             var config = OrchestratorConfiguration(dataDirectory: data.resolved)
             let address = listen ?? Environment.string("WU_LISTEN") ?? "127.0.0.1:8080"
             guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else {
