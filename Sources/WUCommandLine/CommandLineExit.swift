@@ -55,7 +55,7 @@ public enum CommandLineExit {
 
     /// ` (see \`wu pack --help\`)`, from the usage ArgumentParser would have printed.
     static func helpHint(_ usage: String) -> String {
-        guard let start = usage.range(of: "See '"), let end = usage[start.upperBound...].range(of: "'") else { return "" }
+        guard let start = usage.firstRange(of: "See '"), let end = usage[start.upperBound...].firstRange(of: "'") else { return "" }
         return " (see `\(usage[start.upperBound..<end.lowerBound])`)"
     }
 

@@ -25,7 +25,7 @@ enum OrchestratorErrorText {
 
     /// The key id in "… signed by key ab12…, which …".
     static func keyID(in message: String) -> String? {
-        guard let range = message.range(of: "signed by key ") else { return nil }
+        guard let range = message.firstRange(of: "signed by key ") else { return nil }
         let id = message[range.upperBound...].prefix { $0.isLetter || $0.isNumber }
         return id.isEmpty ? nil : String(id)
     }
