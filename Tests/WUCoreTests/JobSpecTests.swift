@@ -54,7 +54,8 @@ import Testing
         (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "env": {"1A": "1"}}"#, "not a valid variable name"),
         (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "aggregate": {"command": []}}"#, "aggregate.command"),
         (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "profile": "../../etc"}"#, "profile must be"),
-        (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}"#, "not valid JSON"),
+        (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}"#, "wu.json: line 1, column 54: expected ',' or ']'"),
+        (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "resources": {"pids": 1e30}}"#, "line 1, column 79: resources.pids: 1e30 is out of range"),
     ])
     func namesTheBadField(json: String, fragment: String) {
         expectWUError(.invalidJobSpec, containing: fragment) { _ = try parse(json) }

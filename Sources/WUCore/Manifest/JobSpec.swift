@@ -38,6 +38,10 @@ public struct JobSpec: Sendable, Equatable {
         } catch let error as WUError {
             throw WUError(.invalidJobSpec, "\(source): \(error.message)")
         } catch let error as DecodingError {
+            // The decoder's "not valid JSON" has no position: find the line and column ourselves.
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty, let problem = JSONProblem.find(in: bytes) {
+                throw WUError(.invalidJobSpec, "\(source): \(problem)")
+            }
             throw WUError(.invalidJobSpec, "\(source): \(Self.describe(error))")
         } catch {
             throw WUError(.invalidJobSpec, "\(source): \(error)")

@@ -130,20 +130,20 @@ struct DashboardData: Sendable {
 
     /// The most recent jobs the caller may see, with their units counted by bar segment.
     static func jobs(_ db: Database, _ identity: Identity) throws -> [JobRow] {
-        let mine = identity.role == .admin ? "" : "WHERE j.owner_token_id = :owner"
+        let mine = identity.role == .admin ? "" : "WHERE j.owner = :owner"
         let rows = try Row.fetchAll(
             db,
             sql: """
                 SELECT j.id, j.name, j.state, j.priority, j.units_total, j.units_valid, j.created_at, j.finished_at, j.failure_reason,
-                    t.name AS owner,
+                    j.owner,
                     (SELECT COUNT(*) FROM unit u WHERE u.job_id = j.id AND u.is_aggregate = 0 AND u.state IN ('failed', 'cancelled')) AS failed,
                     (SELECT COUNT(DISTINCT c.unit_id) FROM copy c JOIN unit u ON u.id = c.unit_id
                         WHERE c.job_id = j.id AND c.state IN ('leased', 'uploaded') AND u.state = 'pending' AND u.is_aggregate = 0) AS running
-                FROM job j LEFT JOIN token t ON t.id = j.owner_token_id
+                FROM job j
                 \(mine)
                 ORDER BY j.id DESC LIMIT :limit
                 """,
-            arguments: ["owner": identity.tokenID, "limit": jobLimit]
+            arguments: ["owner": identity.name, "limit": jobLimit]
         )
         return rows.map { row in
             JobRow(
@@ -179,7 +179,7 @@ struct DashboardData: Sendable {
 
     /// The latest failed or expired attempts and invalid copies, newest first.
     static func failures(_ db: Database, _ identity: Identity) throws -> [FailureRow] {
-        let mine = identity.role == .admin ? "" : "AND j.owner_token_id = :owner"
+        let mine = identity.role == .admin ? "" : "AND j.owner = :owner"
         let rows = try Row.fetchAll(
             db,
             sql: """
@@ -196,7 +196,7 @@ struct DashboardData: Sendable {
                 WHERE f.finished_at IS NOT NULL \(mine)
                 ORDER BY f.finished_at DESC LIMIT :limit
                 """,
-            arguments: ["owner": identity.tokenID, "limit": failureLimit]
+            arguments: ["owner": identity.name, "limit": failureLimit]
         )
         return rows.map { row in
             let usage = (row["usage"] as String?).flatMap { try? JSONDecoder().decode(ResourceUsage.self, from: Data($0.utf8)) }
@@ -220,7 +220,7 @@ struct DashboardData: Sendable {
         let start = now - Int64(Throughput.buckets) * Throughput.bucketMs + 1
         let mine =
             identity.role == .admin
-            ? "" : "AND a.copy_id IN (SELECT c.id FROM copy c JOIN job j ON j.id = c.job_id WHERE j.owner_token_id = :owner)"
+            ? "" : "AND a.copy_id IN (SELECT c.id FROM copy c JOIN job j ON j.id = c.job_id WHERE j.owner = :owner)"
         var result = Throughput(completed: Array(repeating: 0, count: Throughput.buckets), failed: Array(repeating: 0, count: Throughput.buckets))
         let rows = try Row.fetchAll(
             db,
@@ -230,7 +230,7 @@ struct DashboardData: Sendable {
                 WHERE a.finished_at >= :start AND a.state IN ('completed', 'failed', 'expired') \(mine)
                 GROUP BY bucket
                 """,
-            arguments: ["start": start, "width": Throughput.bucketMs, "owner": identity.tokenID]
+            arguments: ["start": start, "width": Throughput.bucketMs, "owner": identity.name]
         )
         for row in rows {
             let bucket: Int = row["bucket"]

@@ -140,6 +140,7 @@ extension Scheduler {
         var job = JobRecord(
             id: nil,
             ownerTokenId: owner.tokenID,
+            owner: owner.name,
             name: manifest.name,
             version: manifest.version,
             state: "pending",

@@ -140,7 +140,7 @@ extension Scheduler {
     /// The job with this id if the caller may see it: its owner or an admin. Others get 404.
     static func visibleJob(_ db: Database, _ identity: Identity, _ jobID: String) throws -> JobRecord {
         let id = try parseID(jobID, "job")
-        guard let job = try JobRecord.find(db, id), identity.role == .admin || job.ownerTokenId == identity.tokenID else {
+        guard let job = try JobRecord.find(db, id), identity.role == .admin || job.owner == identity.name else {
             throw APIError.notFound("job '\(jobID.prefix(80))'")
         }
         return job

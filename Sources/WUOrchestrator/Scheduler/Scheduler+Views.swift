@@ -8,7 +8,7 @@ extension Scheduler {
             let jobs: [JobRecord] =
                 identity.role == .admin
                 ? try JobRecord.order(Column("id").desc).limit(1000).fetchAll(db)
-                : try JobRecord.filter(Column("owner_token_id") == identity.tokenID).order(Column("id").desc).limit(1000).fetchAll(db)
+                : try JobRecord.filter(Column("owner") == identity.name).order(Column("id").desc).limit(1000).fetchAll(db)
             return JobList(jobs: try jobs.map { try Self.view(db, $0) })
         }
     }
@@ -32,7 +32,7 @@ extension Scheduler {
             sql: "SELECT DISTINCT fail_reason FROM copy WHERE job_id = ? AND fail_reason IS NOT NULL LIMIT 20",
             arguments: [job.id!]
         )
-        let owner = try db.string(sql: "SELECT name FROM token WHERE id = ?", arguments: [job.ownerTokenId]) ?? ""
+        let owner = job.owner
         return JobView(
             jobID: String(job.id!),
             name: job.name,
@@ -210,11 +210,11 @@ extension Scheduler {
                 return try Bool.fetchOne(
                     db,
                     sql: """
-                        SELECT EXISTS (SELECT 1 FROM job_blob b JOIN job j ON j.id = b.job_id WHERE b.digest = :d AND j.owner_token_id = :t)
+                        SELECT EXISTS (SELECT 1 FROM job_blob b JOIN job j ON j.id = b.job_id WHERE b.digest = :d AND j.owner = :t)
                             OR EXISTS (SELECT 1 FROM unit_blob b JOIN unit u ON u.id = b.unit_id JOIN job j ON j.id = u.job_id
-                                       WHERE b.digest = :d AND j.owner_token_id = :t)
+                                       WHERE b.digest = :d AND j.owner = :t)
                         """,
-                    arguments: ["d": digest, "t": identity.tokenID]
+                    arguments: ["d": digest, "t": identity.name]
                 ) ?? false
             case .runner:
                 return try Bool.fetchOne(

@@ -153,6 +153,17 @@ enum Migrations {
         migrator.registerMigration("v2-job-profile-bases") { db in
             try db.execute(sql: "ALTER TABLE job ADD COLUMN profile_bases TEXT")
         }
+        // Jobs belong to the requester's name, not to one token: after a token is revoked and a new
+        // one of the same name is made, the requester still sees, cancels and downloads their jobs.
+        migrator.registerMigration("v3-job-owner-name") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE job ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+                    UPDATE job SET owner = COALESCE((SELECT name FROM token WHERE token.id = job.owner_token_id), '');
+                    CREATE INDEX job_owner_name ON job(owner, id);
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -6,6 +6,8 @@ struct JobRecord: Sendable, FetchableRecord, MutablePersistableRecord {
 
     var id: Int64?
     var ownerTokenId: Int64
+    /// The requester's name, which owns the job (any live token of that name sees it).
+    var owner: String
     var name: String
     var version: String
     var state: String
@@ -43,6 +45,7 @@ extension JobRecord {
     init(row: Row) throws {
         id = row["id"]
         ownerTokenId = row["owner_token_id"]
+        owner = row["owner"]
         name = row["name"]
         version = row["version"]
         state = row["state"]
@@ -75,6 +78,7 @@ extension JobRecord {
     func encode(to container: inout PersistenceContainer) throws {
         container["id"] = id
         container["owner_token_id"] = ownerTokenId
+        container["owner"] = owner
         container["name"] = name
         container["version"] = version
         container["state"] = state
