@@ -43,7 +43,8 @@ import Glibc
         #expect(submitted.status == 0, "\(submitted.output)")
         #expect(submitted.output.contains("wu: warning: no active runner can take job"), "\(submitted.output)")
         #expect(submitted.output.contains("no runner allows profile 'stirct'"), "\(submitted.output)")
-        let job = try #require(submitted.output.split(separator: "\n").first.map(String.init))
+        // Standard output (the job id) and standard error share the log: the id is the line of digits.
+        let job = try #require(submitted.output.split(separator: "\n").first { !$0.isEmpty && $0.allSatisfy(\.isNumber) }.map(String.init))
 
         let status = try wu(cluster, ["status", job])
         #expect(status.status == 0, "\(status.output)")

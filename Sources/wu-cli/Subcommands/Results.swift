@@ -25,7 +25,7 @@ extension WU {
                 }
                 try options.printJSON(Output(written: units, missing: missing))
             } else {
-                print("wrote \(units.count) output\(units.count == 1 ? "" : "s") to \(output): \(units.joined(separator: ", "))")
+                print(units.isEmpty ? "wrote no outputs to \(output)" : "wrote \(units.count) output\(units.count == 1 ? "" : "s") to \(output): \(units.joined(separator: ", "))")
             }
             guard missing.isEmpty else {
                 for unit in missing.prefix(100) {
