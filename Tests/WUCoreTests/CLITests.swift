@@ -80,5 +80,7 @@ import Glibc
         r = try shell("\(wu) pack \(tmp.path)/job -o \(tmp.path)/t.wu --key \(tmp.path)/alice.key && \(wu) inspect --json \(tmp.path)/t.wu")
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.split(separator: "\n").contains { $0.contains(#""on_unit_failure""#) && $0.contains(#""continue""#) }, "\(r.output)")
+        r = try shell("\(wu) inspect \(tmp.path)/t.wu")
+        #expect(r.output.contains("on failure continue (on_unit_failure)"), "\(r.output)")
     }
 }

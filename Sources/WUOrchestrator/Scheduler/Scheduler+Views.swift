@@ -41,7 +41,10 @@ extension Scheduler {
         // A pending unit with a copy running shows as leased: few are, however large the job.
         let leased =
             try db.int(
-                sql: "SELECT COUNT(DISTINCT c.unit_id) FROM copy c JOIN unit u ON u.id = c.unit_id WHERE c.job_id = ? AND c.state = 'leased' AND u.is_aggregate = 0",
+                sql: """
+                    SELECT COUNT(DISTINCT c.unit_id) FROM copy c JOIN unit u ON u.id = c.unit_id
+                    WHERE c.job_id = ? AND c.state = 'leased' AND u.is_aggregate = 0
+                    """,
                 arguments: [job.id!]
             ) ?? 0
         if leased > 0 {

@@ -63,7 +63,8 @@ struct WaitAnalysis {
         }
         let needs = job.needs
         narrow(Code.cpus, { $0.cap.millicpus >= needs.millicpus }) { left in
-            Self.largest("needs " + Self.counted(Self.cpus(needs.millicpus), "cpu"), left.max { $0.cap.millicpus < $1.cap.millicpus }.map { Self.cpus($0.cap.millicpus) })
+            let most = left.map(\.cap.millicpus).max().map(Self.cpus)
+            return Self.largest("needs " + Self.counted(Self.cpus(needs.millicpus), "cpu"), most)
         }
         narrow(Code.memory, { $0.cap.memoryBytes >= needs.memoryBytes }) { left in
             Self.largest("needs \(ByteSize.format(needs.memoryBytes)) memory", left.map(\.cap.memoryBytes).max().map(ByteSize.format))
@@ -202,7 +203,8 @@ struct WaitAnalysis {
     var roomReason: String {
         let n = able.count
         if roomy > 0 {
-            return "queued: \(roomy) of the \(n) active runner\(n == 1 ? "" : "s") able to run it \(roomy == 1 ? "has" : "have") room (higher priorities and older jobs go first)"
+            let runners = "\(roomy) of the \(n) active runner\(n == 1 ? "" : "s") able to run it \(roomy == 1 ? "has" : "have") room"
+            return "queued: \(runners) (higher priorities and older jobs go first)"
         }
         return n == 1 ? "the 1 active runner able to run it is busy" : "all \(n) active runners able to run it are busy"
     }

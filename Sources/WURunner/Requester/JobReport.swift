@@ -42,7 +42,8 @@ public enum JobReport {
                 ["UNIT", "REASON", "EXIT", "ATTEMPTS", "WHY"],
                 units.failed.map { unit in
                     let failure = unit.failure
-                    return [name(unit), failure?.reason ?? "-", exit(failure), failure.map { String($0.attempts) } ?? "-", failure?.message ?? unit.failureReason ?? "-"]
+                    let why = failure?.message ?? unit.failureReason ?? "-"
+                    return [name(unit), failure?.reason ?? "-", exit(failure), failure.map { String($0.attempts) } ?? "-", why]
                 }
             )
             if failedCount > units.failed.count { lines.append("  … \(failedCount - units.failed.count) more: wu status \(view.jobID) --units") }
@@ -71,7 +72,8 @@ public enum JobReport {
         let counts = order.compactMap { state in view.units[state].map { "\($0) \(state)" } }
         return [
             "job \(view.jobID) \(view.name) \(view.version): \(view.state)",
-            "owner \(view.owner) · submitted \(submitted) · \(view.isFinished ? "ran" : "elapsed") \(elapsed) · priority \(view.priority) · replicas \(view.replicas), quorum \(view.quorum) · on unit failure: \(view.onUnitFailure)",
+            "owner \(view.owner) · submitted \(submitted) · \(view.isFinished ? "ran" : "elapsed") \(elapsed) · priority \(view.priority)"
+                + " · replicas \(view.replicas), quorum \(view.quorum) · on unit failure: \(view.onUnitFailure)",
             "units: " + (counts.isEmpty ? "none" : counts.joined(separator: " · ")) + " (of \(view.unitsTotal)\(view.hasAggregate ? " + aggregate" : ""))",
         ]
     }

@@ -42,6 +42,7 @@ public enum ResultsDownloader {
         try await client.downloadResults(job: jobID, to: tar)
         let written = try ResultsLayout.unpack(resultsTar: tar, outputDigests: digests, to: directory)
         let got = Set(written)
-        return (written, missing + digests.keys.filter { !got.contains($0) }.sorted().map { Missing(unit: $0, state: "valid", why: "its output was not in the download") })
+        let lost = digests.keys.filter { !got.contains($0) }.sorted().map { Missing(unit: $0, state: "valid", why: "its output was not in the download") }
+        return (written, missing + lost)
     }
 }

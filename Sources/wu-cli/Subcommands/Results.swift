@@ -33,7 +33,8 @@ extension WU {
                 }
                 if missing.count > 100 { FileHandleLine.standardError("… \(missing.count - 100) more: wu status \(job) --units") }
                 let total = units.count + missing.count
-                throw WUError(.io, "\(missing.count) of \(total) unit\(total == 1 ? "" : "s") \(missing.count == 1 ? "has" : "have") no output (listed above)" + (units.isEmpty ? "" : "; the others are in \(output)"))
+                let others = units.isEmpty ? "" : "; the others are in \(output)"
+                throw WUError(.io, "\(missing.count) of \(total) unit\(total == 1 ? "" : "s") \(missing.count == 1 ? "has" : "have") no output (listed above)\(others)")
             }
         }
     }

@@ -45,7 +45,8 @@ extension WU {
             print("JOB        NAME              STATE        UNITS  PROGRESS  WAITING")
             for view in list.jobs {
                 let waiting = view.waiting.first.map(\.reason) ?? ""
-                print("\(view.jobID.padded(10)) \(view.name.padded(17)) \(view.state.padded(12)) \(String(view.unitsTotal).padded(6)) \((String(Int(view.progress * 100)) + "%").padded(9)) \(waiting)")
+                let progress = String(Int(view.progress * 100)) + "%"
+                print("\(view.jobID.padded(10)) \(view.name.padded(17)) \(view.state.padded(12)) \(String(view.unitsTotal).padded(6)) \(progress.padded(9)) \(waiting)")
             }
         }
 

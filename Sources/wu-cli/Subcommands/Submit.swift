@@ -20,9 +20,9 @@ extension WU {
             let client = try options.client()
             let response = try await client.submit(bundle: bundle, priority: priority)
             if options.json { try options.printJSON(response) } else { print(response.jobID) }
-            FileHandleLine.standardError(
-                "submitted \(response.name): job \(response.jobID), \(response.units) unit\(response.units == 1 ? "" : "s"), \(response.copies) \(response.copies == 1 ? "copy" : "copies"), priority \(response.priority)"
-            )
+            let units = "\(response.units) unit\(response.units == 1 ? "" : "s")"
+            let copies = "\(response.copies) \(response.copies == 1 ? "copy" : "copies")"
+            FileHandleLine.standardError("submitted \(response.name): job \(response.jobID), \(units), \(copies), priority \(response.priority)")
             // The job is in; a failure to read it back must not look like a failed submit.
             if let view = try? await client.job(response.jobID), let reason = view.waiting.first(where: \.noRunnerFits) {
                 FileHandleLine.standardError("wu: warning: no active runner can take job \(response.jobID) now: \(reason.reason); it waits until one can")
