@@ -83,4 +83,27 @@ import Glibc
         r = try shell("\(wu) pack \(tmp.path)/job -o \(tmp.path)/j.wu --key \(tmp.path)/alice.key")
         #expect(r.status == 2 && oneLine(r.output) && r.output.contains("resources.pids: 1e30 is out of range"), "\(r.output)")
     }
+
+    /// A profile name no runner knows would make the job wait forever: `wu pack` refuses it, naming the
+    /// built-in ones; and `on_unit_failure` reaches the signed manifest.
+    @Test func packRefusesAnUnknownProfileNameAndPinsOnUnitFailure() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        let wu = wuBinary
+        var r = try shell("cd \(tmp.path) && \(wu) keygen alice")
+        #expect(r.status == 0, "\(r.output)")
+        try tmp.file("job/code/x", "x\n")
+        try tmp.file("job/wu.json", #"{"name": "t", "command": ["/bin/true"], "profile": "stirct", "units": [{"id": "u"}]}"#)
+        r = try shell("\(wu) pack \(tmp.path)/job -o \(tmp.path)/t.wu --key \(tmp.path)/alice.key")
+        #expect(r.status == 2, "\(r.output)")
+        #expect(r.output.contains("profile 'stirct' is not a built-in profile (did you mean 'strict'?); the built-in ones are 'default', 'strict'"), "\(r.output)")
+        #expect(!tmp.exists("t.wu"))
+
+        try tmp.file("job/wu.json", #"{"name": "t", "command": ["/bin/true"], "profile": "strict", "on_unit_failure": "continue", "units": [{"id": "u"}]}"#)
+        r = try shell("\(wu) pack \(tmp.path)/job -o \(tmp.path)/t.wu --key \(tmp.path)/alice.key && \(wu) inspect --json \(tmp.path)/t.wu")
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.split(separator: "\n").contains { $0.contains(#""on_unit_failure""#) && $0.contains(#""continue""#) }, "\(r.output)")
+        r = try shell("\(wu) inspect \(tmp.path)/t.wu")
+        #expect(r.output.contains("on failure continue (on_unit_failure)"), "\(r.output)")
+    }
 }

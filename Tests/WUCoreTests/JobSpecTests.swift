@@ -60,4 +60,24 @@ import Testing
     func namesTheBadField(json: String, fragment: String) {
         expectWUError(.invalidJobSpec, containing: fragment) { _ = try parse(json) }
     }
+
+    @Test func onUnitFailureIsAChoiceOfTwo() throws {
+        #expect(try parse(#"{"name": "x", "command": ["a"], "units": [{"id": "a"}]}"#).onUnitFailure == .failJob)
+        #expect(try parse(#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "on_unit_failure": "continue"}"#).onUnitFailure == .continue)
+        #expect(throws: WUError.self) { try parse(#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "on_unit_failure": "ignore"}"#) }
+        do {
+            _ = try parse(#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "on_unit_failure": "ignore"}"#)
+        } catch let error as WUError {
+            #expect(error.message.contains(#"on_unit_failure must be "fail-job" or "continue", got 'ignore'"#), "\(error.message)")
+        }
+    }
+
+    @Test func aProfileNameMustBeKnownWhenTheKnownOnesAreGiven() throws {
+        let spec = try parse(#"{"name": "x", "command": ["a"], "profile": "stirct", "units": [{"id": "a"}]}"#)
+        #expect(throws: WUError.self) { try spec.checkProfileName(known: ["default", "strict"]) }
+        try parse(#"{"name": "x", "command": ["a"], "profile": "strict", "units": [{"id": "a"}]}"#).checkProfileName(known: ["default", "strict"])
+        #expect(JobSpec.editDistance("stirct", "strict") == 2)
+        #expect(JobSpec.editDistance("", "abc") == 3)
+        #expect(JobSpec.editDistance("default", "default") == 0)
+    }
 }

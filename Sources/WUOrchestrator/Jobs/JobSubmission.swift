@@ -162,7 +162,8 @@ extension Scheduler {
             quorum: manifest.redundancy.quorum,
             hasAggregate: manifest.aggregate != nil,
             unitsTotal: manifest.units.count,
-            createdAt: tx.now
+            createdAt: tx.now,
+            onUnitFailure: (manifest.onUnitFailure ?? .failJob).rawValue
         )
         try job.insert(tx.db)
         let jobID = job.id!

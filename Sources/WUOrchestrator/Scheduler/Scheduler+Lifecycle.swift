@@ -65,7 +65,11 @@ extension Scheduler {
         unit.failureReason = reason
         try unit.update(tx.db)
         tx.emit("unit", job: job, ["unit_id": unit.name, "state": "failed", "reason": reason])
-        try finishJob(tx, &job, state: "failed", reason: "unit \(unit.name): \(reason)")
+        if job.onUnitFailure == "continue" && !unit.isAggregate {
+            try continueAfterFailure(tx, &job, unitID: unitID)
+        } else {
+            try finishJob(tx, &job, state: "failed", reason: "unit \(unit.name): \(reason)")
+        }
     }
 
     /// Ends a job: copies still queued or leased are cancelled (heartbeats then answer abort).
@@ -76,6 +80,7 @@ extension Scheduler {
         job.finishedAt = tx.now
         job.failureReason = reason ?? job.failureReason
         try job.update(tx.db)
+        if state == "failed" { try keepRealFailures(tx, jobID: job.id!) }
         if state != "completed" {
             try tx.db.run(
                 sql: """

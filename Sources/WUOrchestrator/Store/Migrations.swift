@@ -164,6 +164,17 @@ enum Migrations {
                     """
             )
         }
+        // wu.json's `on_unit_failure` (`fail-job` or `continue`); jobs from before it fail fast.
+        // The indexes serve `wu status`: a job's units paged by state, and a unit's last failed attempt.
+        migrator.registerMigration("v4-job-on-unit-failure") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE job ADD COLUMN on_unit_failure TEXT NOT NULL DEFAULT 'fail-job';
+                    CREATE INDEX unit_job_state ON unit(job_id, state, id);
+                    CREATE INDEX assignment_unit ON assignment(unit_id, state);
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -36,6 +36,8 @@ struct JobRecord: Sendable, FetchableRecord, MutablePersistableRecord {
     var finishedAt: Int64?
     var failureReason: String?
     var resultDigest: String?
+    /// `fail-job` (a failed unit fails the job at once) or `continue` (the other units go on).
+    var onUnitFailure: String = "fail-job"
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
@@ -73,6 +75,7 @@ extension JobRecord {
         finishedAt = row["finished_at"]
         failureReason = row["failure_reason"]
         resultDigest = row["result_digest"]
+        onUnitFailure = row["on_unit_failure"]
     }
 
     func encode(to container: inout PersistenceContainer) throws {
@@ -106,6 +109,7 @@ extension JobRecord {
         container["finished_at"] = finishedAt
         container["failure_reason"] = failureReason
         container["result_digest"] = resultDigest
+        container["on_unit_failure"] = onUnitFailure
     }
 
     /// The row with this id, through a cached statement.
