@@ -33,15 +33,15 @@ extension OrchestratorClient {
 
     /// Streams `GET /v1/jobs/{id}/results` (a tar in the output layout) into `path`.
     public func downloadResults(job id: String, to path: String) async throws {
-        let path = "/v1/jobs/\(try Self.segment(id, "a job"))/results"
+        let route = "/v1/jobs/\(try Self.segment(id, "a job"))/results"
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request(.GET, path), timeout: .minutes(30))
+            response = try await http.execute(request(.GET, route), timeout: .minutes(30))
         } catch {
-            throw ClientError(status: nil, code: nil, message: "GET /v1/jobs/\(id)/results: \(error)")
+            throw ClientError(status: nil, code: nil, message: "GET \(route): \(error)")
         }
         guard response.status == .ok else {
-            throw Self.error(status: Int(response.status.code), body: try await Self.collect(response, upTo: Self.maxErrorBytes, "GET /v1/jobs/\(id)/results"))
+            throw Self.error(status: Int(response.status.code), body: try await Self.collect(response, upTo: Self.maxErrorBytes, "GET \(route)"))
         }
         try await ResponseFile.write(response.body, to: path)
     }
