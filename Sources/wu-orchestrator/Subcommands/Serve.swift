@@ -74,6 +74,11 @@ extension WUOrchestratorCommand {
             guard config.leaseSeconds > 0, config.heartbeatTTLSeconds > 0, config.requeueSweepSeconds > 0, config.maxAttempts > 0 else {
                 throw ValidationError("lease, TTL, sweep and attempt settings must be positive")
             }
+            // Runners refuse a longer lease (WUProtocol's RegisterResponse.maxSeconds): a hostile
+            // orchestrator's huge value would overflow their heartbeat sleep.
+            guard config.leaseSeconds <= 86_400 else {
+                throw ValidationError("--lease-seconds must be at most 86400 (a day): runners refuse longer leases")
+            }
 
             // swift-metrics users (Hummingbird's MetricsMiddleware) report into the registry `/metrics` serves.
             let metrics = OrchestratorMetrics()
