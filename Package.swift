@@ -167,7 +167,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "WURunnerTests", dependencies: ["WURunner", "WUSandbox", "WUCore", "WUProtocol"], swiftSettings: swiftSettings),
+        // HostileOrchestratorTests answer the real runner from a scripted server on loopback.
+        .testTarget(
+            name: "WURunnerTests",
+            dependencies: [
+                "WURunner", "WUSandbox", "WUCore", "WUProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // What the end-to-end and dashboard tests share: the real binaries on loopback (Cluster).
         .target(name: "WUTestSupport", dependencies: ["WUCore", "WUProtocol", "WURunner"], path: "Tests/WUTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProfiles", "WUProtocol", "WURunner", "WUTestSupport"], swiftSettings: swiftSettings),

@@ -29,3 +29,50 @@ extension Decoder {
         }
     }
 }
+
+/// Decoding that checks each wire value's shape (`WireID`) and range as it is read: a peer's bad
+/// value is a `DecodingError` naming the field, before any caller sees it.
+extension KeyedDecodingContainer {
+    /// An assignment, job or runner id.
+    public func decodeID(forKey key: Key) throws -> String {
+        try checked(decode(String.self, forKey: key), key, "an id (\(WireID.rule))", WireID.isValid)
+    }
+
+    public func decodeIDIfPresent(forKey key: Key) throws -> String? {
+        try decodeIfPresent(String.self, forKey: key).map { try checked($0, key, "an id (\(WireID.rule))", WireID.isValid) }
+    }
+
+    /// A list of assignment, job or runner ids.
+    public func decodeIDs(forKey key: Key) throws -> [String] {
+        try decode([String].self, forKey: key).map { try checked($0, key, "an id (\(WireID.rule))", WireID.isValid) }
+    }
+
+    public func decodeUnitID(forKey key: Key) throws -> String {
+        try checked(decode(String.self, forKey: key), key, "a unit id", WireID.isValidUnitID)
+    }
+
+    /// A profile or architecture name.
+    public func decodeName(forKey key: Key) throws -> String {
+        try checked(decode(String.self, forKey: key), key, "a name", WireID.isValidName)
+    }
+
+    public func decodeDigest(forKey key: Key) throws -> String {
+        try checked(decode(String.self, forKey: key), key, "a SHA-256 digest (64 lower-case hex digits)", WireID.isSHA256)
+    }
+
+    /// A number in `range`; a peer's 0, negative or huge value never reaches a sleep, a size or a limit.
+    public func decode<T: Decodable & Comparable>(_ type: T.Type, forKey key: Key, in range: ClosedRange<T>) throws -> T {
+        let value = try decode(T.self, forKey: key)
+        guard range.contains(value) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    private func checked(_ value: String, _ key: Key, _ what: String, _ isValid: (String) -> Bool) throws -> String {
+        guard isValid(value) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "'\(value.prefix(80))' is not \(what)")
+        }
+        return value
+    }
+}

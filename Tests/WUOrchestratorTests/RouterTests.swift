@@ -181,7 +181,8 @@ extension OrchestratorTests {
                 let unknownRunner = try await post("/v1/runners/claim", #"{"runner_id":"999",\#(free),"wait":0}"#)
                 #expect(unknownRunner.status == .notFound)
                 let garbageRunner = try await post("/v1/runners/claim", #"{"runner_id":"x y",\#(free),"wait":0}"#)
-                #expect(garbageRunner.status == .notFound)
+                #expect(garbageRunner.status == .badRequest)
+                #expect(Self.errorCode(garbageRunner) == "invalid-json")
                 let foreign = try await post("/v1/runners/claim", #"{"runner_id":"\#(registered.runnerID)",\#(free),"wait":0}"#, Self.auth(other))
                 #expect(foreign.status == .forbidden)
                 let negativeWait = try await post("/v1/runners/claim", #"{"runner_id":"\#(registered.runnerID)",\#(free),"wait":-1}"#)
@@ -222,7 +223,8 @@ extension OrchestratorTests {
                 )
                 #expect(oversize.status == .contentTooLarge)
                 let badName = try await client.executeRequest(uri: "/v1/blobs/..%2F..%2Fetc", method: .get, headers: runner, body: nil)
-                #expect(badName.status == .notFound)
+                #expect(badName.status == .badRequest)
+                #expect(Self.errorCode(badName) == "invalid-id")
                 // Jobs: unknown, someone else's, illegal transitions, unknown action.
                 let alice = Self.auth(h.requesterToken)
                 let bob = Self.auth(try TokenAdmin(store: h.orchestrator.store).create(role: .requester, name: "bob"))
@@ -239,6 +241,41 @@ extension OrchestratorTests {
         }
 
         /// A packed, signed bundle through the whole HTTP flow: submit, claim, fetch, complete, results.
+        /// An id in a path that is not of the wire's shape (DESIGN.md: 1–64 of `[A-Za-z0-9_-]`) is one JSON
+        /// 400, after the credential and role are checked; never a lookup, a 404 or a 500.
+        @Test func malformedIDsInPathsAreA400() async throws {
+            let h = try Harness()
+            try await withClient(h) { client in
+                let alice = Self.auth(h.requesterToken)
+                let runner = Self.auth(h.runnerToken)
+                let usage = #""usage":{"wall_ms":1}"#
+                let d = String(repeating: "d", count: 64)
+                let complete = #"{"runner_id":"1","output_digest":"\#(d)","blob_digest":"\#(d)",\#(usage)}"#
+                for bad in ["..%2F..%2Fetc", "a.b", String(repeating: "x", count: 65), "%C3%A9", "a%20b", "a%00"] {
+                    let routes: [(String, HTTPRequest.Method, HTTPFields, String?)] = [
+                        ("/v1/jobs/\(bad)", .get, alice, nil), ("/v1/jobs/\(bad)/units", .get, alice, nil),
+                        ("/v1/jobs/\(bad)/cancel", .post, alice, ""), ("/v1/jobs/\(bad)/results", .get, alice, nil),
+                        ("/v1/assignments/\(bad)/complete", .post, runner, complete),
+                        ("/v1/assignments/\(bad)/fail", .post, runner, #"{"runner_id":"1","reason":"x"}"#),
+                    ]
+                    for (uri, method, headers, body) in routes {
+                        let response = try await client.executeRequest(uri: uri, method: method, headers: headers, body: body.map(Self.body))
+                        #expect(response.status == .badRequest, "\(method) \(uri)")
+                        #expect(Self.errorCode(response) == "invalid-id", "\(method) \(uri)")
+                    }
+                    // The credential and the role still come first.
+                    let anonymous = try await client.executeRequest(
+                        uri: "/v1/assignments/\(bad)/fail", method: .post, headers: [:], body: Self.body(#"{"runner_id":"1","reason":"x"}"#)
+                    )
+                    #expect(anonymous.status == .unauthorized, "\(bad)")
+                    let requester = try await client.executeRequest(
+                        uri: "/v1/assignments/\(bad)/complete", method: .post, headers: alice, body: Self.body(complete)
+                    )
+                    #expect(requester.status == .forbidden, "\(bad)")
+                }
+            }
+        }
+
         @Test func submitClaimFetchCompleteResults() async throws {
             let h = try Harness()
             let key = SigningKey.generate(name: "alice")

@@ -141,9 +141,11 @@ public final class Orchestrator: Sendable {
         }
         v1.get("jobs") { _, context in try json(try await scheduler.jobs(try context.require(.requester, .admin))) }
         v1.get("jobs/:id") { _, context in
-            try json(try await scheduler.job(try context.require(.requester, .admin), try context.parameters.require("id")))
+            try json(try await scheduler.job(try context.require(.requester, .admin), try requireID("id", "a job", context)))
         }
         v1.get("jobs/:id/units") { request, context in
+            let identity = try context.require(.requester, .admin)
+            let id = try requireID("id", "a job", context)
             let query = request.uri.queryParameters
             func integer(_ name: String) throws -> Int64? {
                 try query[Substring(name)].map { text in
@@ -156,11 +158,11 @@ public final class Orchestrator: Sendable {
             let units = Scheduler.UnitQuery(
                 state: query["state"].map(String.init), limit: try integer("limit").map { Int(clamping: $0) }, after: try integer("after")
             )
-            return try json(try await scheduler.units(try context.require(.requester, .admin), try context.parameters.require("id"), units))
+            return try json(try await scheduler.units(identity, id, units))
         }
         v1.post("jobs/:id/:action") { _, context in
             let identity = try context.require(.requester, .admin)
-            let id = try context.parameters.require("id")
+            let id = try requireID("id", "a job", context)
             guard let action = Scheduler.JobAction(rawValue: try context.parameters.require("action")) else {
                 throw APIError.notFound("action")
             }
@@ -173,7 +175,7 @@ public final class Orchestrator: Sendable {
                 scheduler: scheduler,
                 blobs: blobs,
                 identity: identity,
-                jobID: try context.parameters.require("id")
+                jobID: try requireID("id", "a job", context)
             )
         }
 
@@ -193,20 +195,23 @@ public final class Orchestrator: Sendable {
         }
         v1.post("assignments/:id/complete") { request, context in
             let caller = try context.caller()
+            let id = try await authenticatedFirst(request, context, auth) { try requireID("id", "an assignment", context) }
             let body = try await decodeDeferred(CompleteRequest.self, request, context, auth)
-            return try json(try await scheduler.complete(caller, assignmentID: try context.parameters.require("id"), body, blobs: blobs))
+            return try json(try await scheduler.complete(caller, assignmentID: id, body, blobs: blobs))
         }
         v1.post("assignments/:id/fail") { request, context in
             let caller = try context.caller()
+            let id = try await authenticatedFirst(request, context, auth) { try requireID("id", "an assignment", context) }
             let body = try await decodeDeferred(FailRequest.self, request, context, auth)
-            return try json(try await scheduler.fail(caller, assignmentID: try context.parameters.require("id"), body))
+            return try json(try await scheduler.fail(caller, assignmentID: id, body))
         }
 
         // Blobs.
         v1.get("blobs/:digest") { _, context in
             guard let identity = context.identity else { throw APIError.unauthorized }
             let digest = try context.parameters.require("digest")
-            guard Hex.isSHA256(digest), blobs.exists(digest), try await scheduler.mayRead(identity, blob: digest) else {
+            guard Hex.isSHA256(digest) else { throw APIError(.badRequest, "invalid-id", "a blob is named by 64 lower-case hex digits") }
+            guard blobs.exists(digest), try await scheduler.mayRead(identity, blob: digest) else {
                 throw APIError.notFound("blob '\(digest.prefix(80))'")
             }
             var headers = HTTPFields()
@@ -267,8 +272,7 @@ func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: Orchest
     }
 }
 
-/// Decodes the body of a deferred-auth route; when it is malformed, the caller is checked first so a
-/// wrong credential or role still answers 401/403 rather than 400.
+/// Decodes the body of a deferred-auth route (see `authenticatedFirst`).
 func decodeDeferred<T: Decodable>(
     _ type: T.Type,
     _ request: Request,
@@ -277,14 +281,34 @@ func decodeDeferred<T: Decodable>(
 )
     async throws -> T
 {
+    try await authenticatedFirst(request, context, auth) { try await decode(type, request, context) }
+}
+
+/// Runs a step of a deferred-auth route that checks the request (its body, its path); when the step
+/// fails, the caller is checked first so a wrong credential or role still answers 401/403 rather than 400.
+func authenticatedFirst<T>(
+    _ request: Request,
+    _ context: OrchestratorRequestContext,
+    _ auth: AuthMiddleware,
+    _ step: () async throws -> T
+) async throws -> T {
     do {
-        return try await decode(type, request, context)
+        return try await step()
     } catch {
         var checked = context
         if checked.identity == nil { checked.identity = try await auth.identify(request) }
         _ = try checked.require(.runner, .admin)
         throw error
     }
+}
+
+/// A path parameter naming an id: one of the wire's shape (`WireID`), else a 400, never a lookup.
+func requireID(_ name: String, _ what: String, _ context: OrchestratorRequestContext) throws -> String {
+    let value = try context.parameters.require(name)
+    guard WireID.isValid(value) else {
+        throw APIError(.badRequest, "invalid-id", "'\(value.prefix(80))' is not \(what) id: ids are \(WireID.rule)")
+    }
+    return value
 }
 
 /// A JSON response.

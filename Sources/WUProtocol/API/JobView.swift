@@ -20,6 +20,16 @@ public struct SubmitJobResponse: Codable, Sendable, Equatable {
         case jobID = "job_id"
         case name, state, units, copies, priority
     }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        jobID = try c.decodeID(forKey: .jobID)
+        name = try c.decode(String.self, forKey: .name)
+        state = try c.decode(String.self, forKey: .state)
+        units = try c.decode(Int.self, forKey: .units)
+        copies = try c.decode(Int.self, forKey: .copies)
+        priority = try c.decode(Int.self, forKey: .priority)
+    }
 }
 
 /// A job as `GET /v1/jobs/{id}` shows it.

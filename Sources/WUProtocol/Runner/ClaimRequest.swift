@@ -22,7 +22,7 @@ public struct ClaimRequest: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        runnerID = try c.decode(String.self, forKey: .runnerID)
+        runnerID = try c.decodeID(forKey: .runnerID)
         free = try c.decode(Capacity.self, forKey: .free)
         wait = try c.decodeIfPresent(Int.self, forKey: .wait)
         max = try c.decodeIfPresent(Int.self, forKey: .max)
@@ -103,6 +103,27 @@ public struct Assignment: Codable, Sendable, Equatable {
         case attempt
     }
 
+    /// Every id, digest and number is checked here: a runner acts on an assignment only after this
+    /// (and takes the command, files, resources and profile from the signed manifest, not from it).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        assignmentID = try c.decodeID(forKey: .assignmentID)
+        jobID = try c.decodeID(forKey: .jobID)
+        unitID = try c.decodeUnitID(forKey: .unitID)
+        isAggregate = try c.decode(Bool.self, forKey: .isAggregate)
+        manifestDigest = try c.decodeDigest(forKey: .manifestDigest)
+        signatureDigest = try c.decodeDigest(forKey: .signatureDigest)
+        files = try c.decode([FileRef].self, forKey: .files)
+        aggregateInputs = try c.decode([AggregateInput].self, forKey: .aggregateInputs)
+        resources = try c.decode(UnitResources.self, forKey: .resources)
+        profile = try c.decodeName(forKey: .profile)
+        leaseExpiresAt = try c.decode(Int64.self, forKey: .leaseExpiresAt)
+        attempt = try c.decode(Int.self, forKey: .attempt, in: 0...Int.max)
+        guard isAggregate || aggregateInputs.isEmpty else {
+            throw DecodingError.dataCorruptedError(forKey: .aggregateInputs, in: c, debugDescription: "only an aggregate has aggregate inputs")
+        }
+    }
+
     /// A payload file of the bundle: fetch `GET /v1/blobs/{sha256}`.
     public struct FileRef: Codable, Sendable, Equatable {
         public var path: String
@@ -115,6 +136,18 @@ public struct Assignment: Codable, Sendable, Equatable {
             self.sha256 = sha256
             self.size = size
             self.mode = mode
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case path, sha256, size, mode
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            path = try c.decode(String.self, forKey: .path)
+            sha256 = try c.decodeDigest(forKey: .sha256)
+            size = try c.decode(Int64.self, forKey: .size, in: 0...Int64.max)
+            mode = try c.decode(Int.self, forKey: .mode, in: 0...0o7777)
         }
     }
 
@@ -136,6 +169,13 @@ public struct Assignment: Codable, Sendable, Equatable {
             case unitID = "unit_id"
             case digest
             case outputDigest = "output_digest"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            unitID = try c.decodeUnitID(forKey: .unitID)
+            digest = try c.decodeDigest(forKey: .digest)
+            outputDigest = try c.decodeDigest(forKey: .outputDigest)
         }
     }
 }
@@ -166,6 +206,20 @@ public struct UnitResources: Codable, Sendable, Equatable {
         case diskBytes = "disk_bytes"
         case wallTimeMs = "wall_time_ms"
         case pids, gpus, arch
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        millicpus = try c.decode(Int.self, forKey: .millicpus, in: 0...Int.max)
+        memoryBytes = try c.decode(Int64.self, forKey: .memoryBytes, in: 0...Int64.max)
+        diskBytes = try c.decode(Int64.self, forKey: .diskBytes, in: 0...Int64.max)
+        wallTimeMs = try c.decode(Int64.self, forKey: .wallTimeMs, in: 0...Int64.max)
+        pids = try c.decode(Int.self, forKey: .pids, in: 0...Int.max)
+        gpus = try c.decode(Int.self, forKey: .gpus, in: 0...Int.max)
+        arch = try c.decodeIfPresent(String.self, forKey: .arch)
+        if let arch, !WireID.isValidName(arch) {
+            throw DecodingError.dataCorruptedError(forKey: .arch, in: c, debugDescription: "'\(arch.prefix(80))' is not an architecture name")
+        }
     }
 
     /// The part of these resources a runner's free capacity must cover.

@@ -24,9 +24,9 @@ public struct CompleteRequest: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        runnerID = try c.decode(String.self, forKey: .runnerID)
-        outputDigest = try c.decode(String.self, forKey: .outputDigest)
-        blobDigest = try c.decode(String.self, forKey: .blobDigest)
+        runnerID = try c.decodeID(forKey: .runnerID)
+        outputDigest = try c.decodeDigest(forKey: .outputDigest)
+        blobDigest = try c.decodeDigest(forKey: .blobDigest)
         usage = try c.decode(ResourceUsage.self, forKey: .usage)
     }
 }
@@ -56,7 +56,7 @@ public struct FailRequest: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        runnerID = try c.decode(String.self, forKey: .runnerID)
+        runnerID = try c.decodeID(forKey: .runnerID)
         reason = try c.decode(String.self, forKey: .reason)
         message = try c.decodeIfPresent(String.self, forKey: .message)
         usage = try c.decodeIfPresent(ResourceUsage.self, forKey: .usage)
@@ -85,5 +85,13 @@ public struct AssignmentAck: Codable, Sendable, Equatable {
         case state
         case copyState = "copy_state"
         case counted
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        assignmentID = try c.decodeID(forKey: .assignmentID)
+        state = try c.decode(String.self, forKey: .state)
+        copyState = try c.decode(String.self, forKey: .copyState)
+        counted = try c.decode(Bool.self, forKey: .counted)
     }
 }

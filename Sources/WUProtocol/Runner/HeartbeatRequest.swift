@@ -16,7 +16,7 @@ public struct HeartbeatRequest: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        runnerID = try c.decode(String.self, forKey: .runnerID)
+        runnerID = try c.decodeID(forKey: .runnerID)
         assignments = try c.decodeIfPresent([Item].self, forKey: .assignments) ?? []
     }
 
@@ -38,8 +38,11 @@ public struct HeartbeatRequest: Codable, Sendable, Equatable {
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            assignmentID = try c.decode(String.self, forKey: .assignmentID)
+            assignmentID = try c.decodeID(forKey: .assignmentID)
             progress = try c.decodeIfPresent(Double.self, forKey: .progress)
+            if let progress, !(0...1).contains(progress) {
+                throw DecodingError.dataCorruptedError(forKey: .progress, in: c, debugDescription: "progress must be between 0 and 1")
+            }
         }
     }
 }
@@ -62,5 +65,12 @@ public struct HeartbeatResponse: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case renewed, abort
         case leaseExpiresAt = "lease_expires_at"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        renewed = try c.decodeIDs(forKey: .renewed)
+        abort = try c.decodeIDs(forKey: .abort)
+        leaseExpiresAt = try c.decode(Int64.self, forKey: .leaseExpiresAt)
     }
 }

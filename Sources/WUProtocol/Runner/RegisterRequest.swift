@@ -34,7 +34,7 @@ public struct RegisterRequest: Codable, Sendable, Equatable {
         arch = try c.decode(String.self, forKey: .arch)
         profiles = try c.decodeIfPresent([String].self, forKey: .profiles) ?? ["default"]
         version = try c.decodeIfPresent(String.self, forKey: .version) ?? "unknown"
-        runnerID = try c.decodeIfPresent(String.self, forKey: .runnerID)
+        runnerID = try c.decodeIDIfPresent(forKey: .runnerID)
     }
 }
 
@@ -54,5 +54,16 @@ public struct RegisterResponse: Codable, Sendable, Equatable {
         case runnerID = "runner_id"
         case leaseSeconds = "lease_seconds"
         case heartbeatSeconds = "heartbeat_seconds"
+    }
+
+    /// The longest lease or heartbeat period a runner accepts: a day. A 0, a negative or a huge value
+    /// would spin the heartbeat loop or overflow its sleep.
+    public static let maxSeconds = 86_400
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        runnerID = try c.decodeID(forKey: .runnerID)
+        leaseSeconds = try c.decode(Int.self, forKey: .leaseSeconds, in: 1...Self.maxSeconds)
+        heartbeatSeconds = try c.decode(Int.self, forKey: .heartbeatSeconds, in: 1...leaseSeconds)
     }
 }

@@ -13,14 +13,14 @@ extension OrchestratorClient {
         let (stream, length) = try FileChunks.open(path)
         request.body = .stream(stream, length: .known(length))
         let bytes = try await execute(request, timeout: .minutes(10))
-        return try decode(SubmitJobResponse.self, bytes, "POST /v1/jobs")
+        return try Self.decode(SubmitJobResponse.self, bytes, "POST /v1/jobs")
     }
 
     public func jobs() async throws -> JobList { try await send(.GET, "/v1/jobs") }
 
-    public func job(_ id: String) async throws -> JobView { try await send(.GET, "/v1/jobs/\(id)") }
+    public func job(_ id: String) async throws -> JobView { try await send(.GET, "/v1/jobs/\(try Self.segment(id, "a job"))") }
 
-    public func units(ofJob id: String) async throws -> UnitList { try await send(.GET, "/v1/jobs/\(id)/units") }
+    public func units(ofJob id: String) async throws -> UnitList { try await send(.GET, "/v1/jobs/\(try Self.segment(id, "a job"))/units") }
 
     /// One page of a job's units: those in `state` (as the view shows it) when given, after the
     /// previous page's `next`.
@@ -45,7 +45,7 @@ extension OrchestratorClient {
 
     /// `cancel`, `pause` or `resume`.
     public func control(job id: String, action: String) async throws -> JobView {
-        try await send(.POST, "/v1/jobs/\(id)/\(action)")
+        try await send(.POST, "/v1/jobs/\(try Self.segment(id, "a job"))/\(action)")
     }
 
     public func runners() async throws -> RunnerList { try await send(.GET, "/v1/runners") }
@@ -54,23 +54,16 @@ extension OrchestratorClient {
 
     /// Streams `GET /v1/jobs/{id}/results` (a tar in the output layout) into `path`.
     public func downloadResults(job id: String, to path: String) async throws {
+        let route = "/v1/jobs/\(try Self.segment(id, "a job"))/results"
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request(.GET, "/v1/jobs/\(id)/results"), timeout: .minutes(30))
+            response = try await http.execute(request(.GET, route), timeout: .minutes(30))
         } catch {
-            throw ClientError(status: nil, code: nil, message: "GET /v1/jobs/\(id)/results: \(error)")
+            throw ClientError(status: nil, code: nil, message: "GET \(route): \(error)")
         }
         guard response.status == .ok else {
-            throw Self.error(status: Int(response.status.code), body: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+            throw Self.error(status: Int(response.status.code), body: try await Self.collect(response, upTo: Self.maxErrorBytes, "GET \(route)"))
         }
         try await ResponseFile.write(response.body, to: path)
-    }
-
-    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ what: String) throws -> T {
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(bytes))
-        } catch {
-            throw ClientError(status: 200, code: nil, message: "cannot read the answer to \(what): \(error)")
-        }
     }
 }

@@ -18,10 +18,10 @@ extension OrchestratorClient {
     }
 
     public func complete(assignment id: String, _ body: CompleteRequest) async throws -> AssignmentAck {
-        try await send(.POST, "/v1/assignments/\(id)/complete", body: body)
+        try await send(.POST, "/v1/assignments/\(try Self.segment(id, "an assignment"))/complete", body: body)
     }
 
     public func fail(assignment id: String, _ body: FailRequest) async throws -> AssignmentAck {
-        try await send(.POST, "/v1/assignments/\(id)/fail", body: body)
+        try await send(.POST, "/v1/assignments/\(try Self.segment(id, "an assignment"))/fail", body: body)
     }
 }

@@ -21,7 +21,7 @@ public struct OrchestratorClient: Sendable {
     /// - Parameters:
     ///   - baseURL: e.g. `http://127.0.0.1:8080` (a trailing `/` is dropped).
     ///   - token: a bearer token from `wu-orchestrator token create`.
-    public init(baseURL: String, token: String, http: HTTPClient = OrchestratorClient.sharedHTTP) {
+    public init(baseURL: String, token: String, http: HTTPClient = OrchestratorClient.http) {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url
@@ -29,15 +29,26 @@ public struct OrchestratorClient: Sendable {
         self.http = http
     }
 
-    /// The process's HTTP client: `HTTPClient.shared`'s settings, except that a connection that cannot
-    /// be made (refused, or https to a plain server) fails its request at once instead of being retried
-    /// until the request's deadline; the runner retries with its own backoff, and `wu` says what failed.
-    public static let sharedHTTP: HTTPClient = {
+    /// The client every `OrchestratorClient` uses unless given another: it follows no redirect (a
+    /// redirect would carry the bearer token and the runner's requests to wherever the answer points;
+    /// a 3xx is an error like any non-2xx), decompresses nothing (no bomb to inflate; blobs are
+    /// checked byte for byte against their digest), and fails a connection that cannot be made
+    /// (refused, or https to a plain server) at once instead of retrying it until the request's
+    /// deadline: the runner retries with its own backoff, and `wu` says what failed.
+    public static let http: HTTPClient = {
         var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.redirectConfiguration = .disallow
+        configuration.decompression = .disabled
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(10)
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
+
+    /// The largest JSON answer read: a claim's assignments list at most their manifests' files, and a
+    /// manifest is at most 16 MiB. Anything larger is a protocol error, read no further.
+    static let maxJSONBytes = 16 << 20
+    /// The largest error body read (only its first 500 characters are kept).
+    static let maxErrorBytes = 64 << 10
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -65,15 +76,22 @@ public struct OrchestratorClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: data))
         }
         let bytes = try await execute(request, timeout: timeout)
+        return try Self.decode(Response.self, bytes, "\(method) \(path)")
+    }
+
+    /// Decodes a JSON answer; one that breaks the wire's rules (WUProtocol checks every id, digest and
+    /// number while decoding) is a protocol error.
+    static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ what: String) throws -> T {
         do {
-            return try JSONDecoder().decode(Response.self, from: Data(bytes))
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch {
-            throw ClientError(status: 200, code: nil, message: "cannot read the answer to \(method) \(path): \(error)")
+            throw ClientError.protocolError("the answer to \(what) breaks the protocol: \(error)")
         }
     }
 
-    /// Runs a request and returns the body of a 2xx answer; anything else becomes a `ClientError`.
-    func execute(_ request: HTTPClientRequest, timeout: TimeAmount, limit: Int = 64 << 20) async throws -> [UInt8] {
+    /// Runs a request and returns the body of a 2xx answer, at most `limit` bytes; anything else becomes
+    /// a `ClientError`.
+    func execute(_ request: HTTPClientRequest, timeout: TimeAmount, limit: Int = maxJSONBytes) async throws -> [UInt8] {
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: timeout)
@@ -82,18 +100,22 @@ public struct OrchestratorClient: Sendable {
         } catch {
             throw ClientError(status: nil, code: nil, message: "\(request.method) \(request.url): \(Self.describe(transport: error))")
         }
-        let body: ByteBuffer
-        do {
-            body = try await response.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw ClientError(
-                status: Int(response.status.code), code: nil,
-                message: "the answer to \(request.method) \(request.url) is larger than \(ByteSize.format(Int64(limit))); is \(baseURL) a wu orchestrator?"
-            )
-        }
-        let bytes = Array(buffer: body)
-        guard (200..<300).contains(Int(response.status.code)) else { throw Self.error(status: Int(response.status.code), body: bytes) }
+        let status = Int(response.status.code)
+        let success = (200..<300).contains(status)
+        let bytes = try await Self.collect(response, upTo: success ? limit : Self.maxErrorBytes, "\(request.method) \(request.url)")
+        guard success else { throw Self.error(status: status, body: bytes) }
         return bytes
+    }
+
+    /// Reads a whole answer into memory, refusing (without reading on) one announced or found larger than `limit`.
+    static func collect(_ response: HTTPClientResponse, upTo limit: Int, _ what: String) async throws -> [UInt8] {
+        let tooLarge = ClientError.protocolError("the answer to \(what) is larger than \(ByteSize.format(Int64(limit))): is it a wu orchestrator?")
+        if let announced = response.headers.first(name: "Content-Length").flatMap(Int.init), announced > limit { throw tooLarge }
+        do {
+            return Array(buffer: try await response.body.collect(upTo: limit))
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
+        }
     }
 
     /// A transport failure in plain words (NIO's own descriptions name types, not causes).
@@ -109,6 +131,7 @@ public struct OrchestratorClient: Sendable {
     }
 
     static func error(status: Int, body: [UInt8]) -> ClientError {
+        if (300..<400).contains(status) { return .protocolError("the orchestrator answered \(status), a redirect; redirects are not followed") }
         struct Envelope: Decodable {
             struct Inner: Decodable {
                 let code: String
@@ -117,7 +140,7 @@ public struct OrchestratorClient: Sendable {
             let error: Inner
         }
         if let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body)) {
-            return ClientError(status: status, code: envelope.error.code, message: envelope.error.message)
+            return ClientError(status: status, code: String(envelope.error.code.prefix(100)), message: String(envelope.error.message.prefix(500)))
         }
         return ClientError(status: status, code: nil, message: String(decoding: body.prefix(500), as: UTF8.self))
     }
@@ -128,6 +151,7 @@ public struct OrchestratorClient: Sendable {
     ///
     /// - Throws: `ClientError` for HTTP problems; `WUError.tamperedFile` when the bytes do not match the digest.
     public func downloadBlob(_ digest: String, to path: String, maxBytes: Int64) async throws {
+        try Self.checkDigest(digest)
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request(.GET, "/v1/blobs/\(digest)"), timeout: .minutes(10))
@@ -135,7 +159,10 @@ public struct OrchestratorClient: Sendable {
             throw ClientError(status: nil, code: nil, message: "GET /v1/blobs/\(digest): \(error)")
         }
         guard response.status == .ok else {
-            throw Self.error(status: Int(response.status.code), body: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+            throw Self.error(status: Int(response.status.code), body: try await Self.collect(response, upTo: Self.maxErrorBytes, "GET /v1/blobs/\(digest)"))
+        }
+        if let announced = response.headers.first(name: "Content-Length").flatMap(Int64.init), announced > maxBytes {
+            throw WUError(.limitExceeded, "blob \(digest) is announced as \(announced) bytes, larger than the \(ByteSize.format(maxBytes)) expected")
         }
         let temporary = path + ".part-\(UInt32.random(in: 0...UInt32.max))"
         // 0644: a payload file of that mode is then hard-linked into a unit's /code or /in, not copied.
@@ -171,10 +198,23 @@ public struct OrchestratorClient: Sendable {
 
     /// Uploads a file as blob `digest` (`PUT /v1/blobs/{digest}`); the server checks the digest.
     public func uploadBlob(_ digest: String, from path: String) async throws {
+        try Self.checkDigest(digest)
         var request = request(.PUT, "/v1/blobs/\(digest)")
         request.headers.add(name: "Content-Type", value: "application/octet-stream")
         let (stream, length) = try FileChunks.open(path)
         request.body = .stream(stream, length: .known(length))
         _ = try await execute(request, timeout: .minutes(10))
+    }
+}
+
+extension OrchestratorClient {
+    /// The path segment for an id: only an id of the wire's shape is ever pasted into a URL.
+    static func segment(_ id: String, _ what: String) throws -> String {
+        guard WireID.isValid(id) else { throw ClientError.protocolError("'\(id.prefix(80))' is not \(what) id (\(WireID.rule))") }
+        return id
+    }
+
+    static func checkDigest(_ digest: String) throws {
+        guard WireID.isSHA256(digest) else { throw ClientError.protocolError("'\(digest.prefix(80))' is not a SHA-256 digest") }
     }
 }

@@ -69,6 +69,16 @@ final class AssignmentExecutor: Sendable {
             }
             carried = nil
         }
+        // The claim's resources are what this runner accounted for the unit; the signed manifest's must fit them.
+        let signed = manifest.resources
+        let needs = Capacity(millicpus: signed.millicpus, memoryBytes: signed.memoryBytes, diskBytes: signed.diskBytes, gpus: signed.gpus)
+        guard assignment.resources.capacity.fits(needs) else {
+            return .failed(reason: "invalid", message: "the claim's resources are smaller than the signed manifest's", usage: nil)
+        }
+        if let problem = Self.aggregateInputsProblem(assignment, manifest: manifest) {
+            logger.info("protocol error: \(problem)")
+            return .failed(reason: "invalid", message: problem, usage: nil)
+        }
         let unit: Manifest.Unit?
         if assignment.isAggregate {
             guard manifest.aggregate != nil else { return .failed(reason: "invalid", message: "the manifest has no aggregate step", usage: nil) }
@@ -91,7 +101,6 @@ final class AssignmentExecutor: Sendable {
                 try workspace.place(blob: blob, as: file)
             }
             for input in assignment.aggregateInputs {
-                guard Manifest.isValidUnitID(input.unitID) else { throw WUError(.invalidManifest, "aggregate input id '\(input.unitID)' is not valid") }
                 let blob = try await cache.fetch(input.digest, maxBytes: manifest.resources.diskBytes + (64 << 20))
                 try OutputArchive.extract(
                     compressed: blob, expectedOutputDigest: input.outputDigest, to: workspace.input + "/" + input.unitID,
@@ -203,6 +212,22 @@ extension AssignmentExecutor {
             table[entry.sha256] = profile
         }
         return .success(profile)
+    }
+
+    /// Why an assignment's aggregate inputs cannot be taken, or nil: an aggregate gets exactly one
+    /// canonical output per unit of the signed manifest (each extracted to `/in/<unit_id>/`), any other
+    /// unit none (WUProtocol refuses those while decoding; checked again here, where it matters).
+    static func aggregateInputsProblem(_ assignment: Assignment, manifest: Manifest) -> String? {
+        let named = assignment.aggregateInputs.map(\.unitID)
+        guard assignment.isAggregate else { return named.isEmpty ? nil : "a unit that is not the aggregate was sent aggregate inputs" }
+        let units = Set(manifest.units.map(\.id))
+        if let stranger = named.first(where: { !units.contains($0) }) {
+            return "aggregate input '\(stranger)' is not a unit of the signed manifest"
+        }
+        guard named.count == units.count, Set(named).count == named.count else {
+            return "the aggregate was sent \(named.count) inputs for the signed manifest's \(units.count) units, or one twice"
+        }
+        return nil
     }
 
     /// Whole milliseconds of a duration, for log metadata.

@@ -24,6 +24,9 @@ public final class Runner: Service, Sendable {
         /// A second signal came: the drain timeout is cut short.
         var stoppingNow = false
         var runnerID: String?
+        /// Names the next unit's directory: the runner names its own directories, never from an id the
+        /// orchestrator sent (DESIGN.md, the runner protocol).
+        var workspaces: UInt64 = 0
     }
 
     struct RunningUnit {
@@ -69,7 +72,7 @@ public final class Runner: Service, Sendable {
         // The id from a previous run, if any: the orchestrator keeps this runner's reputation and
         // requeues at once what it held (its units died with it).
         let idFile = configuration.workDirectory + "/runner-id"
-        let previousID = (try? FileIO.readFile(idFile, limit: 64)).map { String(decoding: $0, as: UTF8.self) }.flatMap { $0.isEmpty ? nil : $0 }
+        let previousID = (try? FileIO.readFile(idFile, limit: 64)).map { String(decoding: $0, as: UTF8.self) }.flatMap { WireID.isValid($0) ? $0 : nil }
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         // The handler covers registration too: a runner with nothing running exits at once (DESIGN.md).
         try await withGracefulShutdownHandler {
@@ -166,7 +169,7 @@ public final class Runner: Service, Sendable {
             } catch let error as ClientError where error.status == 403 && body.runnerID != nil {
                 logger.info("the previous runner id is not ours any more; registering anew", metadata: ["error": "\(error)"])
                 body.runnerID = nil
-            } catch let error as ClientError where error.isTransient {
+            } catch let error as ClientError where error.isTransient || error.isProtocolError {
                 logger.info("cannot register yet, retrying", metadata: ["error": "\(error)"])
                 let pause = Backoff.delay(attempt: attempt)
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
@@ -208,10 +211,14 @@ public final class Runner: Service, Sendable {
                 failures += 1
                 continue
             }
-            for assignment in claimed {
+            for assignment in acceptable(claimed, slots: slots, free: free) {
                 let workspace: UnitWorkspace
                 do {
-                    workspace = try UnitWorkspace(root: configuration.workDirectory + "/units/" + assignment.assignmentID)
+                    let number = state.withLock { state in
+                        state.workspaces += 1
+                        return state.workspaces
+                    }
+                    workspace = try UnitWorkspace(root: configuration.workDirectory + "/units/\(number)")
                 } catch {
                     await report(assignment, .failed(reason: "workspace", message: "\(error)", usage: nil), runnerID: runnerID)
                     continue
@@ -238,6 +245,35 @@ public final class Runner: Service, Sendable {
                 }
             }
         }
+    }
+
+    /// The assignments of a claim this runner takes: what it asked for and no more. An id it already
+    /// runs (or one listed twice), or more assignments or more capacity than it offered, is a protocol
+    /// error: logged, and those assignments are left alone (their leases expire).
+    func acceptable(_ claimed: [Assignment], slots: Int, free: Capacity) -> [Assignment] {
+        var taken: [Assignment] = []
+        var left = free
+        let running = state.withLock { Set($0.running.keys) }
+        for assignment in claimed {
+            let problem: String? =
+                if running.contains(assignment.assignmentID) || taken.contains(where: { $0.assignmentID == assignment.assignmentID }) {
+                    "its id is already in use"
+                } else if taken.count >= slots {
+                    "the claim asked for at most \(slots)"
+                } else if !left.fits(assignment.resources.capacity) {
+                    "it needs more than the free capacity the claim offered"
+                } else { nil }
+            if let problem {
+                logger.info(
+                    "protocol error: refused an assignment of the claim's answer: \(problem)",
+                    metadata: ["assignment.id": "\(assignment.assignmentID)"]
+                )
+                continue
+            }
+            taken.append(assignment)
+            left = left.subtracting(assignment.resources.capacity)
+        }
+        return taken
     }
 
     /// Runs `work`, cancelling it when `aborts` yields first.
@@ -282,7 +318,8 @@ public final class Runner: Service, Sendable {
 
     /// Heartbeats with progress until the runner stops; aborts what the orchestrator says to abort.
     func heartbeatLoop(runnerID: String, every seconds: Int) async {
-        let period = Duration.seconds(max(1, seconds))
+        // The answer to register was checked (1 s to a day); clamped again so nothing else can spin or overflow the sleep.
+        let period = Duration.seconds(min(max(1, seconds), RegisterResponse.maxSeconds))
         while true {
             try? await Task.sleep(for: period)
             if Task.isCancelled { return }

@@ -103,6 +103,11 @@ extension WUOrchestratorCommand {
                 throw Environment.invalid("--synchronous (or WU_SYNCHRONOUS) must be normal or full, not '\(mode)'")
             }
             config.synchronous = sync
+            // Runners refuse a longer lease (WUProtocol's RegisterResponse.maxSeconds): a hostile
+            // orchestrator's huge value would overflow their heartbeat sleep.
+            guard config.leaseSeconds <= 86_400 else {
+                throw Environment.invalid("--lease-seconds (or WU_LEASE_SECONDS) must be at most 86400 (a day): runners refuse longer leases")
+            }
             return config
         }
     }
