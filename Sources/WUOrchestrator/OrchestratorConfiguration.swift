@@ -33,6 +33,14 @@ public struct OrchestratorConfiguration: Sendable {
     public var maxJSONBytes: Int
     /// How long a session cookie lives.
     public var sessionSeconds: Int
+    /// A connection that sends no complete request head (or sits idle between requests) this long
+    /// is closed. A long poll is a request in progress, not an idle connection: it is never cut.
+    public var idleTimeoutSeconds = 30
+    /// Connections served at once; beyond it the server stops accepting until one closes. One bound
+    /// for all, not per address: volunteers behind one NAT share an address.
+    public var maxConnections = 16_384
+    /// Failed token attempts an address may make per minute before it gets 429 for the rest of it.
+    public var maxFailedAuthPerMinute = 60
 
     public init(
         dataDirectory: String = "./wu-data",

@@ -17,6 +17,8 @@ public final class Orchestrator: Sendable {
     public let blobs: BlobStore
     public let scheduler: Scheduler
     public let metrics: OrchestratorMetrics
+    /// One per orchestrator, shared by every router it builds.
+    let failedAuth: FailedAuthLimiter
 
     public init(
         config: OrchestratorConfiguration,
@@ -28,6 +30,7 @@ public final class Orchestrator: Sendable {
         store = try OrchestratorStore(dataDirectory: config.dataDirectory, synchronous: config.synchronous)
         blobs = try BlobStore(dataDirectory: config.dataDirectory)
         self.metrics = metrics
+        failedAuth = FailedAuthLimiter(limit: config.maxFailedAuthPerMinute)
         scheduler = Scheduler(store: store, config: config, clock: clock, metrics: metrics, logger: logger)
     }
 
@@ -35,7 +38,11 @@ public final class Orchestrator: Sendable {
     public func application(logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             router: router(),
-            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "wu-orchestrator"),
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))),
+            configuration: .init(
+                address: .hostname(config.host, port: config.port), serverName: "wu-orchestrator",
+                availableConnectionsDelegate: .maximum(config.maxConnections, logger: logger)
+            ),
             services: [SweeperService(scheduler: scheduler, interval: .seconds(config.requeueSweepSeconds))],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger
@@ -45,6 +52,7 @@ public final class Orchestrator: Sendable {
     public func router() -> Router<OrchestratorRequestContext> {
         let router = Router(context: OrchestratorRequestContext.self)
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: FailedAuthMiddleware(limiter: failedAuth, clock: scheduler.clock))
         router.add(middleware: LatencyMiddleware(metrics: metrics))
         // Per-route request counts and durations through swift-metrics: `serve` bootstraps it onto this registry.
         router.add(middleware: MetricsMiddleware())

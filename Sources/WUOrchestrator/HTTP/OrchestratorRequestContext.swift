@@ -7,11 +7,14 @@ public struct OrchestratorRequestContext: RequestContext {
     public var identity: Identity?
     /// On the runner protocol's hot routes: the bearer credential, checked inside the transaction.
     var credential: String?
+    /// The peer's IP address, for `FailedAuthMiddleware`; nil on an in-process test channel.
+    let clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
         credential = nil
+        clientAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// The caller of a hot route: a deferred credential, or the identity the middleware found.
