@@ -152,7 +152,7 @@ struct EndToEndTests {
             files: ["code/readme": "honest\n"]
         )
         let job = try await cluster.submit(bundle)
-        let cheater = cluster.runnerClient
+        let cheater = try cluster.runnerClient(volunteer: "cheater")
         let registration = try await cheater.register(
             RegisterRequest(name: "cheater", capacity: Capacity(millicpus: 4000, memoryBytes: 8 << 30, diskBytes: 8 << 30), arch: HostInfo.architecture(), profiles: ["default"], version: "evil")
         )

@@ -56,16 +56,17 @@ extension Scheduler {
         return SweepResponse(requeued: requeued, failed: failed)
     }
 
-    /// Fails a unit, and with it the job.
-    static func failUnit(_ tx: Transaction, unitID: Int64, reason: String) throws {
+    /// Fails a unit, and with it the job. `state` is `failed`, or `inconclusive` when its copies disagreed.
+    static func failUnit(_ tx: Transaction, unitID: Int64, reason: String, state: String = "failed") throws {
         guard var unit = try UnitRecord.find(tx.db, unitID), unit.state == "pending",
             var job = try JobRecord.find(tx.db, unit.jobId)
         else { return }
-        unit.state = "failed"
+        unit.state = state
         unit.failureReason = reason
         try unit.update(tx.db)
-        tx.emit("unit", job: job, ["unit_id": unit.name, "state": "failed", "reason": reason])
-        try finishJob(tx, &job, state: "failed", reason: "unit \(unit.name): \(reason)")
+        tx.emit("unit", job: job, ["unit_id": unit.name, "state": state, "reason": reason])
+        let label = state == "failed" ? "unit \(unit.name)" : "unit \(unit.name) \(state)"
+        try finishJob(tx, &job, state: "failed", reason: "\(label): \(reason)")
     }
 
     /// Ends a job: copies still queued or leased are cancelled (heartbeats then answer abort).

@@ -124,6 +124,7 @@ extension Scheduler {
                 identity.role == .admin
                 ? try RunnerRecord.order(Column("id")).fetchAll(db)
                 : try RunnerRecord.filter(Column("token_id") == identity.tokenID).order(Column("id")).fetchAll(db)
+            let credit = try Self.volunteerCredit(db)
             return RunnerList(
                 runners: runners.map { r in
                     let running = leased[r.id!] ?? 0
@@ -138,29 +139,38 @@ extension Scheduler {
                         registeredAt: r.registeredAt,
                         lastSeenAt: r.lastSeenAt,
                         runningCopies: running,
-                        reputation: r.reputation,
-                        consecutiveValid: r.consecutiveValid,
-                        valid: r.validCount,
-                        invalid: r.invalidCount
+                        // Reputation is the volunteer's (the token's), shared by all its runner ids.
+                        reputation: credit[r.tokenId, default: Credit()].reputation,
+                        consecutiveValid: credit[r.tokenId, default: Credit()].consecutiveValid,
+                        valid: credit[r.tokenId, default: Credit()].valid,
+                        invalid: credit[r.tokenId, default: Credit()].invalid
                     )
                 }
             )
         }
     }
 
+    /// Volunteers (runner tokens) by reputation: re-registering a runner never resets a row.
     public func leaderboard() async throws -> Leaderboard {
         try await store.read { db in
-            let runners = try RunnerRecord.order(Column("reputation").desc, Column("consecutive_valid").desc, Column("id")).limit(100).fetchAll(db)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT v.*, t.name, (SELECT COUNT(*) FROM runner r WHERE r.token_id = v.token_id) AS runners
+                    FROM volunteer v JOIN token t ON t.id = v.token_id
+                    ORDER BY v.reputation DESC, v.consecutive_valid DESC, v.token_id LIMIT 100
+                    """
+            )
             return Leaderboard(
-                runners: runners.enumerated().map { index, r in
+                runners: rows.enumerated().map { index, row in
                     LeaderboardEntry(
                         rank: index + 1,
-                        runnerID: String(r.id!),
-                        name: r.name,
-                        reputation: r.reputation,
-                        consecutiveValid: r.consecutiveValid,
-                        valid: r.validCount,
-                        invalid: r.invalidCount
+                        name: row["name"],
+                        runners: row["runners"],
+                        reputation: row["reputation"],
+                        consecutiveValid: row["consecutive_valid"],
+                        valid: row["valid_count"],
+                        invalid: row["invalid_count"]
                     )
                 }
             )

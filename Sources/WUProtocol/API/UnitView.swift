@@ -2,7 +2,8 @@
 public struct UnitView: Codable, Sendable, Equatable {
     public var unitID: String
     public var isAggregate: Bool
-    /// `pending`, `valid`, `failed`, `cancelled`.
+    /// `pending`, `valid`, `failed`, `inconclusive` (its copies disagreed until no more could run;
+    /// a failure, the digests in `failure_reason`), `cancelled`.
     public var state: String
     public var outputDigest: String?
     public var blobDigest: String?

@@ -40,6 +40,17 @@ extension WUOrchestratorCommand {
         @Option(help: "Copies a unit may get beyond its replicas when they disagree, before it fails as inconclusive.")
         var maxExtraCopies: Int = 3
 
+        @Option(
+            help: """
+                Copies of one unit go to distinct volunteers: 'token' (each runner token is one volunteer) or 'runner' (each runner id, \
+                for an operator's own trusted pool sharing one token) (env WU_DISTINCT_BY; default token).
+                """
+        )
+        var distinctBy: String?
+
+        @Option(help: "Runner ids one runner token may hold at once; registering more is refused (env WU_MAX_RUNNERS_PER_TOKEN; default 64).")
+        var maxRunnersPerToken: Int?
+
         @Option(help: "SQLite synchronous mode: normal (survives kill -9) or full (survives power loss) (env WU_SYNCHRONOUS; default normal).")
         var synchronous: String?
 
@@ -65,6 +76,13 @@ extension WUOrchestratorCommand {
                 throw ValidationError("--synchronous must be normal or full")
             }
             config.synchronous = sync
+            let distinct = distinctBy ?? Environment.string("WU_DISTINCT_BY") ?? "token"
+            guard let rule = OrchestratorConfiguration.DistinctBy(rawValue: distinct) else {
+                throw ValidationError("--distinct-by must be token or runner, not '\(distinct)'")
+            }
+            config.distinctBy = rule
+            config.maxRunnersPerToken = try maxRunnersPerToken ?? Environment.int("WU_MAX_RUNNERS_PER_TOKEN") ?? 64
+            guard config.maxRunnersPerToken > 0 else { throw ValidationError("--max-runners-per-token must be at least 1") }
             guard validReward >= 0, invalidPenalty >= 0, maxExtraCopies >= 0 else {
                 throw ValidationError("--valid-reward, --invalid-penalty and --max-extra-copies must not be negative")
             }
