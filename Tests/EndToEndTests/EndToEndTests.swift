@@ -158,6 +158,12 @@ struct EndToEndTests {
         )
         let claimed = try await cheater.claim(ClaimRequest(runnerID: registration.runnerID, free: Capacity(millicpus: 4000, memoryBytes: 8 << 30, diskBytes: 8 << 30), wait: 5))
         let assignment = try #require(claimed.assignments.first)
+        // Both honest volunteers are registered before the forged output lands: a unit whose outputs
+        // differ once every registered volunteer has answered ends inconclusive (DESIGN.md).
+        for i in 1...2 { try cluster.startRunner(name: "honest-\(i)") }
+        try await cluster.eventually(30, "both honest runners registered") {
+            Set(try await cluster.operatorClient.runners().runners.map(\.name)).isSuperset(of: ["honest-1", "honest-2"])
+        }
         // A made-up output.
         let fake = cluster.directory + "/fake"
         try FileIO.makeDirectories(fake)
@@ -168,7 +174,6 @@ struct EndToEndTests {
             assignment: assignment.assignmentID,
             CompleteRequest(runnerID: registration.runnerID, outputDigest: summary.outputDigest, blobDigest: summary.blobDigest!, usage: ResourceUsage(wallMs: 1, exitCode: 0))
         )
-        for i in 1...2 { try cluster.startRunner(name: "honest-\(i)") }
         let view = try await cluster.waitForJob(job)
         #expect(view.state == "completed", "\(view.failureReasons)")
         let copies = try await cluster.requester.units(ofJob: job).units[0].copies
