@@ -186,6 +186,30 @@ struct EndToEndTests {
         #expect(String(decoding: try FileIO.readFile(results + "/q/out/answer"), as: UTF8.self) == "42\n")
     }
 
+    /// A non-deterministic unit (replicas 2, quorum 2) on three volunteers: three different outputs, and
+    /// once every registered volunteer has answered the unit ends inconclusive with the digests and a
+    /// hint, instead of waiting forever for a fourth.
+    @Test func disagreeingCopiesEndInconclusive() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.shutdown() }
+        for i in 1...3 { try cluster.startRunner(name: "v\(i)") }
+        try await cluster.eventually(30, "three volunteers registered") { try await cluster.operatorClient.runners().runners.count == 3 }
+        let bundle = try cluster.bundle(
+            "random",
+            spec: #"{"name": "random", "command": ["/bin/sh", "-c", "head -c 16 /dev/urandom > /out/r"], "units": [{"id": "u"}], "redundancy": {"replicas": 2, "quorum": 2}}"#,
+            files: ["code/readme": "random\n"]
+        )
+        let job = try await cluster.submit(bundle)
+        let view = try await cluster.waitForJob(job, seconds: 60)
+        #expect(view.state == "failed")
+        let unit = try #require(try await cluster.requester.units(ofJob: job).units.first)
+        #expect(unit.state == "inconclusive")
+        let reason = unit.failureReason ?? ""
+        #expect(reason.hasPrefix("3 copies, 3 different outputs"), "\(reason)")
+        #expect(reason.contains("make the unit deterministic, or use replicas 1"), "\(reason)")
+        #expect(Set(unit.copies.compactMap(\.outputDigest)).count == 3, "\(unit.copies)")
+    }
+
     /// A bundle signed by a key the runner does not trust: the runner runs nothing from it and says why.
     @Test func untrustedSignerRunsNothing() async throws {
         let cluster = try await Cluster(orchestratorFlags: ["--max-attempts", "1"])

@@ -57,7 +57,7 @@ extension Scheduler {
                 && ["running", "aggregating", "paused"].contains(job.state)
             {
                 // …unless its volunteer has another copy of the unit by now.
-                let volunteer = tx.config.distinctBy == .token ? "r.token_id" : "r.id"
+                let volunteer = Self.volunteerOfRunner("r", tx.config)
                 lateButOpen =
                     try tx.db.int(
                         sql: """

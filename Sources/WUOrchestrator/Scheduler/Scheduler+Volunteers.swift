@@ -13,6 +13,11 @@ extension Scheduler {
         config.distinctBy == .token ? "token_id" : "runner_id"
     }
 
+    /// The SQL naming the volunteer of the `runner` row aliased `alias` under the configured rule.
+    static func volunteerOfRunner(_ alias: String, _ config: OrchestratorConfiguration) -> String {
+        config.distinctBy == .token ? "\(alias).token_id" : "\(alias).id"
+    }
+
     /// The volunteer a runner belongs to under the configured rule.
     static func volunteer(of runner: RunnerRecord, _ config: OrchestratorConfiguration) -> Int64 {
         config.distinctBy == .token ? runner.tokenId : runner.id!
@@ -60,9 +65,8 @@ extension Scheduler {
     ///
     /// When none is left, another copy could only go to someone who already answered: the unit ends.
     static func volunteersWithoutOutput(_ tx: Transaction, unitID: Int64) throws -> Int {
-        let byToken = tx.config.distinctBy == .token
-        let volunteer = byToken ? "r.token_id" : "r.id"
-        let produced = byToken ? "p.token_id = r.token_id" : "p.id = r.id"
+        let volunteer = volunteerOfRunner("r", tx.config)
+        let produced = "\(volunteerOfRunner("p", tx.config)) = \(volunteer)"
         return try tx.db.int(
             sql: """
                 SELECT COUNT(DISTINCT \(volunteer)) FROM runner r JOIN token t ON t.id = r.token_id
