@@ -1,3 +1,4 @@
+import GRDB
 import HTTPTypes
 import Testing
 import WUCore
@@ -9,6 +10,37 @@ extension OrchestratorTests {
     /// One volunteer (one runner token) cannot fill a quorum, whatever number of runner ids it registers;
     /// its reputation is the token's; disagreeing copies end the unit instead of waiting forever.
     @Suite struct VolunteerTests {
+        /// A store from before volunteers: each token's runners' credit becomes the token's, and old
+        /// assignments learn their token, so distinctness holds for copies leased before the upgrade.
+        @Test func theMigrationSumsRunnersCreditIntoTheirToken() throws {
+            let directory = try Harness.temporaryDirectory()
+            defer { Harness.remove(directory) }
+            // Only the rows the migration reads: the assignment's copy, unit and job are left out.
+            var configuration = Configuration()
+            configuration.foreignKeysEnabled = false
+            let queue = try DatabaseQueue(path: directory + "/old.sqlite", configuration: configuration)
+            try Migrations.migrator.migrate(queue, upTo: "v2-job-profile-bases")
+            try queue.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO token (id, name, role, hash, created_at) VALUES (1, 'pool', 'runner', 'h', 0);
+                        INSERT INTO runner (id, token_id, name, millicpus, memory_bytes, disk_bytes, gpus, arch, profiles, version,
+                            registered_at, last_seen_at, reputation, consecutive_valid, valid_count, invalid_count)
+                        VALUES (1, 1, 'a', 1, 1, 1, 0, 'x', '[]', 'v', 0, 0, 3, 3, 3, 0),
+                               (2, 1, 'b', 1, 1, 1, 0, 'x', '[]', 'v', 0, 0, -5, 0, 0, 1);
+                        INSERT INTO assignment (id, copy_id, unit_id, runner_id, state, leased_at) VALUES (1, 1, 1, 2, 'leased', 0);
+                        """
+                )
+            }
+            try Migrations.migrator.migrate(queue)
+            try queue.read { db in
+                let row = try #require(try Row.fetchOne(db, sql: "SELECT * FROM volunteer WHERE token_id = 1"))
+                let (reputation, valid, invalid): (Int, Int, Int) = (row["reputation"], row["valid_count"], row["invalid_count"])
+                #expect(reputation == -2 && valid == 3 && invalid == 1)
+                #expect(try Int64.fetchOne(db, sql: "SELECT token_id FROM assignment WHERE id = 1") == 1)
+            }
+        }
+
         @Test func twoRunnersUnderOneTokenNeverBothGetCopiesOfOneUnit() async throws {
             let h = try Harness()
             let job = try await h.makeJob(units: 2, replicas: 2, quorum: 2)
