@@ -1,7 +1,7 @@
 # wu: two commands do everything on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libseccomp-dev libcap-dev libarchive-dev libzstd-dev liblz4-dev libacl1-dev libsqlite3-dev zstd python3 chromium
+APT_PACKAGES := git curl libseccomp-dev libcap-dev libarchive-dev libzstd-dev liblz4-dev libacl1-dev libsqlite3-dev zstd python3 chromium
 BENCH_PACKAGES := bubblewrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -35,9 +35,10 @@ release: deps
 test: deps
 	$(SWIFT) test --no-parallel
 
-## demo: the main job end to end.
+## demo: the main job end to end. Builds every product: the demo runs wu, wu-cli,
+## wu-orchestrator and wu-runner (`.ci/run` runs it first, on a fresh clone, to keep that true).
 demo: deps
-	$(SWIFT) build --product wu && $(SWIFT) build --product wu-cli
+	$(SWIFT) build
 	bash scripts/demo.sh .build/debug
 
 ## bench-bundle: wu pack / verify+extract against tar --zstd + sha256sum on a 1 GiB job.

@@ -101,6 +101,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // How `wu`, `wu-orchestrator` and `wu-runner` end: one `PROGRAM: error: …` line and a documented status.
+        .target(
+            name: "WUCommandLine",
+            dependencies: ["WUCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
         // `wu`: the lean front. Runs `wu sandbox exec` itself (the sandbox only, fast to start) and
         // hands every other command to `wu-cli`, the full command line, installed beside it.
         .executableTarget(
@@ -124,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "wu-cli",
             dependencies: [
-                "WUCore", "WUProfiles", "WUProtocol", "WUSandbox", "WURunner",
+                "WUCore", "WUProfiles", "WUProtocol", "WUSandbox", "WURunner", "WUCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -132,15 +138,16 @@ let package = Package(
         .executableTarget(
             name: "wu-orchestrator",
             dependencies: [
-                "WUOrchestrator",
+                "WUOrchestrator", "WUCore", "WUCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "wu-runner",
             dependencies: [
-                "WURunner", "WUCore",
+                "WURunner", "WUCore", "WUCommandLine", "WUProfiles",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -38,7 +38,7 @@ pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
 export WU_ORCHESTRATOR="http://127.0.0.1:$port"
 export WU_TOKEN=$("$BIN/wu-orchestrator" token create --role requester --name bench --data-dir "$work/data")
-runner_token=$("$BIN/wu-orchestrator" token create --role runner --name bench --data-dir "$work/data")
+runner_token=$("$BIN/wu-orchestrator" token create --role runner --name bench-runners --data-dir "$work/data")
 (cd "$work" && "$BIN/wu" keygen bench >/dev/null)
 "$BIN/wu-orchestrator" keys add --name bench "$work/bench.pub" --data-dir "$work/data" >/dev/null
 

@@ -33,7 +33,7 @@ echo "packing a job of $UNITS units..." >&2
 echo "machine: $(nproc) cores, $(uname -r); units=$UNITS runners=$RUNNERS"
 for MODE in $MODES; do
   DATA="$WORK/data-$MODE"
-  REQ=$("$BIN" token create --data-dir "$DATA" --role requester --name bench-requester)
+  REQ=$("$BIN" token create --data-dir "$DATA" --init --role requester --name bench-requester)
   RUN=$("$BIN" token create --data-dir "$DATA" --role runner --name bench-runners)
   "$BIN" keys add --data-dir "$DATA" --name bench "$WORK/bundle/bench.key.pub" >/dev/null
   "$BIN" serve --data-dir "$DATA" --listen 127.0.0.1:0 --synchronous "$MODE" >"$WORK/server-$MODE.out" 2>"$WORK/server-$MODE.err" &

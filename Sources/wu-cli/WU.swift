@@ -1,4 +1,5 @@
 import ArgumentParser
+import WUCommandLine
 import WUCore
 import WURunner
 import WUSandbox
@@ -13,32 +14,21 @@ struct WU: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wu",
         abstract: "Pack, verify and run signed work-unit bundles.",
-        discussion: "Exit status: 0 ok, 1 error, 2 invalid input, 3 untrusted key, bad signature or refused credentials, 4 tampered or unsafe bundle.",
+        discussion: """
+            Exit status: 0 ok, 1 error, 2 invalid input (a bad flag, wu.json, a size), 3 untrusted key, bad signature or \
+            refused token, 4 tampered or unsafe bundle, 5 `wu wait --timeout` gave up.
+            """,
+        version: WUVersion.current,
         subcommands: [
             Keygen.self, Pack.self, Verify.self, Inspect.self, Run.self, Sandbox.self, Doctor.self,
             Submit.self, Status.self, Wait.self, Results.self, Cancel.self, Pause.self, Resume.self, Leaderboard.self, Profile.self,
         ]
     )
 
-    /// Runs the command; a `WUError` exits with its documented status and a one-line message.
+    /// Runs the command; every error ends as one `wu: error: …` line and a status from README.md.
     static func main() async {
         // The lean `wu` front runs plain `wu sandbox exec` itself; this covers `wu-cli sandbox exec`.
         if let options = SandboxExecCommand.parse(CommandLine.arguments) { Glibc.exit(await SandboxExecCommand.runDetached(options)) }
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch let error as WUError {
-            FileHandleLine.standardError("wu: error: \(error.description)")
-            Glibc.exit(error.exitCode)
-        } catch let error as ClientError {
-            FileHandleLine.standardError("wu: error: \(error.description)")
-            Glibc.exit(error.status == 401 || error.status == 403 ? 3 : 1)
-        } catch {
-            exit(withError: error)
-        }
+        await CommandLineExit.main(WU.self, program: "wu", explain: OrchestratorErrorText.explain)
     }
 }

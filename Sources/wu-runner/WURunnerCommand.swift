@@ -2,68 +2,100 @@ import ArgumentParser
 import Logging
 import ServiceLifecycle
 import UnixSignals
+import WUCommandLine
 import WUCore
 import WURunner
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `wu-runner`: a volunteer's daemon. Every flag can also come from the environment (`WU_…`).
-@main
 struct WURunnerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wu-runner",
         abstract: "Run work units for a wu orchestrator, each in its own sandbox, under a hard resource cap.",
         discussion: """
             Every option may also be set in the environment: WU_ORCHESTRATOR, WU_TOKEN, WU_CPUS, WU_MEMORY, WU_DISK, WU_PIDS, \
-            WU_MAX_UNITS, WU_WORK_DIR, WU_TRUST (comma-separated), WU_TRUST_DIR, WU_PROFILES, WU_NAME, WU_DRAIN_TIMEOUT.
-            SIGTERM or SIGINT: stop claiming, let running units finish within --drain-timeout, then release them.
-            """
+            WU_MAX_UNITS, WU_WORK_DIR, WU_TRUST (comma-separated), WU_TRUST_DIR, WU_PROFILES, WU_NAME, WU_DRAIN_TIMEOUT, WU_CLAIM_WAIT.
+            SIGTERM or SIGINT: stop claiming; with nothing running, exit at once; else let running units finish within \
+            --drain-timeout, then release them. A second signal stops and releases them at once.
+            Exit status: 0 stopped by a signal, 1 error (not root, the work directory or cgroups cannot be set up), \
+            2 invalid input (a bad flag or WU_… variable), 3 the orchestrator refused the token.
+            """,
+        version: WUVersion.current
     )
 
     @Option(help: "The orchestrator's URL, e.g. http://10.0.0.5:8080 (WU_ORCHESTRATOR).")
     var orchestrator: String?
     @Option(help: "A runner token from `wu-orchestrator token create --role runner` (WU_TOKEN).")
     var token: String?
-    @Option(help: "CPU cores all units together may use, e.g. 2 or 0.5 (WU_CPUS).")
+    @Option(help: "CPU cores all units together may use, e.g. 2 or 0.5; at most this machine's (WU_CPUS).")
     var cpus: Double?
-    @Option(help: "Memory all units together may use, e.g. 4G (WU_MEMORY).")
+    @Option(help: "Memory all units together may use, e.g. 4G; at most this machine's (WU_MEMORY).")
     var memory: String?
-    @Option(help: "Disk for the bundle cache and unit directories together, e.g. 10G (WU_DISK).")
+    @Option(help: "Disk for the bundle cache and unit directories together, e.g. 10G; a quarter holds the cache (WU_DISK).")
     var disk: String?
     @Option(help: "Processes all units together may have (WU_PIDS).")
     var pids: Int?
     @Option(name: .customLong("max-units"), help: "Units run at once (WU_MAX_UNITS, default 4).")
     var maxUnits: Int?
-    @Option(name: .customLong("work-dir"), help: "Bundle cache and unit directories (WU_WORK_DIR, default /var/lib/wu-runner).")
+    @Option(name: .customLong("work-dir"), help: "Bundle cache and unit directories; its parent must exist (WU_WORK_DIR, default /var/lib/wu-runner).")
     var workDir: String?
     @Option(name: .customLong("trust"), help: "A requester's public key whose jobs this runner runs; repeatable (WU_TRUST).")
     var trust: [String] = []
     @Option(name: .customLong("trust-dir"), help: "Trust every *.pub in this directory (WU_TRUST_DIR).")
     var trustDir: String?
-    @Option(help: "Sandbox profiles this runner allows, comma-separated (WU_PROFILES, default 'default').")
+    @Option(help: "Built-in sandbox profiles this runner allows, comma-separated: default, strict (WU_PROFILES, default 'default').")
     var profiles: String?
     @Option(help: "The name shown on the leaderboard (WU_NAME, default the host name).")
     var name: String?
     @Option(name: .customLong("drain-timeout"), help: "Seconds SIGTERM waits for running units (WU_DRAIN_TIMEOUT, default 60).")
     var drainTimeout: Int?
-    @Option(name: .customLong("claim-wait"), help: "Seconds each claim long-polls (default 20).")
-    var claimWait: Int = 20
+    @Option(name: .customLong("claim-wait"), help: "Seconds each claim long-polls (WU_CLAIM_WAIT, default 20).")
+    var claimWait: Int?
 
     func run() async throws {
+        let configuration = try runnerConfiguration()
+        guard geteuid() == 0 else {
+            throw ProgramError(
+                "wu-runner must run as root: it holds the volunteer's cap (--cpus, --memory, --pids) with cgroups and gives each unit its own namespaces; start it with sudo or as a system service (`wu doctor` shows what this machine supports)"
+            )
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "wu-runner")
+        let runner = Runner(configuration: configuration, logger: logger)
+        // Signals are counted here, not by the group: the first drains, a second stops at once.
+        let group = ServiceGroup(configuration: .init(services: [.init(service: runner)], gracefulShutdownSignals: [], logger: logger))
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        Task {
+            var count = 0
+            for await signal in signals {
+                count += 1
+                if count == 1 {
+                    logger.info("\(signal) received: stopping")
+                    await group.triggerGracefulShutdown()
+                } else {
+                    runner.stopNow()
+                }
+            }
+        }
+        try await group.run()
+    }
+
+    /// The flags, then the `WU_…` variables; anything this machine or this runner cannot honour is refused here.
+    func runnerConfiguration() throws -> RunnerConfiguration {
         let env = EnvironmentLookup()
         guard let url = orchestrator ?? env["WU_ORCHESTRATOR"] else { throw ValidationError("give --orchestrator URL or WU_ORCHESTRATOR") }
         guard let token = token ?? env["WU_TOKEN"] else {
             throw ValidationError("give --token or WU_TOKEN (make one with `wu-orchestrator token create --role runner --name NAME`)")
         }
-        guard let cpus = cpus ?? env["WU_CPUS"].flatMap(Double.init), cpus > 0 else { throw ValidationError("give --cpus N (cores all units may use) or WU_CPUS") }
+        guard let cpus = try cpus ?? env.number("WU_CPUS", { Double($0) }), cpus > 0 else { throw ValidationError("give --cpus N (cores all units may use) or WU_CPUS") }
         guard let memoryText = memory ?? env["WU_MEMORY"] else { throw ValidationError("give --memory SIZE (e.g. 4G) or WU_MEMORY") }
         guard let diskText = disk ?? env["WU_DISK"] else { throw ValidationError("give --disk SIZE (e.g. 10G) or WU_DISK") }
-        let memoryBytes: Int64
-        let diskBytes: Int64
-        do {
-            memoryBytes = try ByteSize.parse(memoryText)
-            diskBytes = try ByteSize.parse(diskText)
-        } catch let error as WUError {
-            throw ValidationError(error.message)
-        }
         let trustFiles = trust + (env["WU_TRUST"]?.split(separator: ",").map(String.init) ?? [])
         let store: TrustStore
         do {
@@ -73,27 +105,32 @@ struct WURunnerCommand: AsyncParsableCommand {
         }
         let configuration = RunnerConfiguration(
             orchestratorURL: url, token: token, name: name ?? env["WU_NAME"] ?? HostInfo.hostname(), millicpus: Int((cpus * 1000).rounded()),
-            memoryBytes: memoryBytes, diskBytes: diskBytes, pids: pids ?? env["WU_PIDS"].flatMap(Int.init),
-            maxUnits: maxUnits ?? env["WU_MAX_UNITS"].flatMap(Int.init) ?? 4, workDirectory: workDir ?? env["WU_WORK_DIR"] ?? "/var/lib/wu-runner",
+            memoryBytes: try ByteSize.parse(memoryText), diskBytes: try ByteSize.parse(diskText), pids: try pids ?? env.number("WU_PIDS", { Int($0) }),
+            maxUnits: try maxUnits ?? env.number("WU_MAX_UNITS", { Int($0) }) ?? 4, workDirectory: workDir ?? env["WU_WORK_DIR"] ?? "/var/lib/wu-runner",
             trust: store, profiles: (profiles ?? env["WU_PROFILES"] ?? "default").split(separator: ",").map(String.init),
-            drainTimeoutSeconds: drainTimeout ?? env["WU_DRAIN_TIMEOUT"].flatMap(Int.init) ?? 60, claimWaitSeconds: claimWait
+            drainTimeoutSeconds: try drainTimeout ?? env.number("WU_DRAIN_TIMEOUT", { Int($0) }) ?? 60,
+            claimWaitSeconds: try claimWait ?? env.number("WU_CLAIM_WAIT", { Int($0) }) ?? 20
         )
+        try configuration.validate()
+        return configuration
+    }
+}
 
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
-        let logger = Logger(label: "wu-runner")
-        let runner = Runner(configuration: configuration, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: runner)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        )
-        try await group.run()
+@main
+enum WURunnerMain {
+    static func main() async {
+        await CommandLineExit.main(WURunnerCommand.self, program: "wu-runner", explain: RunnerErrorText.explain)
     }
 }
 
 /// `env["WU_…"]` over `ProcessEnvironment`.
 struct EnvironmentLookup {
     subscript(_ name: String) -> String? { ProcessEnvironment.value(name) }
+
+    /// A number from `name`, or nil when it is unset; a value that is not a number is invalid input.
+    func number<T>(_ name: String, _ parse: (String) -> T?) throws -> T? {
+        guard let text = self[name] else { return nil }
+        guard let value = parse(text) else { throw ValidationError("\(name) must be a number, not '\(text)'") }
+        return value
+    }
 }

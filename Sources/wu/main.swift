@@ -29,6 +29,6 @@ if n > 0 {
 let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
 for path in candidates { execv(path, argv) }
 execvp("wu-cli", argv)  // not beside us: the PATH
-var message = "wu: cannot start wu-cli (expected beside \(candidates.first ?? "this binary")): \(String(cString: strerror(errno)))\n"
+var message = "wu: error: cannot start wu-cli (expected beside \(candidates.first ?? "this binary")): \(String(cString: strerror(errno))); install the two side by side\n"
 message.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 exit(1)

@@ -116,6 +116,27 @@ struct BrowserTests {
         #expect(try await chrome.evaluate("typeof window.__pwned") == "undefined", "page errors: \(chrome.pageErrors)")
         #expect(try await chrome.evaluate("document.title") == "wu orchestrator")
 
+        // The filter: a click on "failed" leaves the failed job only; a click on a job keeps the filter.
+        try await chrome.waitFor("\(row).dataset.state === 'completed'", seconds: 30, "the slow job still completed")
+        _ = try await chrome.evaluate("document.querySelector('#job-filter a[data-filter=\"failed\"]').click(); true")
+        try await chrome.waitFor(
+            "!document.querySelector('#jobs tr[data-job-id=\"\(slowJob)\"]') && !!document.querySelector('#jobs tr[data-job-id=\"\(failingJob)\"]')",
+            seconds: 30,
+            "only failed jobs after a click on the filter"
+        )
+        #expect(try await chrome.evaluate("location.hash") == "#state=failed")
+        _ = try await chrome.evaluate("document.querySelector('#jobs tr[data-job-id=\"\(failingJob)\"] td.name a').click(); true")
+        try await chrome.waitFor("!!document.querySelector('#job-detail[data-job-id=\"\(failingJob)\"]')", seconds: 30, "the failed job's units")
+        #expect(try await chrome.evaluate("location.hash") == .string("#state=failed&job=\(failingJob)"))
+        #expect(try await chrome.evaluate("!!document.querySelector('#jobs tr[data-job-id=\"\(slowJob)\"]')") == false, "the filter holds")
+        // The job that can never run says why, on its own view.
+        _ = try await chrome.evaluate("location.hash = '#job=\(hostileJob)'; true")
+        try await chrome.waitFor(
+            "(document.querySelector('#waiting li')?.textContent ?? '') === '1 unit waits: no runner registered with arch no-such-arch'",
+            seconds: 30,
+            "why the hostile job's unit waits"
+        )
+
         try await Task.sleep(for: .milliseconds(500))
         let png = try await chrome.screenshot()
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))

@@ -117,7 +117,7 @@ import WUProtocol
             let (status, html) = try await view(client, cookie)
             #expect(status == .ok)
             #expect(html.contains("data-job-id=\"\(job)\" data-state=\"running\" data-progress=\"25\""), "\(html)")
-            #expect(html.contains("1 valid, 1 running, 0 failed, 2 queued"), "one valid, one leased, two queued (one requeued after a failure)")
+            #expect(html.contains("1 valid, 1 running, 0 failed, 0 cancelled, 2 queued"), "one valid, one leased, two queued (one requeued after a failure)")
             #expect(html.contains("<td class=\"name\">volunteer-1</td><td><span class=\"badge active\">active</span>"))
             #expect(html.contains("<a href=\"#job=\(job)\">\(job)/u2</a>"), "what the runner runs now")
             #expect(html.contains("data-render-again-in-ms=\"45001\""), "rendered again when the runner would turn stale")
@@ -134,6 +134,35 @@ import WUProtocol
             #expect(detail.contains("1.5 s"), "the valid copy's wall time")
             // The denied syscalls, as the runner reported them (escaped: a runner is not trusted).
             #expect(detail.contains("<td class=\"denied\">mount×3 &lt;b&gt;bpf&lt;/b&gt;</td>"), "\(detail)")
+        }
+    }
+
+    /// The jobs table filters by state, cancelled is not painted as failed, and a job's view says why its units wait.
+    @Test func filterByStateCancelledColourAndWhyUnitsWait() async throws {
+        let h = try Harness()
+        let waiting = try await h.makeJob(name: "waits", units: 3)
+        let cancelled = try await h.makeJob(name: "stopped", units: 2)
+        try await h.scheduler.control(h.admin, jobID: cancelled, .cancel)
+        try await withClient(h) { client in
+            let cookie = try await signIn(client, h.adminToken)
+            let all = try await client.executeRequest(uri: "/dashboard/view", method: .get, headers: [.cookie: cookie], body: nil)
+            let html = String(buffer: all.body)
+            #expect(html.contains("data-job-id=\"\(waiting)\"") && html.contains("data-job-id=\"\(cancelled)\""))
+            #expect(html.contains("0 failed, 2 cancelled, 0 queued"), "cancelled units are their own bar segment: \(html)")
+            #expect(html.contains("<rect class=\"cancelled\""))
+            #expect(html.contains("id=\"job-filter\"") && html.contains("href=\"#state=cancelled\""))
+
+            let filtered = try await client.executeRequest(uri: "/dashboard/view?state=cancelled", method: .get, headers: [.cookie: cookie], body: nil)
+            let only = String(buffer: filtered.body)
+            #expect(only.contains("data-job-id=\"\(cancelled)\"") && !only.contains("data-job-id=\"\(waiting)\""), "\(only)")
+            #expect(only.contains("<a href=\"#state=cancelled&amp;job=\(cancelled)\">"), "a click keeps the filter: \(only)")
+            #expect(only.contains("class=\"filter current\" aria-current=\"true\" data-filter=\"cancelled\""))
+
+            let (_, detail) = try await view(client, cookie, job: waiting)
+            #expect(detail.contains("<ul id=\"waiting\" class=\"waiting\"><li data-code=\"no-runner\">3 units wait: no runner registered</li></ul>"), "\(detail)")
+            #expect(detail.contains("<td>no runner registered</td></tr>"), "each waiting unit says why: \(detail)")
+            let css = try await client.executeRequest(uri: "/dashboard/app.css", method: .get, headers: [:], body: nil)
+            #expect(String(buffer: css.body).contains(".badge.cancelled { background: #e6e7ea"))
         }
     }
 

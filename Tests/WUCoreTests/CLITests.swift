@@ -60,4 +60,50 @@ import Glibc
         r = try shell("\(wu) profile check \(tmp.path)/own.wu --runner-profiles strict")
         #expect(r.status == 0 && r.output.contains("allowed: grants nothing beyond 'strict'"), "\(r.output)")
     }
+
+    /// README's statuses for local commands, each with one `wu: error:` line: a bad flag is invalid input (2,
+    /// not ArgumentParser's 64), a missing bundle an I/O error (1, not a damaged bundle's 4), and a broken
+    /// `wu.json` names the line and column, or the field whose number is out of range.
+    @Test func localErrorsHaveOneLineAndTheDocumentedStatus() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        let wu = wuBinary
+        func oneLine(_ output: String) -> Bool { output.split(separator: "\n").count == 1 && output.hasPrefix("wu: error: ") }
+        var r = try shell("\(wu) verify x.wu --frobnicate")
+        #expect(r.status == 2 && oneLine(r.output) && r.output.contains("'--frobnicate'") && r.output.contains("wu verify --help"), "\(r.output)")
+        r = try shell("cd \(tmp.path) && \(wu) keygen alice")
+        #expect(r.status == 0, "\(r.output)")
+        r = try shell("\(wu) verify \(tmp.path)/missing.wu --trust \(tmp.path)/alice.pub")
+        #expect(r.status == 1 && oneLine(r.output) && r.output.contains("missing.wu: No such file or directory"), "\(r.output)")
+        try tmp.file("job/code/x", "x\n")
+        try tmp.file("job/wu.json", "{\n  \"name\": \"j\",\n  \"command\": [\"/bin/true\"],,\n  \"units\": [{\"id\": \"u\"}]\n}\n")
+        r = try shell("\(wu) pack \(tmp.path)/job -o \(tmp.path)/j.wu --key \(tmp.path)/alice.key")
+        #expect(r.status == 2 && oneLine(r.output) && r.output.contains("wu.json: line 3, column 28: expected a key in double quotes"), "\(r.output)")
+        try tmp.file("job/wu.json", #"{"name": "j", "command": ["/bin/true"], "resources": {"pids": 1e30}, "units": [{"id": "u"}]}"#)
+        r = try shell("\(wu) pack \(tmp.path)/job -o \(tmp.path)/j.wu --key \(tmp.path)/alice.key")
+        #expect(r.status == 2 && oneLine(r.output) && r.output.contains("resources.pids: 1e30 is out of range"), "\(r.output)")
+    }
+
+    /// A profile name no runner knows would make the job wait forever: `wu pack` refuses it, naming the
+    /// built-in ones; and `on_unit_failure` reaches the signed manifest.
+    @Test func packRefusesAnUnknownProfileNameAndPinsOnUnitFailure() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        let wu = wuBinary
+        var r = try shell("cd \(tmp.path) && \(wu) keygen alice")
+        #expect(r.status == 0, "\(r.output)")
+        try tmp.file("job/code/x", "x\n")
+        try tmp.file("job/wu.json", #"{"name": "t", "command": ["/bin/true"], "profile": "stirct", "units": [{"id": "u"}]}"#)
+        r = try shell("\(wu) pack \(tmp.path)/job -o \(tmp.path)/t.wu --key \(tmp.path)/alice.key")
+        #expect(r.status == 2, "\(r.output)")
+        #expect(r.output.contains("profile 'stirct' is not a built-in profile (did you mean 'strict'?); the built-in ones are 'default', 'strict'"), "\(r.output)")
+        #expect(!tmp.exists("t.wu"))
+
+        try tmp.file("job/wu.json", #"{"name": "t", "command": ["/bin/true"], "profile": "strict", "on_unit_failure": "continue", "units": [{"id": "u"}]}"#)
+        r = try shell("\(wu) pack \(tmp.path)/job -o \(tmp.path)/t.wu --key \(tmp.path)/alice.key && \(wu) inspect --json \(tmp.path)/t.wu")
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.split(separator: "\n").contains { $0.contains(#""on_unit_failure""#) && $0.contains(#""continue""#) }, "\(r.output)")
+        r = try shell("\(wu) inspect \(tmp.path)/t.wu")
+        #expect(r.output.contains("on failure continue (on_unit_failure)"), "\(r.output)")
+    }
 }

@@ -54,9 +54,30 @@ import Testing
         (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "env": {"1A": "1"}}"#, "not a valid variable name"),
         (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "aggregate": {"command": []}}"#, "aggregate.command"),
         (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "profile": "../../etc"}"#, "profile must be"),
-        (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}"#, "not valid JSON"),
+        (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}"#, "wu.json: line 1, column 54: expected ',' or ']'"),
+        (#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "resources": {"pids": 1e30}}"#, "line 1, column 79: resources.pids: 1e30 is out of range"),
     ])
     func namesTheBadField(json: String, fragment: String) {
         expectWUError(.invalidJobSpec, containing: fragment) { _ = try parse(json) }
+    }
+
+    @Test func onUnitFailureIsAChoiceOfTwo() throws {
+        #expect(try parse(#"{"name": "x", "command": ["a"], "units": [{"id": "a"}]}"#).onUnitFailure == .failJob)
+        #expect(try parse(#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "on_unit_failure": "continue"}"#).onUnitFailure == .continue)
+        #expect(throws: WUError.self) { try parse(#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "on_unit_failure": "ignore"}"#) }
+        do {
+            _ = try parse(#"{"name": "x", "command": ["a"], "units": [{"id": "a"}], "on_unit_failure": "ignore"}"#)
+        } catch let error as WUError {
+            #expect(error.message.contains(#"on_unit_failure must be "fail-job" or "continue", got 'ignore'"#), "\(error.message)")
+        }
+    }
+
+    @Test func aProfileNameMustBeKnownWhenTheKnownOnesAreGiven() throws {
+        let spec = try parse(#"{"name": "x", "command": ["a"], "profile": "stirct", "units": [{"id": "a"}]}"#)
+        #expect(throws: WUError.self) { try spec.checkProfileName(known: ["default", "strict"]) }
+        try parse(#"{"name": "x", "command": ["a"], "profile": "strict", "units": [{"id": "a"}]}"#).checkProfileName(known: ["default", "strict"])
+        #expect(JobSpec.editDistance("stirct", "strict") == 2)
+        #expect(JobSpec.editDistance("", "abc") == 3)
+        #expect(JobSpec.editDistance("default", "default") == 0)
     }
 }

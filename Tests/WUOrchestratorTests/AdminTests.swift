@@ -46,5 +46,26 @@ extension OrchestratorTests {
             #expect(try keys.list().isEmpty)
             #expect(throws: WUError.self) { try keys.remove("alice") }
         }
+
+        /// Jobs belong to the requester's name: after `token revoke alice` and `token create --name alice`,
+        /// alice still lists, reads and cancels her jobs; another requester does not; names are one live token each.
+        @Test func jobsSurviveATokenRotation() async throws {
+            let h = try Harness()
+            let tokens = TokenAdmin(store: h.orchestrator.store, clock: h.clock)
+            let job = try await h.makeJob(units: 1)
+            #expect(throws: WUError.self) { try tokens.create(role: .requester, name: "alice") }
+            let oldID = try #require(try tokens.list().first { $0.name == "alice" && !$0.revoked }).id
+            #expect(try tokens.revoke(String(oldID)) == 1)
+            let rotated = try tokens.create(role: .requester, name: "alice")
+            let bob = try tokens.create(role: .requester, name: "bob")
+            let now = h.clock.now()
+            let (alice, other) = try await h.orchestrator.store.pool.read { db in
+                (try TokenAdmin.identify(db, token: rotated, now: now)!, try TokenAdmin.identify(db, token: bob, now: now)!)
+            }
+            #expect(try await h.scheduler.jobs(alice).jobs.map(\.jobID) == [job])
+            #expect(try await h.scheduler.job(alice, job).owner == "alice")
+            #expect(try await h.scheduler.jobs(other).jobs.isEmpty)
+            await #expect(throws: (any Error).self) { try await h.scheduler.job(other, job) }
+        }
     }
 }

@@ -96,7 +96,8 @@ final class Harness: Sendable {
         priority: Int = 0,
         owner: Identity? = nil,
         resources: Manifest.Resources = Manifest.Resources(millicpus: 1000),
-        profile: String = "default"
+        profile: String = "default",
+        onUnitFailure: Manifest.OnUnitFailure? = nil
     ) async throws -> String {
         let manifest = Manifest(
             name: "test",
@@ -107,7 +108,8 @@ final class Harness: Sendable {
             units: (0..<units).map { Manifest.Unit(id: "u\($0)") },
             redundancy: .init(replicas: replicas, quorum: quorum),
             aggregate: aggregate ? .init(command: ["/bin/true"]) : nil,
-            files: [Manifest.File(path: "code/run.sh", sha256: Self.codeDigest, size: 1, mode: 0o755)]
+            files: [Manifest.File(path: "code/run.sh", sha256: Self.codeDigest, size: 1, mode: 0o755)],
+            onUnitFailure: onUnitFailure
         )
         let owner = owner ?? requester
         let response = try await scheduler.transaction { tx in
@@ -176,6 +178,21 @@ final class Harness: Sendable {
     }
 
     func job(_ id: String) async throws -> JobView { try await scheduler.job(admin, id) }
+
+    /// The job's waiting reasons as `count: reason` lines.
+    func waiting(_ id: String) async throws -> [String] { try await job(id).waiting.map { "\($0.count): \($0.reason)" } }
+
+    /// Fails an assignment as a runner whose unit ran out of memory reports it.
+    func failOOM(_ assignment: Assignment, by runnerID: String) async throws {
+        _ = try await scheduler.fail(
+            runner,
+            assignmentID: assignment.assignmentID,
+            FailRequest(
+                runnerID: runnerID, reason: "oom", message: "killed at the memory limit; stderr: MemoryError",
+                usage: ResourceUsage(wallMs: 10, peakMemoryBytes: 64 << 20, signal: 9, oomKilled: true, stderrTail: "Traceback\nMemoryError\n")
+            )
+        )
+    }
 
     func runnerView(_ id: String) async throws -> RunnerView {
         try #require(try await scheduler.runners(admin).runners.first { $0.runnerID == id })

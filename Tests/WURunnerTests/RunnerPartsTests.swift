@@ -131,4 +131,32 @@ import Glibc
         #expect(line.hasPrefix("[############------------] 4/8 valid · 1 failed · running"), "\(line)")
         #expect(line.hasSuffix("ETA 10s"), "\(line)")
     }
+
+    @Test func progressLineSaysWhyUnitsWaitUnlessTheyAreOnlyInLine() {
+        var view = JobView(
+            jobID: "7", name: "wc", version: "1", state: "pending", priority: 0, owner: "a", signerKeyID: "k", replicas: 1, quorum: 1,
+            hasAggregate: false, unitsTotal: 3, units: ["pending": 3], copies: [:], progress: 0, createdAt: 0, startedAt: nil,
+            finishedAt: nil, failureReasons: [], resultDigest: nil,
+            waiting: [WaitingReason(count: 3, code: "profile", reason: "no runner allows profile 'stirct'")]
+        )
+        #expect(JobWatcher.describe(view, elapsed: .seconds(1)).hasSuffix("pending · 3 units wait: no runner allows profile 'stirct'"))
+        view.waiting = [WaitingReason(count: 3, code: "queued", reason: "queued: 1 of the 1 active runner able to run it has room")]
+        #expect(JobWatcher.describe(view, elapsed: .seconds(1)).hasSuffix("0/3 valid · pending"))
+    }
+
+    @Test func failureLinesNameEachUnitAndPointAtTheRest() {
+        let view = JobView(
+            jobID: "7", name: "wc", version: "1", state: "failed", priority: 0, owner: "a", signerKeyID: "k", replicas: 1, quorum: 1,
+            hasAggregate: false, unitsTotal: 30, units: ["failed": 25, "cancelled": 5], copies: [:], progress: 0, createdAt: 0, startedAt: nil,
+            finishedAt: 1, failureReasons: [], resultDigest: nil
+        )
+        let unit = UnitView(
+            unitID: "oom", isAggregate: false, state: "failed", outputDigest: nil, blobDigest: nil, failureReason: "a copy failed", copies: [],
+            failure: UnitFailure(reason: "oom", message: "killed at its memory limit 64M; raise resources.memory", signal: 9, attempts: 5)
+        )
+        let lines = JobReport.failureLines(view, failed: Array(repeating: unit, count: 20))
+        #expect(lines.first == "unit oom: killed at its memory limit 64M; raise resources.memory")
+        #expect(lines.count == 21)
+        #expect(lines.last == "… 5 more failed units: wu status 7 --units")
+    }
 }

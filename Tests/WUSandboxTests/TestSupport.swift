@@ -4,8 +4,10 @@ import WUProtocol
 
 @testable import WUSandbox
 
-/// Privileged tests run only as root (CI runs as root).
-let isRoot = geteuid() == 0
+/// Whether the privileged tests run: as root, and always under `CI=true`, where a test that would
+/// skip must fail instead (a broken install must never turn green): as another user it then runs
+/// and fails on its first privileged step.
+let isRoot = geteuid() == 0 || getenv("CI").map { String(cString: $0) } == "true"
 
 /// How a test's units get their sandbox: made when the unit starts, or prepared ahead (what the
 /// runner does). Tests of what a unit can and cannot do run in both.

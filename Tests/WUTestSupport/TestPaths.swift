@@ -4,8 +4,10 @@ public import WUCore
 import Glibc
 #endif
 
-/// Whether the tests run as root (the sandbox, runner and end-to-end suites need it).
-public let isRoot = geteuid() == 0
+/// Whether the privileged tests run: as root, and always under `CI=true`, where a test that would
+/// skip must fail instead (a broken install must never turn green): as another user it then runs
+/// and fails on its first privileged step.
+public let isRoot = geteuid() == 0 || getenv("CI").map { String(cString: $0) } == "true"
 
 /// The repository's root, from this file's path.
 public let repositoryRoot: String = {

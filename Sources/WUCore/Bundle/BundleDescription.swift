@@ -20,6 +20,7 @@ public enum BundleDescription {
         if let arch = r.arch { resources += ", arch \(arch)" }
         lines.append("resources  \(resources)")
         lines.append("redundancy \(manifest.redundancy.replicas) replica(s), quorum \(manifest.redundancy.quorum)")
+        lines.append("on failure \((manifest.onUnitFailure ?? .failJob).rawValue) (on_unit_failure)")
         if let aggregate = manifest.aggregate { lines.append("aggregate  \(aggregate.command.joined(separator: " "))") }
         lines.append("units      \(manifest.units.count)")
         for unit in manifest.units {

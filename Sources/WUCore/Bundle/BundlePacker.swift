@@ -28,15 +28,19 @@ public enum BundlePacker {
     ///
     /// - Parameter checkProfile: Validates a profile file the job carries (`"profile": {"file": …}`);
     ///   without it only the JSON shape and the `name` are checked.
+    /// - Parameter knownProfiles: The built-in profile names a named `profile` must be one of; nil
+    ///   checks nothing (WUCore cannot link the profiles).
     /// - Throws: `invalidJobSpec` for `wu.json` problems (a profile file that is missing or malformed
     ///   included), `unsafeEntry` for a symlink leaving the job, a device, FIFO or socket, or a
     ///   setuid/setgid file; `io` for file system errors.
     public static func pack(
-        jobDirectory: String, key: SigningKey, output: String, compressionLevel: Int = 3, checkProfile: ProfileCheck? = nil
+        jobDirectory: String, key: SigningKey, output: String, compressionLevel: Int = 3, checkProfile: ProfileCheck? = nil,
+        knownProfiles: [String]? = nil
     ) throws -> Packed {
         let root = try canonicalPath(jobDirectory)
         let specBytes = try FileIO.readFile(root + "/" + JobSpec.fileName, limit: 4 << 20)
         let spec = try JobSpec.parse(specBytes, source: jobDirectory + "/" + JobSpec.fileName)
+        if let knownProfiles { try spec.checkProfileName(known: knownProfiles, source: jobDirectory + "/" + JobSpec.fileName) }
 
         var sources: [(path: String, source: String)] = []
         for top in ["code", "inputs"] where (try? FileIO.lstat(root + "/" + top)) != nil {
@@ -70,7 +74,7 @@ public enum BundlePacker {
         let manifest = Manifest(
             name: spec.name, version: spec.version, command: spec.command, env: spec.env, profile: profileName,
             resources: spec.resources, units: units, redundancy: spec.redundancy, aggregate: spec.aggregate, files: files,
-            profileFile: carried == nil ? nil : Manifest.profileEntryName
+            profileFile: carried == nil ? nil : Manifest.profileEntryName, onUnitFailure: spec.onUnitFailure
         )
         try manifest.validate()
         let manifestBytes = try manifest.encoded()

@@ -196,6 +196,11 @@ final class ArchiveReader {
             name = path
             guard archive_read_open_filename(archive, path, 1 << 20) == ARCHIVE_OK else {
                 let reason = archive_error_string(archive).map { String(cString: $0) } ?? "unknown error"
+                // A file that is missing or unreadable is an I/O error (exit 1), not a damaged bundle (exit 4).
+                let code = archive_errno(archive)
+                if [ENOENT, EACCES, EISDIR, ENOTDIR].contains(code) {
+                    throw WUError(.io, "cannot read the bundle \(path): \(String(cString: strerror(code)))")
+                }
                 throw WUError(.corruptArchive, "cannot read the bundle \(path): \(reason)")
             }
         case .bytes(let data):

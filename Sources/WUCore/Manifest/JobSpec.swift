@@ -20,6 +20,7 @@ public struct JobSpec: Sendable, Equatable {
     public var units: Units
     public var redundancy: Manifest.Redundancy
     public var aggregate: Manifest.Aggregate?
+    public var onUnitFailure: Manifest.OnUnitFailure = .failJob
 
     public enum Units: Sendable, Equatable {
         /// An explicit list.
@@ -38,6 +39,10 @@ public struct JobSpec: Sendable, Equatable {
         } catch let error as WUError {
             throw WUError(.invalidJobSpec, "\(source): \(error.message)")
         } catch let error as DecodingError {
+            // The decoder's "not valid JSON" has no position: find the line and column ourselves.
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty, let problem = JSONProblem.find(in: bytes) {
+                throw WUError(.invalidJobSpec, "\(source): \(problem)")
+            }
             throw WUError(.invalidJobSpec, "\(source): \(Self.describe(error))")
         } catch {
             throw WUError(.invalidJobSpec, "\(source): \(error)")
@@ -114,7 +119,7 @@ extension JobSpec {
         let value: JobSpec
 
         init(from decoder: any Decoder) throws {
-            try decoder.rejectUnknownKeys(["name", "version", "command", "env", "profile", "resources", "units", "redundancy", "aggregate"])
+            try decoder.rejectUnknownKeys(["name", "version", "command", "env", "profile", "resources", "units", "redundancy", "aggregate", "on_unit_failure"])
             let c = try decoder.container(keyedBy: AnyCodingKey.self)
             func key(_ name: String) -> AnyCodingKey { AnyCodingKey(name) }
 
@@ -148,9 +153,17 @@ extension JobSpec {
             let units = try c.decode(UnitsSpec.self, forKey: key("units")).value
             let redundancy = try c.decodeIfPresent(RedundancySpec.self, forKey: key("redundancy"))?.value ?? Manifest.Redundancy()
             let aggregate = try c.decodeIfPresent(AggregateSpec.self, forKey: key("aggregate"))?.value
+            var onUnitFailure = Manifest.OnUnitFailure.failJob
+            if let text = try c.decodeIfPresent(String.self, forKey: key("on_unit_failure")) {
+                guard let choice = Manifest.OnUnitFailure(rawValue: text) else {
+                    let allowed = Manifest.OnUnitFailure.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+                    throw WUError(.invalidJobSpec, "on_unit_failure must be \(allowed), got '\(text)'")
+                }
+                onUnitFailure = choice
+            }
             value = JobSpec(
                 name: name, version: version, command: command, env: env, profile: profile, profileFile: profileFile, resources: resources,
-                units: units, redundancy: redundancy, aggregate: aggregate
+                units: units, redundancy: redundancy, aggregate: aggregate, onUnitFailure: onUnitFailure
             )
         }
     }
@@ -307,5 +320,36 @@ extension JobSpec {
             try Validate.command(command, field: "aggregate.command")
             value = Manifest.Aggregate(command: command)
         }
+    }
+}
+
+extension JobSpec {
+    /// Refuses a profile name that is none of `known` (the built-in profiles), naming those that exist:
+    /// a typo such as `"stirct"` would otherwise wait forever for a runner allowing it.
+    ///
+    /// - Throws: `invalidJobSpec`.
+    public func checkProfileName(known: [String], source: String = JobSpec.fileName) throws {
+        guard profileFile == nil, !known.contains(profile) else { return }
+        let names = known.map { "'\($0)'" }.joined(separator: ", ")
+        let guess = known.min { Self.editDistance($0, profile) < Self.editDistance($1, profile) }
+        let hint = guess.flatMap { Self.editDistance($0, profile) <= 2 ? " (did you mean '\($0)'?)" : nil } ?? ""
+        throw WUError(
+            .invalidJobSpec,
+            "\(source): profile '\(profile)' is not a built-in profile\(hint); the built-in ones are \(names), or give your own as {\"file\": \"profile.json\"}"
+        )
+    }
+
+    /// Levenshtein distance, for suggesting the name a typo meant.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(1, b.count) where !b.isEmpty {
+                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
     }
 }

@@ -29,13 +29,16 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var units: [Unit]
     public var redundancy: Redundancy
     public var aggregate: Aggregate?
+    /// What a failed unit does to the job; nil in bundles made before the choice existed, which
+    /// means ``OnUnitFailure/failJob``. `wu pack` always writes it, so the signature pins it.
+    public var onUnitFailure: OnUnitFailure?
     /// Every payload file, sorted by path; the archive holds them in this order.
     public var files: [File]
 
     public init(
         name: String, version: String, command: [String], env: [String: String] = [:], profile: String = "default",
         resources: Resources = Resources(), units: [Unit], redundancy: Redundancy = Redundancy(), aggregate: Aggregate? = nil,
-        files: [File], profileFile: String? = nil
+        files: [File], profileFile: String? = nil, onUnitFailure: OnUnitFailure? = nil
     ) {
         self.format = Manifest.currentFormat
         self.name = name
@@ -49,11 +52,23 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.redundancy = redundancy
         self.aggregate = aggregate
         self.files = files
+        self.onUnitFailure = onUnitFailure
     }
 
     enum CodingKeys: String, CodingKey {
         case format, name, version, command, env, profile, resources, units, redundancy, aggregate, files
         case profileFile = "profile_file"
+        case onUnitFailure = "on_unit_failure"
+    }
+
+    /// wu.json's `on_unit_failure`: fail fast, or let the other units finish (HTCondor and Slurm
+    /// arrays go on; the job still ends `failed`, and the valid units' outputs can be fetched).
+    public enum OnUnitFailure: String, Codable, Sendable, CaseIterable {
+        /// The first unit out of attempts fails the job; units still waiting or running are cancelled.
+        case failJob = "fail-job"
+        /// The other units go on; the job ends `failed` once every unit is valid or failed, without
+        /// running the aggregate.
+        case `continue` = "continue"
     }
 
     /// The carried profile's entry in ``files``, when the bundle carries one.

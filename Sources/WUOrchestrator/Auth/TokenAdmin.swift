@@ -24,11 +24,20 @@ public struct TokenAdmin: Sendable {
     static let prefix = "wu_"
 
     /// Creates a token and returns it: the only time its text is available.
+    ///
+    /// - Throws: `invalidArgument` when the name is empty, too long, or held by a live token.
     public func create(role: Role, name: String) throws -> String {
         guard !name.isEmpty, name.count <= 200 else { throw WUError(.invalidArgument, "a token needs a name of 1 to 200 characters") }
         let token = Self.prefix + Hex.random(bytes: 32)
         let now = clock.now()
         try store.pool.write { db in
+            // The name is the identity that owns jobs: two live tokens of one name would be one person twice.
+            if let live = try Int64.fetchOne(db, sql: "SELECT id FROM token WHERE name = ? AND revoked_at IS NULL", arguments: [name]) {
+                throw WUError(
+                    .invalidArgument,
+                    "a live token is already named '\(name)' (id \(live)): revoke it first with `wu-orchestrator token revoke \(live)`, or choose another --name"
+                )
+            }
             var record = TokenRecord(id: nil, name: name, role: role.rawValue, hash: Hex.sha256(token), createdAt: now, revokedAt: nil)
             try record.insert(db)
         }

@@ -44,9 +44,16 @@ enum DashboardAssets {
             $('live').textContent = state;
           }
 
-          function selectedJob() {
-            const match = /^#job=(\d{1,19})$/.exec(location.hash);
-            return match ? match[1] : null;
+          // The hash holds the view's state: #job=ID, #state=failed, or #state=failed&job=ID.
+          function viewQuery() {
+            const hash = new URLSearchParams(location.hash.slice(1));
+            const query = new URLSearchParams();
+            const job = hash.get('job');
+            const state = hash.get('state');
+            if (state && /^[a-z]{1,16}$/.test(state)) query.set('state', state);
+            if (job && /^\d{1,19}$/.test(job)) query.set('job', job);
+            const text = query.toString();
+            return text ? '?' + text : '';
           }
 
           function schedule(delay = 250) {
@@ -59,8 +66,7 @@ enum DashboardAssets {
             if (inflight) { again = true; return; }
             inflight = true;
             try {
-              const job = selectedJob();
-              const response = await fetch('/dashboard/view' + (job ? '?job=' + job : ''), { cache: 'no-store' });
+              const response = await fetch('/dashboard/view' + viewQuery(), { cache: 'no-store' });
               if (response.status === 401) { signedOut(); return; }
               if (response.ok && me) {
                 // The server escapes every user-supplied string in this fragment (DashboardView).
@@ -167,7 +173,7 @@ enum DashboardAssets {
         """#
 
     static let stylesheet = """
-        :root { --valid: #2e9d5b; --running: #3a7bd5; --failed: #d64545; --queued: #c9ced6; --ink: #1d2330; --muted: #6b7280;
+        :root { --valid: #2e9d5b; --running: #3a7bd5; --failed: #d64545; --cancelled: #8a8f98; --queued: #c9ced6; --ink: #1d2330; --muted: #6b7280;
           --line: #e3e6ea; --bg: #f6f7f9; }
         [hidden] { display: none !important; }
         * { box-sizing: border-box; }
@@ -200,17 +206,24 @@ enum DashboardAssets {
         rect.valid { fill: var(--valid); }
         rect.running { fill: var(--running); }
         rect.failed { fill: var(--failed); }
+        rect.cancelled { fill: var(--cancelled); }
         rect.queued { fill: var(--queued); }
         line.axis { stroke: var(--muted); stroke-width: 1; }
         .legend { color: var(--muted); font-size: .85em; margin: .4em 0 0; }
         .key { display: inline-block; width: .8em; height: .8em; margin: 0 .3em 0 .6em; border-radius: 2px; vertical-align: -1px; }
         .key.valid { background: var(--valid); } .key.running { background: var(--running); }
         .key.failed { background: var(--failed); } .key.queued { background: var(--queued); }
+        .key.cancelled { background: var(--cancelled); }
         .badge { display: inline-block; padding: 0 .5em; border-radius: 1em; font-size: .85em; background: #eef0f3; }
         .badge.completed, .badge.valid, .badge.active { background: #dff3e6; color: #1f6b3e; }
         .badge.running, .badge.leased, .badge.uploaded, .badge.aggregating { background: #e1ebfa; color: #24508f; }
         .badge.failed, .badge.invalid, .badge.offline { background: #fbe3e3; color: #922; }
         .badge.stale, .badge.paused { background: #fcefd9; color: #8a5a12; }
+        .badge.cancelled { background: #e6e7ea; color: #4b5160; }
+        #job-filter { font-size: .85em; margin: 0 0 .5em; }
+        #job-filter a.current { font-weight: 600; color: var(--ink); }
+        ul.waiting { color: #8a5a12; }
+        h3 { font-size: .9em; margin: .6em 0 .2em; }
         #failures { list-style: none; padding: 0; margin: 0; }
         #failures li { border-bottom: 1px solid var(--line); padding: .3em 0; }
         #failures p { margin: 0; }

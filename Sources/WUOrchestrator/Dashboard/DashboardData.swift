@@ -18,6 +18,8 @@ struct DashboardData: Sendable {
     var failures: [FailureRow]
     var throughput: Throughput
     var selected: Selected?
+    /// The job state the jobs table is filtered by, or nil for every job.
+    var stateFilter: String?
     /// When a runner's status will change by the clock alone (no event tells of it): the page renders again then.
     var nextStatusChange: Int64?
 
@@ -32,11 +34,12 @@ struct DashboardData: Sendable {
         var valid: Int
         var running: Int
         var failed: Int
+        var cancelled: Int = 0
         var createdAt: Int64
         var finishedAt: Int64?
         var failureReason: String?
 
-        var queued: Int { max(0, total - valid - running - failed) }
+        var queued: Int { max(0, total - valid - running - failed - cancelled) }
         /// Valid units in percent, rounded down (100 only when every unit is valid).
         var percent: Int { total == 0 ? 100 : valid * 100 / total }
     }
@@ -77,15 +80,20 @@ struct DashboardData: Sendable {
     }
 
     static let jobLimit = 50
+    /// The states the jobs table can be filtered by.
+    static let jobStates = ["pending", "running", "aggregating", "paused", "completed", "failed", "cancelled"]
+    /// Units read for the job a click opened; its table shows at most 300 copies.
+    static let unitLimit = 300
     static let failureLimit = 12
     static let stderrTailLimit = 2000
 
-    static func load(_ scheduler: Scheduler, _ identity: Identity, selectedJob: String?) async throws -> DashboardData {
+    static func load(_ scheduler: Scheduler, _ identity: Identity, selectedJob: String?, state: String? = nil) async throws -> DashboardData {
         let now = scheduler.clock.now()
         let role = identity.role
+        let state = state.flatMap { jobStates.contains($0) ? $0 : nil }
         let snapshot = try await scheduler.store.read { db in
             (
-                jobs: role == .runner ? [] : try jobs(db, identity),
+                jobs: role == .runner ? [] : try jobs(db, identity, state: state),
                 failures: role == .runner ? [] : try failures(db, identity),
                 throughput: role == .runner ? Throughput(completed: [], failed: []) : try throughput(db, identity, now: now),
                 nowRunning: role == .requester ? [:] : try leases(db)
@@ -99,7 +107,7 @@ struct DashboardData: Sendable {
                 selected = Selected(
                     id: id,
                     job: try await scheduler.job(identity, id),
-                    units: try await scheduler.units(identity, id).units,
+                    units: try await scheduler.units(identity, id, Scheduler.UnitQuery(limit: unitLimit)).units,
                     error: nil
                 )
             } catch let error as APIError {
@@ -124,26 +132,31 @@ struct DashboardData: Sendable {
             failures: snapshot.failures,
             throughput: snapshot.throughput,
             selected: selected,
+            stateFilter: state,
             nextStatusChange: changes.min()
         )
     }
 
     /// The most recent jobs the caller may see, with their units counted by bar segment.
-    static func jobs(_ db: Database, _ identity: Identity) throws -> [JobRow] {
-        let mine = identity.role == .admin ? "" : "WHERE j.owner_token_id = :owner"
+    static func jobs(_ db: Database, _ identity: Identity, state: String? = nil) throws -> [JobRow] {
+        var conditions: [String] = []
+        if identity.role != .admin { conditions.append("j.owner = :owner") }
+        if state != nil { conditions.append("j.state = :state") }
+        let mine = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let rows = try Row.fetchAll(
             db,
             sql: """
                 SELECT j.id, j.name, j.state, j.priority, j.units_total, j.units_valid, j.created_at, j.finished_at, j.failure_reason,
-                    t.name AS owner,
-                    (SELECT COUNT(*) FROM unit u WHERE u.job_id = j.id AND u.is_aggregate = 0 AND u.state IN ('failed', 'inconclusive', 'cancelled')) AS failed,
+                    j.owner,
+                    (SELECT COUNT(*) FROM unit u WHERE u.job_id = j.id AND u.is_aggregate = 0 AND u.state IN ('failed', 'inconclusive')) AS failed,
+                    (SELECT COUNT(*) FROM unit u WHERE u.job_id = j.id AND u.is_aggregate = 0 AND u.state = 'cancelled') AS cancelled,
                     (SELECT COUNT(DISTINCT c.unit_id) FROM copy c JOIN unit u ON u.id = c.unit_id
                         WHERE c.job_id = j.id AND c.state IN ('leased', 'uploaded') AND u.state = 'pending' AND u.is_aggregate = 0) AS running
-                FROM job j LEFT JOIN token t ON t.id = j.owner_token_id
+                FROM job j
                 \(mine)
                 ORDER BY j.id DESC LIMIT :limit
                 """,
-            arguments: ["owner": identity.tokenID, "limit": jobLimit]
+            arguments: ["owner": identity.name, "limit": jobLimit, "state": state]
         )
         return rows.map { row in
             JobRow(
@@ -156,6 +169,7 @@ struct DashboardData: Sendable {
                 valid: row["units_valid"],
                 running: row["running"],
                 failed: row["failed"],
+                cancelled: row["cancelled"],
                 createdAt: row["created_at"],
                 finishedAt: row["finished_at"],
                 failureReason: row["failure_reason"]
@@ -179,7 +193,7 @@ struct DashboardData: Sendable {
 
     /// The latest failed or expired attempts and invalid copies, newest first.
     static func failures(_ db: Database, _ identity: Identity) throws -> [FailureRow] {
-        let mine = identity.role == .admin ? "" : "AND j.owner_token_id = :owner"
+        let mine = identity.role == .admin ? "" : "AND j.owner = :owner"
         let rows = try Row.fetchAll(
             db,
             sql: """
@@ -196,7 +210,7 @@ struct DashboardData: Sendable {
                 WHERE f.finished_at IS NOT NULL \(mine)
                 ORDER BY f.finished_at DESC LIMIT :limit
                 """,
-            arguments: ["owner": identity.tokenID, "limit": failureLimit]
+            arguments: ["owner": identity.name, "limit": failureLimit]
         )
         return rows.map { row in
             let usage = (row["usage"] as String?).flatMap { try? JSONDecoder().decode(ResourceUsage.self, from: Data($0.utf8)) }
@@ -220,7 +234,7 @@ struct DashboardData: Sendable {
         let start = now - Int64(Throughput.buckets) * Throughput.bucketMs + 1
         let mine =
             identity.role == .admin
-            ? "" : "AND a.copy_id IN (SELECT c.id FROM copy c JOIN job j ON j.id = c.job_id WHERE j.owner_token_id = :owner)"
+            ? "" : "AND a.copy_id IN (SELECT c.id FROM copy c JOIN job j ON j.id = c.job_id WHERE j.owner = :owner)"
         var result = Throughput(completed: Array(repeating: 0, count: Throughput.buckets), failed: Array(repeating: 0, count: Throughput.buckets))
         let rows = try Row.fetchAll(
             db,
@@ -230,7 +244,7 @@ struct DashboardData: Sendable {
                 WHERE a.finished_at >= :start AND a.state IN ('completed', 'failed', 'expired') \(mine)
                 GROUP BY bucket
                 """,
-            arguments: ["start": start, "width": Throughput.bucketMs, "owner": identity.tokenID]
+            arguments: ["start": start, "width": Throughput.bucketMs, "owner": identity.name]
         )
         for row in rows {
             let bucket: Int = row["bucket"]

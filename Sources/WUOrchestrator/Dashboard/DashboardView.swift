@@ -27,11 +27,13 @@ enum DashboardView {
     // MARK: Jobs
 
     static func jobs(_ data: DashboardData) -> HTML {
+        // Links keep the filter: opening a job does not reset the table.
+        let filter = data.stateFilter.map { "state=\($0)&" } ?? ""
         let rows: [HTML] = data.jobs.map { job in
             """
             <tr class="job state-\(job.state)" data-job-id="\(job.id)" data-state="\(job.state)" data-progress="\(job.percent)">\
-            <td><a href="#job=\(job.id)">\(job.id)</a></td>\
-            <td class="name"><a href="#job=\(job.id)">\(job.name)</a></td>\
+            <td><a href="#\(filter)job=\(job.id)">\(job.id)</a></td>\
+            <td class="name"><a href="#\(filter)job=\(job.id)">\(job.name)</a></td>\
             <td>\(job.owner)</td>\
             <td><span class="badge \(job.state)">\(job.state)</span></td>\
             <td>\(bar(job))</td>\
@@ -41,32 +43,47 @@ enum DashboardView {
             </tr>
             """
         }
-        let body: HTML =
-            rows.isEmpty
+        let empty: HTML =
+            data.stateFilter == nil
             ? "<tr><td colspan=\"8\" class=\"empty\">No jobs yet: submit one with <code>wu submit</code>.</td></tr>"
-            : HTML(rows)
+            : "<tr><td colspan=\"8\" class=\"empty\">No \(data.stateFilter ?? "") jobs.</td></tr>"
+        let body: HTML = rows.isEmpty ? empty : HTML(rows)
         return """
-            <section id="jobs-section"><h2>Jobs</h2>\
+            <section id="jobs-section"><h2>Jobs</h2>\(stateFilter(data.stateFilter))\
             <table id="jobs"><thead><tr><th>id</th><th>name</th><th>owner</th><th>state</th><th>units</th><th></th><th>valid</th><th>submitted</th></tr></thead>\
             <tbody>\(body)</tbody></table>\
             <p class="legend"><span class="key valid"></span>valid <span class="key running"></span>running \
-            <span class="key failed"></span>failed <span class="key queued"></span>queued</p></section>
+            <span class="key failed"></span>failed <span class="key cancelled"></span>cancelled <span class="key queued"></span>queued</p></section>
             """
     }
 
-    /// A stacked bar: valid, running, failed, queued units.
+    /// `all · pending · running · …`: links that filter the jobs table by state, the current one marked.
+    static func stateFilter(_ current: String?) -> HTML {
+        let links: [HTML] = ([nil] + DashboardData.jobStates.map { Optional($0) }).map { state in
+            let label = state ?? "all"
+            let href = state.map { "#state=\($0)" } ?? "#"
+            return state == current
+                ? "<a class=\"filter current\" aria-current=\"true\" data-filter=\"\(label)\" href=\"\(href)\">\(label)</a>"
+                : "<a class=\"filter\" data-filter=\"\(label)\" href=\"\(href)\">\(label)</a>"
+        }
+        let separated: [HTML] = links.enumerated().flatMap { index, link in index == 0 ? [link] : [" · ", link] }
+        return "<nav id=\"job-filter\">\(HTML(separated))</nav>"
+    }
+
+    /// A stacked bar: valid, running, failed, cancelled, queued units.
     static func bar(_ job: DashboardData.JobRow) -> HTML {
         let total = max(job.total, 1)
         var x = 0
         var rects: [HTML] = []
-        for (part, count) in [("valid", job.valid), ("running", job.running), ("failed", job.failed), ("queued", job.queued)] where count > 0 {
+        let parts = [("valid", job.valid), ("running", job.running), ("failed", job.failed), ("cancelled", job.cancelled), ("queued", job.queued)]
+        for (part, count) in parts where count > 0 {
             let width = count * 1000 / total
             rects.append("<rect class=\"\(part)\" x=\"\(x)\" y=\"0\" width=\"\(width)\" height=\"10\"><title>\(count) \(part)</title></rect>")
             x += width
         }
         return """
             <svg class="bar" viewBox="0 0 1000 10" preserveAspectRatio="none" role="img" \
-            aria-label="\(job.valid) valid, \(job.running) running, \(job.failed) failed, \(job.queued) queued">\(rects)</svg>
+            aria-label="\(job.valid) valid, \(job.running) running, \(job.failed) failed, \(job.cancelled) cancelled, \(job.queued) queued">\(rects)</svg>
             """
     }
 
@@ -111,7 +128,8 @@ enum DashboardView {
                 <p><a href="#">close</a></p></section>
                 """
         }
-        let reasons: [HTML] = job.failureReasons.map { "<li>\($0)</li>" }
+        let reasons: [HTML] = job.failureReasons.map { "<li>\(firstLine($0, limit: 300))</li>" }
+        let waiting: [HTML] = job.waiting.map { "<li data-code=\"\($0.code)\">\($0.line)</li>" }
         var rows: [HTML] = []
         let limit = 300
         for unit in selected.units {
@@ -133,7 +151,7 @@ enum DashboardView {
                     <td class="num">\(usage.map { bytes($0.peakMemoryBytes) } ?? "")</td>\
                     <td class="num">\(usage.map { exit($0) } ?? "")</td>\
                     <td class="denied">\(usage.map { $0.deniedSummary } ?? "")</td>\
-                    <td>\(copy.failReason ?? unit.failureReason ?? "")</td></tr>
+                    <td>\(unit.failure?.message ?? unit.waitingReason ?? copy.failReason.map { firstLine($0, limit: 200) } ?? "")</td></tr>
                     """
                 )
             }
@@ -147,6 +165,7 @@ enum DashboardView {
             priority \(job.priority) · \(percent(job.progress)) of \(job.unitsTotal) units valid\
             \(job.resultDigest == nil ? HTML.empty : " · result ready")</p>\
             \(reasons.isEmpty ? HTML.empty : "<ul class=\"reasons\">\(reasons)</ul>")\
+            \(waiting.isEmpty ? HTML.empty : "<h3>Why units wait</h3><ul id=\"waiting\" class=\"waiting\">\(waiting)</ul>")\
             <table id="units"><thead><tr><th>unit</th><th>unit state</th><th>copy</th><th>runner</th><th>attempts</th><th>progress</th>\
             <th>wall</th><th>cpu</th><th>peak memory</th><th>exit</th><th>denied syscalls</th><th>reason</th></tr></thead><tbody>\(rows)</tbody></table>\(more)</section>
             """

@@ -5,7 +5,7 @@ import Hummingbird
 /// The operator dashboard's routes.
 ///
 /// - `GET /`: the shell (no data before a sign-in), with `/dashboard/app.js` and `/dashboard/app.css`.
-/// - `GET /dashboard/view[?job=ID]`: the signed-in caller's view as an HTML fragment, rendered on the
+/// - `GET /dashboard/view[?job=ID][&state=S]`: the signed-in caller's view as an HTML fragment, rendered on the
 ///   server with every user-supplied string escaped (`DashboardView`); the script swaps it in.
 /// - `DELETE /v1/session`: sign-out; forgets the session and expires the cookie.
 ///
@@ -37,7 +37,8 @@ enum Dashboard {
         views.get("view") { request, context in
             guard let identity = context.identity else { throw APIError.unauthorized }
             let job = request.uri.queryParameters["job"].map { String($0) }
-            let data = try await DashboardData.load(scheduler, identity, selectedJob: job)
+            let state = request.uri.queryParameters["state"].map { String($0) }
+            let data = try await DashboardData.load(scheduler, identity, selectedJob: job, state: state)
             return response(DashboardView.render(data).rendered, type: "text/html; charset=utf-8")
         }
     }

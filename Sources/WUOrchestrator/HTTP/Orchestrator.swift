@@ -143,8 +143,20 @@ public final class Orchestrator: Sendable {
         v1.get("jobs/:id") { _, context in
             try json(try await scheduler.job(try context.require(.requester, .admin), try context.parameters.require("id")))
         }
-        v1.get("jobs/:id/units") { _, context in
-            try json(try await scheduler.units(try context.require(.requester, .admin), try context.parameters.require("id")))
+        v1.get("jobs/:id/units") { request, context in
+            let query = request.uri.queryParameters
+            func integer(_ name: String) throws -> Int64? {
+                try query[Substring(name)].map { text in
+                    guard let value = Int64(String(text)), value >= 0 else {
+                        throw APIError.badRequest("\(name) must be a whole number, got '\(text.prefix(40))'")
+                    }
+                    return value
+                }
+            }
+            let units = Scheduler.UnitQuery(
+                state: query["state"].map(String.init), limit: try integer("limit").map { Int(clamping: $0) }, after: try integer("after")
+            )
+            return try json(try await scheduler.units(try context.require(.requester, .admin), try context.parameters.require("id"), units))
         }
         v1.post("jobs/:id/:action") { _, context in
             let identity = try context.require(.requester, .admin)

@@ -140,6 +140,7 @@ extension Scheduler {
         var job = JobRecord(
             id: nil,
             ownerTokenId: owner.tokenID,
+            owner: owner.name,
             name: manifest.name,
             version: manifest.version,
             state: "pending",
@@ -161,7 +162,8 @@ extension Scheduler {
             quorum: manifest.redundancy.quorum,
             hasAggregate: manifest.aggregate != nil,
             unitsTotal: manifest.units.count,
-            createdAt: tx.now
+            createdAt: tx.now,
+            onUnitFailure: (manifest.onUnitFailure ?? .failJob).rawValue
         )
         try job.insert(tx.db)
         let jobID = job.id!

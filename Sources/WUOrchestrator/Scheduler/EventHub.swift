@@ -50,7 +50,7 @@ final class EventHub: Sendable {
     static func visible(_ event: OrchestratorEvent, to identity: Identity) -> Bool {
         switch identity.role {
         case .admin: true
-        case .requester: event.ownerTokenID == identity.tokenID
+        case .requester: event.owner == identity.name
         case .runner: event.runnerTokenIDs.contains(identity.tokenID)
         }
     }

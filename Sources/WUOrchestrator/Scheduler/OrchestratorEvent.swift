@@ -5,8 +5,8 @@ public struct OrchestratorEvent: Sendable, Equatable {
     /// `job`, `unit`, `copy`, `runner`.
     public var kind: String
     public var jobID: Int64?
-    /// The requester who owns the job: only they (and admins) see it.
-    public var ownerTokenID: Int64?
+    /// The requester (by name) who owns the job: only they (and admins) see it.
+    public var owner: String?
     public var runnerTokenIDs: [Int64]
     public var fields: [String: String]
 

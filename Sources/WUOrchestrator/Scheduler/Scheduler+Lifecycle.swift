@@ -65,8 +65,12 @@ extension Scheduler {
         unit.failureReason = reason
         try unit.update(tx.db)
         tx.emit("unit", job: job, ["unit_id": unit.name, "state": state, "reason": reason])
-        let label = state == "failed" ? "unit \(unit.name)" : "unit \(unit.name) \(state)"
-        try finishJob(tx, &job, state: "failed", reason: "\(label): \(reason)")
+        if job.onUnitFailure == "continue" && !unit.isAggregate {
+            try continueAfterFailure(tx, &job, unitID: unitID)
+        } else {
+            let label = state == "failed" ? "unit \(unit.name)" : "unit \(unit.name) \(state)"
+            try finishJob(tx, &job, state: "failed", reason: "\(label): \(reason)")
+        }
     }
 
     /// Ends a job: copies still queued or leased are cancelled (heartbeats then answer abort).
@@ -77,6 +81,7 @@ extension Scheduler {
         job.finishedAt = tx.now
         job.failureReason = reason ?? job.failureReason
         try job.update(tx.db)
+        if state == "failed" { try keepRealFailures(tx, jobID: job.id!) }
         if state != "completed" {
             try tx.db.run(
                 sql: """
@@ -141,7 +146,7 @@ extension Scheduler {
     /// The job with this id if the caller may see it: its owner or an admin. Others get 404.
     static func visibleJob(_ db: Database, _ identity: Identity, _ jobID: String) throws -> JobRecord {
         let id = try parseID(jobID, "job")
-        guard let job = try JobRecord.find(db, id), identity.role == .admin || job.ownerTokenId == identity.tokenID else {
+        guard let job = try JobRecord.find(db, id), identity.role == .admin || job.owner == identity.name else {
             throw APIError.notFound("job '\(jobID.prefix(80))'")
         }
         return job

@@ -250,6 +250,7 @@ extension Scheduler {
                 }
             }
             try tx.db.run(sql: "UPDATE job SET units_valid = ? WHERE id = ?", arguments: [job.unitsValid, job.id!])
+            try settleContinuingJob(tx, &job)  // on_unit_failure: continue, and this was the last unit left
             return
         }
         let active =

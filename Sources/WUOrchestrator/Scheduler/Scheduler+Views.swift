@@ -4,27 +4,56 @@ public import WUProtocol
 
 extension Scheduler {
     public func jobs(_ identity: Identity) async throws -> JobList {
-        try await store.read { db in
+        let now = clock.now()
+        let ttl = config.heartbeatTTLSeconds
+        let distinct = config.distinctBy
+        return try await store.read { db in
             let jobs: [JobRecord] =
                 identity.role == .admin
                 ? try JobRecord.order(Column("id").desc).limit(1000).fetchAll(db)
-                : try JobRecord.filter(Column("owner_token_id") == identity.tokenID).order(Column("id").desc).limit(1000).fetchAll(db)
-            return JobList(jobs: try jobs.map { try Self.view(db, $0) })
+                : try JobRecord.filter(Column("owner") == identity.name).order(Column("id").desc).limit(1000).fetchAll(db)
+            let runners = try WaitAnalysis.runners(db, now: now, heartbeatTTLSeconds: ttl, distinctBy: distinct)
+            return JobList(
+                jobs: try jobs.map { job in
+                    try Self.view(db, job, waiting: try WaitAnalysis(job: job, runners: runners, heartbeatTTLSeconds: ttl, distinctBy: distinct).reasons(db))
+                }
+            )
         }
     }
 
     public func job(_ identity: Identity, _ jobID: String) async throws -> JobView {
-        try await store.read { db in try Self.view(db, try Self.visibleJob(db, identity, jobID)) }
+        let now = clock.now()
+        let ttl = config.heartbeatTTLSeconds
+        let distinct = config.distinctBy
+        return try await store.read { db in
+            let job = try Self.visibleJob(db, identity, jobID)
+            let runners = try WaitAnalysis.runners(db, now: now, heartbeatTTLSeconds: ttl, distinctBy: distinct)
+            return try Self.view(db, job, waiting: try WaitAnalysis(job: job, runners: runners, heartbeatTTLSeconds: ttl, distinctBy: distinct).reasons(db))
+        }
     }
 
-    static func view(_ db: Database, _ job: JobRecord) throws -> JobView {
+    static func view(_ db: Database, _ job: JobRecord, waiting: [WaitingReason] = []) throws -> JobView {
         func counts(_ sql: String) throws -> [String: Int] {
             var result: [String: Int] = [:]
             for row in try db.rows(sql: sql, arguments: [job.id!]) { result[row[0]] = row[1] }
             return result
         }
         let copies = try counts("SELECT state, COUNT(*) FROM copy WHERE job_id = ? GROUP BY state")
-        let units = try counts("SELECT state, COUNT(*) FROM unit WHERE job_id = ? AND is_aggregate = 0 GROUP BY state")
+        var units = try counts("SELECT state, COUNT(*) FROM unit WHERE job_id = ? AND is_aggregate = 0 GROUP BY state")
+        // A pending unit with a copy running shows as leased: few are, however large the job.
+        let leased =
+            try db.int(
+                sql: """
+                    SELECT COUNT(DISTINCT c.unit_id) FROM copy c JOIN unit u ON u.id = c.unit_id
+                    WHERE c.job_id = ? AND c.state = 'leased' AND u.is_aggregate = 0
+                    """,
+                arguments: [job.id!]
+            ) ?? 0
+        if leased > 0 {
+            units["leased"] = leased
+            units["pending"] = (units["pending"] ?? 0) - leased
+            if units["pending"] == 0 { units["pending"] = nil }
+        }
         var reasons: [String] = []
         if let reason = job.failureReason { reasons.append(reason) }
         reasons += try String.fetchAll(
@@ -32,7 +61,7 @@ extension Scheduler {
             sql: "SELECT DISTINCT fail_reason FROM copy WHERE job_id = ? AND fail_reason IS NOT NULL LIMIT 20",
             arguments: [job.id!]
         )
-        let owner = try db.string(sql: "SELECT name FROM token WHERE id = ?", arguments: [job.ownerTokenId]) ?? ""
+        let owner = job.owner
         return JobView(
             jobID: String(job.id!),
             name: job.name,
@@ -52,52 +81,127 @@ extension Scheduler {
             startedAt: job.startedAt,
             finishedAt: job.finishedAt,
             failureReasons: reasons,
-            resultDigest: job.resultDigest
+            resultDigest: job.resultDigest,
+            waiting: waiting,
+            onUnitFailure: job.onUnitFailure
         )
     }
 
-    public func units(_ identity: Identity, _ jobID: String) async throws -> UnitList {
-        try await store.read { db in
+    /// Which units `GET /v1/jobs/{id}/units` lists: by state, a page at a time, paged in SQL so a
+    /// job of 100,000 units answers as fast as a small one.
+    public struct UnitQuery: Sendable {
+        /// A unit state as the view shows it (`pending`, `leased`, `valid`, `failed`, `cancelled`), or nil for all.
+        public var state: String?
+        /// At most this many units (up to 1,000); nil lists them all.
+        public var limit: Int?
+        /// The `next` of the previous page.
+        public var after: Int64?
+
+        public init(state: String? = nil, limit: Int? = nil, after: Int64? = nil) {
+            self.state = state
+            self.limit = limit
+            self.after = after
+        }
+
+        public static let maxLimit = 1000
+        public static let states = ["pending", "leased", "valid", "failed", "cancelled"]
+    }
+
+    public func units(_ identity: Identity, _ jobID: String, _ query: UnitQuery = UnitQuery()) async throws -> UnitList {
+        if let state = query.state, !UnitQuery.states.contains(state) {
+            throw APIError.badRequest("state must be one of \(UnitQuery.states.joined(separator: ", ")), got '\(state.prefix(40))'")
+        }
+        if let limit = query.limit, !(1...UnitQuery.maxLimit).contains(limit) {
+            throw APIError.badRequest("limit must be between 1 and \(UnitQuery.maxLimit), got \(limit)")
+        }
+        let now = clock.now()
+        let ttl = config.heartbeatTTLSeconds
+        let distinct = config.distinctBy
+        return try await store.read { db in
             let job = try Self.visibleJob(db, identity, jobID)
-            let units = try UnitRecord.filter(Column("job_id") == job.id!).order(Column("id")).fetchAll(db)
-            var copiesByUnit: [Int64: [CopyView]] = [:]
-            let rows = try db.rows(
-                sql: "SELECT c.*, r.name AS runner_name FROM copy c LEFT JOIN runner r ON r.id = c.runner_id WHERE c.job_id = ? ORDER BY c.id",
-                arguments: [job.id!]
+            let units = try Self.unitPage(db, job: job, query)
+            let ids = units.map { $0.id! }
+            let copies = try Self.copyViews(db, job: job, units: query.limit == nil && query.state == nil ? nil : ids)
+            let failed = units.filter { $0.state == "failed" }.map { $0.id! }
+            let attempts = try FailureExplanation.lastAttempts(db, units: failed)
+            let analysis = WaitAnalysis(
+                job: job, runners: try WaitAnalysis.runners(db, now: now, heartbeatTTLSeconds: ttl, distinctBy: distinct), heartbeatTTLSeconds: ttl,
+                distinctBy: distinct
             )
-            for row in rows {
-                let copy = try CopyRecord(row: row)
-                let usage = copy.usage.flatMap { try? JSONDecoder().decode(ResourceUsage.self, from: Data($0.utf8)) }
-                copiesByUnit[copy.unitId, default: []].append(
-                    CopyView(
-                        copyID: String(copy.id!),
-                        state: copy.state,
-                        attempts: copy.attempts,
-                        runnerID: copy.runnerId.map { String($0) },
-                        runnerName: row["runner_name"],
-                        assignmentID: copy.assignmentId.map { String($0) },
-                        progress: copy.progress,
-                        outputDigest: copy.outputDigest,
-                        blobDigest: copy.blobDigest,
-                        usage: usage,
-                        failReason: copy.failReason,
-                        leaseExpiresAt: copy.leaseExpiresAt,
-                        finishedAt: copy.finishedAt
-                    )
+            let waiting = try analysis.reasons(db, units: units.filter { $0.state == "pending" }.map { $0.id! })
+            let views = units.map { unit in
+                let mine = copies[unit.id!] ?? []
+                return UnitView(
+                    unitID: unit.name,
+                    isAggregate: unit.isAggregate,
+                    state: unit.state == "pending" && mine.contains { $0.state == "leased" } ? "leased" : unit.state,
+                    outputDigest: unit.outputDigest,
+                    blobDigest: unit.blobDigest,
+                    failureReason: unit.failureReason,
+                    copies: mine,
+                    failure: unit.state == "failed"
+                        ? FailureExplanation.explain(stored: unit.failureReason, job: job, last: attempts[unit.id!]) : nil,
+                    waitingReason: waiting[unit.id!]
                 )
             }
-            return UnitList(
-                units: units.map {
-                    UnitView(
-                        unitID: $0.name,
-                        isAggregate: $0.isAggregate,
-                        state: $0.state,
-                        outputDigest: $0.outputDigest,
-                        blobDigest: $0.blobDigest,
-                        failureReason: $0.failureReason,
-                        copies: copiesByUnit[$0.id!] ?? []
-                    )
-                }
+            let next = query.limit.flatMap { units.count == $0 ? units.last?.id.map(String.init) : nil }
+            return UnitList(units: views, next: next)
+        }
+    }
+
+    /// One page of a job's units in id order, filtered by the state the view shows.
+    static func unitPage(_ db: Database, job: JobRecord, _ query: UnitQuery) throws -> [UnitRecord] {
+        var conditions = ["u.job_id = :job", "u.id > :after"]
+        let leasedCopy = "EXISTS (SELECT 1 FROM copy c WHERE c.unit_id = u.id AND c.state = 'leased')"
+        switch query.state {
+        case nil: break
+        case "leased": conditions += ["u.state = 'pending'", leasedCopy]
+        case "pending": conditions += ["u.state = 'pending'", "NOT " + leasedCopy]
+        default: conditions.append("u.state = :state")
+        }
+        var arguments: [String: any DatabaseValueConvertible] = ["job": job.id!, "after": query.after ?? 0]
+        if conditions.last == "u.state = :state" { arguments["state"] = query.state }
+        let limit = query.limit.map { " LIMIT \($0)" } ?? ""
+        return try UnitRecord.fetchAll(
+            db,
+            sql: "SELECT u.* FROM unit u WHERE \(conditions.joined(separator: " AND ")) ORDER BY u.id\(limit)",
+            arguments: StatementArguments(arguments)
+        )
+    }
+
+    /// The copies of `units` (every unit of the job when nil), by unit row id.
+    static func copyViews(_ db: Database, job: JobRecord, units: [Int64]?) throws -> [Int64: [CopyView]] {
+        let conditions = units.map { SQLList.chunks($0).map { "c.unit_id IN (\($0))" } } ?? ["c.job_id = \(job.id!)"]
+        var copiesByUnit: [Int64: [CopyView]] = [:]
+        for condition in conditions {
+            try collectCopies(db, condition, into: &copiesByUnit)
+        }
+        return copiesByUnit
+    }
+
+    static func collectCopies(_ db: Database, _ condition: String, into copiesByUnit: inout [Int64: [CopyView]]) throws {
+        let rows = try db.rows(
+            sql: "SELECT c.*, r.name AS runner_name FROM copy c LEFT JOIN runner r ON r.id = c.runner_id WHERE \(condition) ORDER BY c.id"
+        )
+        for row in rows {
+            let copy = try CopyRecord(row: row)
+            let usage = copy.usage.flatMap { try? JSONDecoder().decode(ResourceUsage.self, from: Data($0.utf8)) }
+            copiesByUnit[copy.unitId, default: []].append(
+                CopyView(
+                    copyID: String(copy.id!),
+                    state: copy.state,
+                    attempts: copy.attempts,
+                    runnerID: copy.runnerId.map { String($0) },
+                    runnerName: row["runner_name"],
+                    assignmentID: copy.assignmentId.map { String($0) },
+                    progress: copy.progress,
+                    outputDigest: copy.outputDigest,
+                    blobDigest: copy.blobDigest,
+                    usage: usage,
+                    failReason: copy.failReason,
+                    leaseExpiresAt: copy.leaseExpiresAt,
+                    finishedAt: copy.finishedAt
+                )
             )
         }
     }
@@ -220,11 +324,11 @@ extension Scheduler {
                 return try Bool.fetchOne(
                     db,
                     sql: """
-                        SELECT EXISTS (SELECT 1 FROM job_blob b JOIN job j ON j.id = b.job_id WHERE b.digest = :d AND j.owner_token_id = :t)
+                        SELECT EXISTS (SELECT 1 FROM job_blob b JOIN job j ON j.id = b.job_id WHERE b.digest = :d AND j.owner = :t)
                             OR EXISTS (SELECT 1 FROM unit_blob b JOIN unit u ON u.id = b.unit_id JOIN job j ON j.id = u.job_id
-                                       WHERE b.digest = :d AND j.owner_token_id = :t)
+                                       WHERE b.digest = :d AND j.owner = :t)
                         """,
-                    arguments: ["d": digest, "t": identity.tokenID]
+                    arguments: ["d": digest, "t": identity.name]
                 ) ?? false
             case .runner:
                 return try Bool.fetchOne(

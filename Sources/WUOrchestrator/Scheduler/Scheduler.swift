@@ -93,7 +93,7 @@ public final class Scheduler: Sendable {
                     OrchestratorEvent(
                         kind: "runner",
                         jobID: nil,
-                        ownerTokenID: nil,
+                        owner: nil,
                         runnerTokenIDs: [identity.tokenID],
                         fields: ["runner_id": String(record.id!), "name": request.name, "status": "active"]
                     )
@@ -125,7 +125,7 @@ public final class Scheduler: Sendable {
         if tx.eventsWanted {
             tx.events.append(
                 OrchestratorEvent(
-                    kind: "runner", jobID: nil, ownerTokenID: nil, runnerTokenIDs: [identity.tokenID],
+                    kind: "runner", jobID: nil, owner: nil, runnerTokenIDs: [identity.tokenID],
                     fields: ["runner_id": previous, "name": request.name, "status": "active"]
                 )
             )

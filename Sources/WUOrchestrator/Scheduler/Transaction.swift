@@ -35,7 +35,7 @@ final class Transaction {
     func emit(_ kind: String, job: JobRecord?, _ fields: @autoclosure () -> [String: String]) {
         guard eventsWanted else { return }
         let fields = fields()
-        events.append(OrchestratorEvent(kind: kind, jobID: job?.id, ownerTokenID: job?.ownerTokenId, runnerTokenIDs: [], fields: fields))
+        events.append(OrchestratorEvent(kind: kind, jobID: job?.id, owner: job?.owner, runnerTokenIDs: [], fields: fields))
     }
 
     /// The caller's identity, which must hold one of `roles`.

@@ -153,11 +153,33 @@ enum Migrations {
         migrator.registerMigration("v2-job-profile-bases") { db in
             try db.execute(sql: "ALTER TABLE job ADD COLUMN profile_bases TEXT")
         }
+        // Jobs belong to the requester's name, not to one token: after a token is revoked and a new
+        // one of the same name is made, the requester still sees, cancels and downloads their jobs.
+        migrator.registerMigration("v3-job-owner-name") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE job ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+                    UPDATE job SET owner = COALESCE((SELECT name FROM token WHERE token.id = job.owner_token_id), '');
+                    CREATE INDEX job_owner_name ON job(owner, id);
+                    """
+            )
+        }
+        // wu.json's `on_unit_failure` (`fail-job` or `continue`); jobs from before it fail fast.
+        // The indexes serve `wu status`: a job's units paged by state, and a unit's last failed attempt.
+        migrator.registerMigration("v4-job-on-unit-failure") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE job ADD COLUMN on_unit_failure TEXT NOT NULL DEFAULT 'fail-job';
+                    CREATE INDEX unit_job_state ON unit(job_id, state, id);
+                    CREATE INDEX assignment_unit ON assignment(unit_id, state);
+                    """
+            )
+        }
         // One runner token is one volunteer (DESIGN.md "Work unit lifecycle"): each assignment
         // records its token so copies of a unit go to distinct tokens, and reputation moves from the
         // runner row (reset by registering a new id) to the token, which all its runner ids share.
         // A token's existing runners' credit is summed into it.
-        migrator.registerMigration("v3-volunteers") { db in
+        migrator.registerMigration("v5-volunteers") { db in
             try db.execute(
                 sql: """
                     ALTER TABLE assignment ADD COLUMN token_id INTEGER;

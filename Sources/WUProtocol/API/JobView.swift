@@ -36,7 +36,8 @@ public struct JobView: Codable, Sendable, Equatable {
     public var quorum: Int
     public var hasAggregate: Bool
     public var unitsTotal: Int
-    /// Units by state: `pending`, `valid`, `failed`, `cancelled`.
+    /// Units by state: `pending` (waiting for a runner), `leased` (a copy is running), `valid`,
+    /// `failed`, `cancelled`.
     public var units: [String: Int]
     /// Copies by state: `queued`, `leased`, `uploaded`, `valid`, `invalid`, `failed`, `cancelled`.
     public var copies: [String: Int]
@@ -48,6 +49,10 @@ public struct JobView: Codable, Sendable, Equatable {
     public var failureReasons: [String]
     /// The aggregate's output archive, or nil.
     public var resultDigest: String?
+    /// Why units wait, grouped by reason; empty when none waits.
+    public var waiting: [WaitingReason]
+    /// What the job does when a unit fails: `fail-job` or `continue` (wu.json's `on_unit_failure`).
+    public var onUnitFailure: String
 
     public init(
         jobID: String,
@@ -68,7 +73,9 @@ public struct JobView: Codable, Sendable, Equatable {
         startedAt: Int64?,
         finishedAt: Int64?,
         failureReasons: [String],
-        resultDigest: String?
+        resultDigest: String?,
+        waiting: [WaitingReason] = [],
+        onUnitFailure: String = "fail-job"
     ) {
         self.jobID = jobID
         self.name = name
@@ -89,6 +96,8 @@ public struct JobView: Codable, Sendable, Equatable {
         self.finishedAt = finishedAt
         self.failureReasons = failureReasons
         self.resultDigest = resultDigest
+        self.waiting = waiting
+        self.onUnitFailure = onUnitFailure
     }
 
     enum CodingKeys: String, CodingKey {
@@ -104,6 +113,8 @@ public struct JobView: Codable, Sendable, Equatable {
         case finishedAt = "finished_at"
         case failureReasons = "failure_reasons"
         case resultDigest = "result_digest"
+        case waiting
+        case onUnitFailure = "on_unit_failure"
     }
 
     /// True once the job can change no more.

@@ -9,6 +9,10 @@ public struct UnitView: Codable, Sendable, Equatable {
     public var blobDigest: String?
     public var failureReason: String?
     public var copies: [CopyView]
+    /// For a failed unit: why, in words a requester can act on.
+    public var failure: UnitFailure?
+    /// For a unit waiting for a runner: why it is not running.
+    public var waitingReason: String?
 
     public init(
         unitID: String,
@@ -17,7 +21,9 @@ public struct UnitView: Codable, Sendable, Equatable {
         outputDigest: String?,
         blobDigest: String?,
         failureReason: String?,
-        copies: [CopyView]
+        copies: [CopyView],
+        failure: UnitFailure? = nil,
+        waitingReason: String? = nil
     ) {
         self.unitID = unitID
         self.isAggregate = isAggregate
@@ -26,6 +32,8 @@ public struct UnitView: Codable, Sendable, Equatable {
         self.blobDigest = blobDigest
         self.failureReason = failureReason
         self.copies = copies
+        self.failure = failure
+        self.waitingReason = waitingReason
     }
 
     enum CodingKeys: String, CodingKey {
@@ -36,6 +44,8 @@ public struct UnitView: Codable, Sendable, Equatable {
         case blobDigest = "blob_digest"
         case failureReason = "failure_reason"
         case copies
+        case failure
+        case waitingReason = "waiting_reason"
     }
 }
 
@@ -105,5 +115,11 @@ public struct CopyView: Codable, Sendable, Equatable {
 /// `GET /v1/jobs/{id}/units`.
 public struct UnitList: Codable, Sendable, Equatable {
     public var units: [UnitView]
-    public init(units: [UnitView]) { self.units = units }
+    /// With `?limit=`: the `after` value of the next page, nil on the last one.
+    public var next: String?
+
+    public init(units: [UnitView], next: String? = nil) {
+        self.units = units
+        self.next = next
+    }
 }

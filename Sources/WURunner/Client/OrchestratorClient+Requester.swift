@@ -22,6 +22,27 @@ extension OrchestratorClient {
 
     public func units(ofJob id: String) async throws -> UnitList { try await send(.GET, "/v1/jobs/\(id)/units") }
 
+    /// One page of a job's units: those in `state` (as the view shows it) when given, after the
+    /// previous page's `next`.
+    public func units(ofJob id: String, state: String?, limit: Int, after: String? = nil) async throws -> UnitList {
+        var query = "limit=\(limit)"
+        if let state { query += "&state=\(state)" }
+        if let after { query += "&after=\(after)" }
+        return try await send(.GET, "/v1/jobs/\(id)/units?" + query)
+    }
+
+    /// Hands every unit of a job (in `state` when given) to `body`, a page at a time.
+    public func forEachUnitPage(ofJob id: String, state: String? = nil, pageSize: Int = 1000, _ body: ([UnitView]) async throws -> Void)
+        async throws
+    {
+        var after: String?
+        repeat {
+            let page = try await units(ofJob: id, state: state, limit: pageSize, after: after)
+            if !page.units.isEmpty { try await body(page.units) }
+            after = page.next
+        } while after != nil
+    }
+
     /// `cancel`, `pause` or `resume`.
     public func control(job id: String, action: String) async throws -> JobView {
         try await send(.POST, "/v1/jobs/\(id)/\(action)")

@@ -21,13 +21,23 @@ public struct OrchestratorClient: Sendable {
     /// - Parameters:
     ///   - baseURL: e.g. `http://127.0.0.1:8080` (a trailing `/` is dropped).
     ///   - token: a bearer token from `wu-orchestrator token create`.
-    public init(baseURL: String, token: String, http: HTTPClient = .shared) {
+    public init(baseURL: String, token: String, http: HTTPClient = OrchestratorClient.sharedHTTP) {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url
         self.token = token
         self.http = http
     }
+
+    /// The process's HTTP client: `HTTPClient.shared`'s settings, except that a connection that cannot
+    /// be made (refused, or https to a plain server) fails its request at once instead of being retried
+    /// until the request's deadline; the runner retries with its own backoff, and `wu` says what failed.
+    public static let sharedHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -70,12 +80,32 @@ public struct OrchestratorClient: Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw ClientError(status: nil, code: nil, message: "\(request.method) \(request.url): \(error)")
+            throw ClientError(status: nil, code: nil, message: "\(request.method) \(request.url): \(Self.describe(transport: error))")
         }
-        let body = try await response.body.collect(upTo: limit)
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw ClientError(
+                status: Int(response.status.code), code: nil,
+                message: "the answer to \(request.method) \(request.url) is larger than \(ByteSize.format(Int64(limit))); is \(baseURL) a wu orchestrator?"
+            )
+        }
         let bytes = Array(buffer: body)
         guard (200..<300).contains(Int(response.status.code)) else { throw Self.error(status: Int(response.status.code), body: bytes) }
         return bytes
+    }
+
+    /// A transport failure in plain words (NIO's own descriptions name types, not causes).
+    static func describe(transport error: any Error) -> String {
+        let text = "\(error)"
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused: is wu-orchestrator running there?" }
+        if text.contains("SSL") || text.contains("handshake") {
+            return "the TLS handshake failed: the server may not speak https (use http:// for a plain server) or its certificate is not trusted"
+        }
+        if let error = error as? HTTPClientError, error == .connectTimeout || error == .deadlineExceeded { return "no answer in time" }
+        return text
     }
 
     static func error(status: Int, body: [UInt8]) -> ClientError {
@@ -147,9 +177,4 @@ public struct OrchestratorClient: Sendable {
         request.body = .stream(stream, length: .known(length))
         _ = try await execute(request, timeout: .minutes(10))
     }
-}
-
-/// The version every program reports.
-public enum WUVersion {
-    public static let current = "0.1.0"
 }

@@ -44,7 +44,7 @@ public struct JobWatcher: Sendable {
         }
     }
 
-    /// `[########------] 5/8 valid · 1 failed · running · ETA 12s`
+    /// `[########------] 5/8 valid · 1 failed · running · 3 units wait: no runner allows profile 'stirct' · ETA 12s`
     public static func describe(_ view: JobView, elapsed: Duration) -> String {
         let valid = view.units["valid"] ?? 0
         let failed = view.units["failed"] ?? 0
@@ -54,6 +54,10 @@ public struct JobWatcher: Sendable {
         line += "\(valid)/\(view.unitsTotal) valid"
         if failed > 0 { line += " · \(failed) failed" }
         line += " · \(view.state)"
+        // Waiting in line for a runner is normal; anything else is worth saying while it lasts.
+        if let reason = view.waiting.first(where: { ![WaitingReason.Code.queued, WaitingReason.Code.busy].contains($0.code) }) {
+            line += " · " + reason.line
+        }
         let seconds = Double(elapsed.components.seconds)
         if !view.isFinished, view.progress > 0.02, seconds > 1 {
             let eta = seconds * (1 - view.progress) / view.progress

@@ -21,6 +21,8 @@ public final class Runner: Service, Sendable {
         /// Units that finished and are being uploaded and reported; their slots are already free.
         var reporting = 0
         var draining = false
+        /// A second signal came: the drain timeout is cut short.
+        var stoppingNow = false
         var runnerID: String?
     }
 
@@ -68,19 +70,19 @@ public final class Runner: Service, Sendable {
         // requeues at once what it held (its units died with it).
         let idFile = configuration.workDirectory + "/runner-id"
         let previousID = (try? FileIO.readFile(idFile, limit: 64)).map { String(decoding: $0, as: UTF8.self) }.flatMap { $0.isEmpty ? nil : $0 }
-        guard let registration = try await register(previousID: previousID) else { return }
-        state.withLock { $0.runnerID = registration.runnerID }
-        if registration.runnerID != previousID { try? Self.writeID(registration.runnerID, to: idFile) }
-        logger.info(
-            "registered",
-            metadata: [
-                "runner.id": "\(registration.runnerID)", "cpus": "\(Double(configuration.millicpus) / 1000)",
-                "memory": "\(ByteSize.format(configuration.memoryBytes))", "disk": "\(ByteSize.format(configuration.diskBytes))",
-            ]
-        )
-
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        await withGracefulShutdownHandler {
+        // The handler covers registration too: a runner with nothing running exits at once (DESIGN.md).
+        try await withGracefulShutdownHandler {
+            guard let registration = try await self.register(previousID: previousID) else { return }
+            self.state.withLock { $0.runnerID = registration.runnerID }
+            if registration.runnerID != previousID { try? Self.writeID(registration.runnerID, to: idFile) }
+            self.logger.info(
+                "registered",
+                metadata: [
+                    "runner.id": "\(registration.runnerID)", "cpus": "\(Double(self.configuration.millicpus) / 1000)",
+                    "memory": "\(ByteSize.format(self.configuration.memoryBytes))", "disk": "\(ByteSize.format(self.configuration.diskBytes))",
+                ]
+            )
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.heartbeatLoop(runnerID: registration.runnerID, every: registration.heartbeatSeconds) }
                 await self.claimLoop(runnerID: registration.runnerID, executor: executor, group: &group, wakeups: wakeups, wake: wake)
@@ -88,11 +90,37 @@ public final class Runner: Service, Sendable {
                 group.cancelAll()  // ends the heartbeat loop's sleep; units were drained or released above
             }
         } onGracefulShutdown: {
-            self.logger.info("shutting down: no new claims, draining running units")
-            self.state.withLock { $0.draining = true }
+            self.beginShutdown()
             wake.yield()
         }
         logger.info("stopped")
+    }
+
+    /// The first SIGTERM or SIGINT: no new claims; say what is still waited for, and how to stop it now.
+    func beginShutdown() {
+        let running = state.withLock { state in
+            state.draining = true
+            return state.running.keys.sorted()
+        }
+        if running.isEmpty {
+            logger.info("shutting down: nothing is running")
+        } else {
+            logger.info(
+                "shutting down: no new claims; waiting up to \(configuration.drainTimeoutSeconds) s for \(running.count) running unit(s) to finish, then releasing them; send SIGTERM or SIGINT again to stop them now",
+                metadata: ["assignment.ids": "\(running.joined(separator: ","))"]
+            )
+        }
+    }
+
+    /// The second signal: stop every running unit now and release it (it is requeued without counting an attempt).
+    public func stopNow() {
+        let running = state.withLock { state in
+            state.draining = true
+            state.stoppingNow = true
+            return Array(state.running.keys)
+        }
+        logger.info("second signal: stopping \(running.count) running unit(s) now and releasing them")
+        for id in running { stop(id, because: FailRequest.released) }
     }
 
     /// The sandbox binds `/code`, `/in` and `/out` as the unit's unprivileged id: every directory above the
@@ -131,13 +159,17 @@ public final class Runner: Service, Sendable {
         var attempt = 0
         while !state.withLock({ $0.draining }) && !Task.isCancelled {
             do {
-                return try await client.register(body)
+                let request = body
+                return try await cancelWhenGracefulShutdown { try await self.client.register(request) }
+            } catch is CancellationError {
+                return nil
             } catch let error as ClientError where error.status == 403 && body.runnerID != nil {
                 logger.info("the previous runner id is not ours any more; registering anew", metadata: ["error": "\(error)"])
                 body.runnerID = nil
             } catch let error as ClientError where error.isTransient {
                 logger.info("cannot register yet, retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: Backoff.delay(attempt: attempt))
+                let pause = Backoff.delay(attempt: attempt)
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
                 attempt += 1
             }
         }
@@ -281,15 +313,17 @@ public final class Runner: Service, Sendable {
     /// Gives running units the drain timeout, then releases them (they are requeued without counting an
     /// attempt) and waits a little for those `released` reports to go out.
     func drain() async {
-        await waitUntilIdle(for: .seconds(configuration.drainTimeoutSeconds))
+        await waitUntilIdle(for: .seconds(configuration.drainTimeoutSeconds), untilStoppedNow: true)
         let left = state.withLock { Array($0.running.keys) }
         for id in left { stop(id, because: FailRequest.released) }
         await waitUntilIdle(for: .seconds(15))
     }
 
-    func waitUntilIdle(for limit: Duration) async {
+    /// - Parameter untilStoppedNow: also return when a second signal asks to stop now.
+    func waitUntilIdle(for limit: Duration, untilStoppedNow: Bool = false) async {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline, !state.withLock({ $0.running.isEmpty && $0.reporting == 0 }) {
+            if untilStoppedNow && state.withLock({ $0.stoppingNow }) { return }
             try? await Task.sleep(for: .milliseconds(50))
         }
     }

@@ -1,5 +1,9 @@
 public import WUCore
 public import WUProtocol
+import WUProfiles
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Everything a runner is told at start: where the orchestrator is, the volunteer's cap, what it trusts.
 public struct RunnerConfiguration: Sendable {
@@ -51,5 +55,42 @@ public struct RunnerConfiguration: Sendable {
     /// What the runner offers the orchestrator.
     public var capacity: Capacity {
         Capacity(millicpus: millicpus, memoryBytes: memoryBytes, diskBytes: diskBytes - cacheBudgetBytes, gpus: gpus)
+    }
+
+    /// Refuses at start what would otherwise fail later or forever: a URL without a scheme (retried
+    /// for ever), a cap larger than the machine, a profile no runner has, a work directory whose parent
+    /// is missing (it would be created from `/`).
+    ///
+    /// - Throws: `WUError.invalidArgument` naming the flag and, for caps, this machine's figures.
+    public func validate() throws {
+        guard orchestratorURL.hasPrefix("http://") || orchestratorURL.hasPrefix("https://") else {
+            throw WUError(
+                .invalidArgument, "--orchestrator must start with http:// or https://, e.g. http://\(orchestratorURL), not '\(orchestratorURL)'"
+            )
+        }
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        if millicpus > cores * 1000 {
+            throw WUError(.invalidArgument, "--cpus \(Double(millicpus) / 1000) is more than this machine's \(cores) CPU(s); give at most \(cores)")
+        }
+        let physical = Int64(sysconf(Int32(_SC_PHYS_PAGES))) * Int64(sysconf(Int32(_SC_PAGESIZE)))
+        if memoryBytes > physical {
+            throw WUError(
+                .invalidArgument, "--memory \(ByteSize.format(memoryBytes)) is more than this machine's \(ByteSize.format(physical)); give at most that"
+            )
+        }
+        let known = SandboxProfile.builtinNames
+        if let unknown = profiles.first(where: { !known.contains($0) }) {
+            throw WUError(.invalidArgument, "--profiles: no built-in profile is named '\(unknown)'; choose from \(known.joined(separator: ", "))")
+        }
+        guard maxUnits >= 1, drainTimeoutSeconds >= 0, claimWaitSeconds >= 1 else {
+            throw WUError(.invalidArgument, "--max-units and --claim-wait must be at least 1, and --drain-timeout at least 0")
+        }
+        var path = Substring(workDirectory)
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        var st = stat()
+        if !parent.isEmpty && (stat(parent, &st) != 0 || st.st_mode & S_IFMT != S_IFDIR) {
+            throw WUError(.invalidArgument, "--work-dir \(workDirectory): its parent \(parent) is not an existing directory; create it first or choose another")
+        }
     }
 }

@@ -19,7 +19,8 @@ extension WU {
         func run() throws {
             let signingKey = try KeyFiles.loadPrivate(key)
             let packed = try BundlePacker.pack(
-                jobDirectory: directory, key: signingKey, output: output, checkProfile: SandboxProfile.checkForPacking
+                jobDirectory: directory, key: signingKey, output: output, checkProfile: SandboxProfile.checkForPacking,
+                knownProfiles: SandboxProfile.builtinNames
             )
             let payload = packed.manifest.files.reduce(Int64(0)) { $0 + $1.size }
             print(

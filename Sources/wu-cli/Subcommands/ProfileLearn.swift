@@ -85,7 +85,7 @@ extension WU {
                     description: "Learned by wu profile learn from `\(command.joined(separator: " "))` on top of '\(base.name)'."
                 )
             } catch {
-                FileHandleLine.standardError("wu profile learn: \(error)")
+                FileHandleLine.standardError("wu: error: profile learn: \(error)")
                 throw ExitCode(125)
             }
             do {
@@ -93,7 +93,7 @@ extension WU {
                 defer { close(fd) }
                 try Array(learning.profile.jsonText.utf8).withUnsafeBytes { try FileIO.writeAll(fd, $0, path: output) }
             } catch {
-                FileHandleLine.standardError("wu profile learn: cannot write \(output): \(error)")
+                FileHandleLine.standardError("wu: error: cannot write \(output): \(error)")
                 throw ExitCode(125)
             }
             let allowed = learning.profile.seccomp.syscalls.filter { $0.action == .allow }.flatMap(\.names)

@@ -65,7 +65,8 @@ extension WU {
                     print("\(r.id) stderr (tail):\n" + String(tail.suffix(2000)))
                 }
             }
-            print("\noutputs in \(output)/<unit>/out, usage in \(output)/<unit>/usage.json")
+            let shown = output.hasSuffix("/") && output.count > 1 ? String(output.dropLast()) : output  // not `out//<unit>`
+            print("\noutputs in \(shown)/<unit>/out, usage in \(shown)/<unit>/usage.json")
             if !reports.allSatisfy(\.succeeded) { throw ExitCode(1) }
         }
 

@@ -1,17 +1,25 @@
+import WUCommandLine
 import WUCore
 
-/// Reads the `WU_*` environment variables that back command-line flags.
+/// Reads the `WU_*` environment variables that back command-line flags: the flag wins, then the
+/// variable, then the default.
 enum Environment {
     static func string(_ name: String) -> String? { ProcessEnvironment.value(name) }
 
-    static func int(_ name: String) throws -> Int? {
-        guard let text = string(name) else { return nil }
-        guard let value = Int(text), value > 0 else { throw ValidationErrorText("\(name) must be a positive integer, not '\(text)'") }
+    /// `flag ?? $name ?? fallback`, at least `minimum`.
+    static func int(_ flag: Int?, _ name: String, option: String, default fallback: Int, minimum: Int = 1) throws -> Int {
+        let value: Int
+        if let flag {
+            value = flag
+        } else if let text = string(name) {
+            guard let parsed = Int(text) else { throw invalid("\(name) must be a whole number, not '\(text)'") }
+            value = parsed
+        } else {
+            value = fallback
+        }
+        guard value >= minimum else { throw invalid("--\(option) (or \(name)) must be at least \(minimum), not \(value)") }
         return value
     }
-}
 
-struct ValidationErrorText: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+    static func invalid(_ message: String) -> ProgramError { ProgramError(message, status: ProgramError.Status.invalidInput) }
 }

@@ -2,8 +2,11 @@ import ArgumentParser
 import Logging
 import Metrics
 import Prometheus
+import NIOCore
 import ServiceLifecycle
 import UnixSignals
+import WUCommandLine
+import WUCore
 import WUOrchestrator
 
 #if canImport(Glibc)
@@ -16,8 +19,8 @@ extension WUOrchestratorCommand {
 
         @OptionGroup var data: DataDirOptions
 
-        @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one).")
-        var listen: String = "127.0.0.1:8080"
+        @Option(help: "Address to listen on, HOST:PORT; port 0 picks a free one (env WU_LISTEN; default 127.0.0.1:8080).")
+        var listen: String?
 
         @Option(help: "Lease length in seconds (env WU_LEASE_SECONDS; default 75).")
         var leaseSeconds: Int?
@@ -31,14 +34,14 @@ extension WUOrchestratorCommand {
         @Option(help: "Attempts per copy before its unit fails (env WU_MAX_ATTEMPTS; default 5).")
         var maxAttempts: Int?
 
-        @Option(help: "Reputation a runner gains per valid copy.")
-        var validReward: Int = 1
+        @Option(help: "Reputation a runner gains per valid copy (env WU_VALID_REWARD; default 1).")
+        var validReward: Int?
 
-        @Option(help: "Reputation a runner loses per invalid copy.")
-        var invalidPenalty: Int = 5
+        @Option(help: "Reputation a runner loses per invalid copy (env WU_INVALID_PENALTY; default 5).")
+        var invalidPenalty: Int?
 
-        @Option(help: "Copies a unit may get beyond its replicas when they disagree, before it fails as inconclusive.")
-        var maxExtraCopies: Int = 3
+        @Option(help: "Copies a unit may get beyond its replicas when they disagree, before it fails as inconclusive (env WU_MAX_EXTRA_COPIES; default 3).")
+        var maxExtraCopies: Int?
 
         @Option(
             help: """
@@ -55,48 +58,23 @@ extension WUOrchestratorCommand {
         var synchronous: String?
 
         func run() async throws {
+            let config = try serverConfiguration()
+            let mode = config.synchronous.rawValue
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = .info
                 return handler
             }
             let logger = Logger(label: "wu.orchestrator")
-            var config = OrchestratorConfiguration(dataDirectory: data.resolved)
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-                throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080")
-            }
-            config.host = String(listen[..<colon])
-            config.port = port
-            config.leaseSeconds = try leaseSeconds ?? Environment.int("WU_LEASE_SECONDS") ?? 75
-            config.heartbeatTTLSeconds = try heartbeatTtlSeconds ?? Environment.int("WU_HEARTBEAT_TTL_SECONDS") ?? 45
-            config.requeueSweepSeconds = try requeueSweepSeconds ?? Environment.int("WU_REQUEUE_SWEEP_SECONDS") ?? 15
-            config.maxAttempts = try maxAttempts ?? Environment.int("WU_MAX_ATTEMPTS") ?? 5
-            let mode = synchronous ?? Environment.string("WU_SYNCHRONOUS") ?? "normal"
-            guard let sync = OrchestratorConfiguration.Synchronous(rawValue: mode) else {
-                throw ValidationError("--synchronous must be normal or full")
-            }
-            config.synchronous = sync
-            let distinct = distinctBy ?? Environment.string("WU_DISTINCT_BY") ?? "token"
-            guard let rule = OrchestratorConfiguration.DistinctBy(rawValue: distinct) else {
-                throw ValidationError("--distinct-by must be token or runner, not '\(distinct)'")
-            }
-            config.distinctBy = rule
-            config.maxRunnersPerToken = try maxRunnersPerToken ?? Environment.int("WU_MAX_RUNNERS_PER_TOKEN") ?? 64
-            guard config.maxRunnersPerToken > 0 else { throw ValidationError("--max-runners-per-token must be at least 1") }
-            guard validReward >= 0, invalidPenalty >= 0, maxExtraCopies >= 0 else {
-                throw ValidationError("--valid-reward, --invalid-penalty and --max-extra-copies must not be negative")
-            }
-            config.validReward = validReward
-            config.invalidPenalty = invalidPenalty
-            config.maxExtraCopies = maxExtraCopies
-            guard config.leaseSeconds > 0, config.heartbeatTTLSeconds > 0, config.requeueSweepSeconds > 0, config.maxAttempts > 0 else {
-                throw ValidationError("lease, TTL, sweep and attempt settings must be positive")
-            }
-
             // swift-metrics users (Hummingbird's MetricsMiddleware) report into the registry `/metrics` serves.
             let metrics = OrchestratorMetrics()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
-            let orchestrator = try Orchestrator(config: config, metrics: metrics, logger: logger)
+            let orchestrator: Orchestrator
+            do {
+                orchestrator = try Orchestrator(config: config, metrics: metrics, logger: logger)
+            } catch {
+                throw DataDirOptions.openingFailed(config.dataDirectory, error)
+            }
             let host = config.host
             let dataDirectory = config.dataDirectory
             let app = orchestrator.application(logger: logger) { port in
@@ -106,9 +84,43 @@ extension WUOrchestratorCommand {
             let group = ServiceGroup(
                 configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             )
-            try await group.run()
+            do {
+                try await group.run()
+            } catch let error as IOError {
+                throw ServeErrorText.listening(error, on: "\(config.host):\(config.port)")
+            }
             try orchestrator.store.checkpoint()
             logger.info("stopped; database checkpointed")
+        }
+
+        /// The flags, then the `WU_…` variables, then the defaults; a bad value is invalid input (exit 2).
+        func serverConfiguration() throws -> OrchestratorConfiguration {
+            var config = OrchestratorConfiguration(dataDirectory: data.resolved)
+            let address = listen ?? Environment.string("WU_LISTEN") ?? "127.0.0.1:8080"
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else {
+                throw Environment.invalid("--listen (or WU_LISTEN) must be HOST:PORT, e.g. 127.0.0.1:8080, not '\(address)'")
+            }
+            config.host = String(address[..<colon])
+            config.port = port
+            config.leaseSeconds = try Environment.int(leaseSeconds, "WU_LEASE_SECONDS", option: "lease-seconds", default: 75)
+            config.heartbeatTTLSeconds = try Environment.int(heartbeatTtlSeconds, "WU_HEARTBEAT_TTL_SECONDS", option: "heartbeat-ttl-seconds", default: 45)
+            config.requeueSweepSeconds = try Environment.int(requeueSweepSeconds, "WU_REQUEUE_SWEEP_SECONDS", option: "requeue-sweep-seconds", default: 15)
+            config.maxAttempts = try Environment.int(maxAttempts, "WU_MAX_ATTEMPTS", option: "max-attempts", default: 5)
+            config.validReward = try Environment.int(validReward, "WU_VALID_REWARD", option: "valid-reward", default: 1, minimum: 0)
+            config.invalidPenalty = try Environment.int(invalidPenalty, "WU_INVALID_PENALTY", option: "invalid-penalty", default: 5, minimum: 0)
+            config.maxExtraCopies = try Environment.int(maxExtraCopies, "WU_MAX_EXTRA_COPIES", option: "max-extra-copies", default: 3, minimum: 0)
+            let mode = synchronous ?? Environment.string("WU_SYNCHRONOUS") ?? "normal"
+            guard let sync = OrchestratorConfiguration.Synchronous(rawValue: mode) else {
+                throw Environment.invalid("--synchronous (or WU_SYNCHRONOUS) must be normal or full, not '\(mode)'")
+            }
+            config.synchronous = sync
+            let distinct = distinctBy ?? Environment.string("WU_DISTINCT_BY") ?? "token"
+            guard let rule = OrchestratorConfiguration.DistinctBy(rawValue: distinct) else {
+                throw Environment.invalid("--distinct-by (or WU_DISTINCT_BY) must be token or runner, not '\(distinct)'")
+            }
+            config.distinctBy = rule
+            config.maxRunnersPerToken = try Environment.int(maxRunnersPerToken, "WU_MAX_RUNNERS_PER_TOKEN", option: "max-runners-per-token", default: 64)
+            return config
         }
     }
 }

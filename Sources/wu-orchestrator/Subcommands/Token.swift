@@ -1,4 +1,5 @@
 import ArgumentParser
+import WUCommandLine
 import WUOrchestrator
 
 extension WUOrchestratorCommand {
@@ -11,12 +12,13 @@ extension WUOrchestratorCommand {
         struct Create: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Create a token and print it once; only its SHA-256 is stored.")
             @OptionGroup var data: DataDirOptions
+            @OptionGroup var initOption: InitOption
             @Option(help: "requester, runner or admin.") var role: String
-            @Option(help: "A name to list and revoke it by.") var name: String
+            @Option(help: "Who it is for: jobs belong to this name, so a new token of the same name sees them; one live token per name.") var name: String
 
             func run() throws {
-                guard let role = Role(rawValue: role) else { throw ValidationError("--role must be requester, runner or admin") }
-                let store = try OrchestratorStore(dataDirectory: data.resolved)
+                guard let role = Role(rawValue: role) else { throw ValidationError("--role must be requester, runner or admin, not '\(role)'") }
+                let store = try data.openExisting(initialize: initOption.initialize)
                 print(try TokenAdmin(store: store).create(role: role, name: name))
             }
         }
@@ -26,7 +28,7 @@ extension WUOrchestratorCommand {
             @OptionGroup var data: DataDirOptions
 
             func run() throws {
-                let store = try OrchestratorStore(dataDirectory: data.resolved)
+                let store = try data.openExisting(initialize: false)
                 for token in try TokenAdmin(store: store).list() {
                     print("\(token.id)\t\(token.role.rawValue)\t\(token.name)\t\(token.revoked ? "revoked" : "active")")
                 }
@@ -39,7 +41,7 @@ extension WUOrchestratorCommand {
             @Argument(help: "Token name or id.") var token: String
 
             func run() throws {
-                let store = try OrchestratorStore(dataDirectory: data.resolved)
+                let store = try data.openExisting(initialize: false)
                 let count = try TokenAdmin(store: store).revoke(token)
                 print("revoked \(count) token\(count == 1 ? "" : "s")")
             }
@@ -55,11 +57,12 @@ extension WUOrchestratorCommand {
         struct Add: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Register a public key (a .pub file from `wu keygen`).")
             @OptionGroup var data: DataDirOptions
+            @OptionGroup var initOption: InitOption
             @Option(help: "A name for the key.") var name: String
             @Argument(help: "The .pub file.") var file: String
 
             func run() throws {
-                let store = try OrchestratorStore(dataDirectory: data.resolved)
+                let store = try data.openExisting(initialize: initOption.initialize)
                 let contents = try readFile(file)
                 print(try KeyAdmin(store: store).add(name: name, publicKeyFile: contents))
             }
@@ -70,7 +73,7 @@ extension WUOrchestratorCommand {
             @OptionGroup var data: DataDirOptions
 
             func run() throws {
-                let store = try OrchestratorStore(dataDirectory: data.resolved)
+                let store = try data.openExisting(initialize: false)
                 for key in try KeyAdmin(store: store).list() { print("\(key.keyID)\t\(key.name)") }
             }
         }
@@ -81,7 +84,7 @@ extension WUOrchestratorCommand {
             @Argument(help: "Key name or key id.") var key: String
 
             func run() throws {
-                let store = try OrchestratorStore(dataDirectory: data.resolved)
+                let store = try data.openExisting(initialize: false)
                 try KeyAdmin(store: store).remove(key)
                 print("removed \(key)")
             }
@@ -94,7 +97,9 @@ import Glibc
 #endif
 
 func readFile(_ path: String) throws -> String {
-    guard let file = fopen(path, "r") else { throw ValidationError("cannot read \(path)") }
+    guard let file = fopen(path, "r") else {
+        throw ProgramError("cannot read \(path): \(String(cString: strerror(errno))); give the .pub file `wu keygen` wrote")
+    }
     defer { fclose(file) }
     var bytes: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
@@ -102,7 +107,7 @@ func readFile(_ path: String) throws -> String {
         let n = fread(&buffer, 1, buffer.count, file)
         if n <= 0 { break }
         bytes += buffer[0..<n]
-        if bytes.count > 1 << 20 { throw ValidationError("\(path) is too large to be a key file") }
+        if bytes.count > 1 << 20 { throw ProgramError("\(path) is too large to be a key file; give the .pub file `wu keygen` wrote", status: ProgramError.Status.invalidInput) }
     }
     return String(decoding: bytes, as: UTF8.self)
 }

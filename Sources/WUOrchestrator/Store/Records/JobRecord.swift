@@ -6,6 +6,8 @@ struct JobRecord: Sendable, FetchableRecord, MutablePersistableRecord {
 
     var id: Int64?
     var ownerTokenId: Int64
+    /// The requester's name, which owns the job (any live token of that name sees it).
+    var owner: String
     var name: String
     var version: String
     var state: String
@@ -34,6 +36,8 @@ struct JobRecord: Sendable, FetchableRecord, MutablePersistableRecord {
     var finishedAt: Int64?
     var failureReason: String?
     var resultDigest: String?
+    /// `fail-job` (a failed unit fails the job at once) or `continue` (the other units go on).
+    var onUnitFailure: String = "fail-job"
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
@@ -43,6 +47,7 @@ extension JobRecord {
     init(row: Row) throws {
         id = row["id"]
         ownerTokenId = row["owner_token_id"]
+        owner = row["owner"]
         name = row["name"]
         version = row["version"]
         state = row["state"]
@@ -70,11 +75,13 @@ extension JobRecord {
         finishedAt = row["finished_at"]
         failureReason = row["failure_reason"]
         resultDigest = row["result_digest"]
+        onUnitFailure = row["on_unit_failure"]
     }
 
     func encode(to container: inout PersistenceContainer) throws {
         container["id"] = id
         container["owner_token_id"] = ownerTokenId
+        container["owner"] = owner
         container["name"] = name
         container["version"] = version
         container["state"] = state
@@ -102,6 +109,7 @@ extension JobRecord {
         container["finished_at"] = finishedAt
         container["failure_reason"] = failureReason
         container["result_digest"] = resultDigest
+        container["on_unit_failure"] = onUnitFailure
     }
 
     /// The row with this id, through a cached statement.
