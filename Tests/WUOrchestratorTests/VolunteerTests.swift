@@ -77,10 +77,20 @@ extension OrchestratorTests {
             #expect(fresh != runners["mallory"])
             let view = try await h.runnerView(fresh)
             #expect(view.reputation == -5 && view.invalid == 1 && view.consecutiveValid == 0)
+            // Nor does rotating the token: the volunteer is its name, as a requester's jobs are.
+            let tokens = TokenAdmin(store: h.orchestrator.store, clock: h.clock)
+            try tokens.revoke("mallory")
+            let rotated = try tokens.create(role: .runner, name: "mallory")
+            let now = h.clock.now()
+            let identity = try #require(try await h.orchestrator.store.read { db in try TokenAdmin.identify(db, token: rotated, now: now) })
+            let third = try await h.scheduler.register(
+                identity, RegisterRequest(name: "mallory-3", capacity: Harness.full, arch: "x86_64", profiles: ["default"], version: "t")
+            )
+            #expect(try await h.runnerView(third.runnerID).reputation == -5)
             let board = try await h.scheduler.leaderboard().runners
             #expect(board.filter { $0.name == "mallory" }.count == 1, "\(board)")
             let mallory = try #require(board.first { $0.name == "mallory" })
-            #expect(mallory.reputation == -5 && mallory.runners == 2 && mallory.rank == 3)
+            #expect(mallory.reputation == -5 && mallory.runners == 3 && mallory.rank == 3)
         }
 
         @Test func withDistinctByRunnerOneTokensPoolMayFillAQuorum() async throws {

@@ -254,15 +254,15 @@ extension Scheduler {
         }
     }
 
-    /// Volunteers (runner tokens) by reputation: re-registering a runner never resets a row.
+    /// Volunteers (runner token names) by reputation: neither a new runner id nor a rotated token resets one.
     public func leaderboard() async throws -> Leaderboard {
         try await store.read { db in
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT v.*, t.name, (SELECT COUNT(*) FROM runner r WHERE r.token_id = v.token_id) AS runners
-                    FROM volunteer v JOIN token t ON t.id = v.token_id
-                    ORDER BY v.reputation DESC, v.consecutive_valid DESC, v.token_id LIMIT 100
+                    SELECT c.*, (SELECT COUNT(*) FROM runner r JOIN token t ON t.id = r.token_id WHERE t.name = c.name) AS runners
+                    FROM (\(Self.creditByName)) c
+                    ORDER BY c.reputation DESC, c.consecutive_valid DESC, c.first_token LIMIT 100
                     """
             )
             return Leaderboard(

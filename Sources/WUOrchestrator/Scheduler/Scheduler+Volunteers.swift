@@ -86,10 +86,18 @@ extension Scheduler {
         var invalid = 0
     }
 
-    /// Every volunteer's credit, by token id.
+    /// Each volunteer name's credit, summed over its tokens: a token rotated (revoked, then made again
+    /// under the same name) keeps the volunteer's reputation, as a requester's name keeps its jobs.
+    static let creditByName = """
+        SELECT t.name AS name, SUM(v.reputation) AS reputation, MAX(v.consecutive_valid) AS consecutive_valid,
+            SUM(v.valid_count) AS valid_count, SUM(v.invalid_count) AS invalid_count, MIN(v.token_id) AS first_token
+        FROM volunteer v JOIN token t ON t.id = v.token_id GROUP BY t.name
+        """
+
+    /// Every volunteer's credit, by the id of each of its tokens.
     static func volunteerCredit(_ db: Database) throws -> [Int64: Credit] {
         var result: [Int64: Credit] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM volunteer") {
+        for row in try Row.fetchAll(db, sql: "SELECT t.id AS token_id, c.* FROM token t JOIN (\(creditByName)) c ON c.name = t.name") {
             result[row["token_id"]] = Credit(
                 reputation: row["reputation"], consecutiveValid: row["consecutive_valid"], valid: row["valid_count"], invalid: row["invalid_count"]
             )
