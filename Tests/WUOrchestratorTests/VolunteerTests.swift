@@ -141,16 +141,17 @@ extension OrchestratorTests {
             let view = try await h.job(job)
             #expect(view.state == "failed")
             let unit = try #require(try await h.scheduler.units(h.requester, job).units.first)
-            #expect(unit.state == "inconclusive")
+            #expect(unit.state == "failed")
+            #expect(unit.failure?.reason == "inconclusive", "\(String(describing: unit.failure))")
             let reason = try #require(unit.failureReason)
-            #expect(reason.hasPrefix("3 copies, 3 different outputs"), "\(reason)")
+            #expect(reason.hasPrefix("inconclusive: 3 copies, 3 different outputs"), "\(reason)")
             #expect(reason.contains("outputs differ between runs: make the unit deterministic, or use replicas 1"), "\(reason)")
             #expect(reason.contains("every registered volunteer has run it"), "\(reason)")
             // Each copy's digest is in the unit view, and named in the reason.
             let digests = try (0..<3).map { try h.output("run \($0)").outputDigest }
             #expect(Set(unit.copies.compactMap(\.outputDigest)) == Set(digests))
             for digest in digests { #expect(reason.contains(digest.prefix(12)), "\(reason)") }
-            #expect(view.failureReasons.contains { $0.hasPrefix("unit u0 inconclusive: 3 copies") }, "\(view.failureReasons)")
+            #expect(view.failureReasons.contains { $0.hasPrefix("unit u0: inconclusive: 3 copies") }, "\(view.failureReasons)")
             #expect(!unit.copies.contains { ["queued", "leased"].contains($0.state) })
         }
 

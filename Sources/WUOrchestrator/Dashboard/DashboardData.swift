@@ -148,7 +148,7 @@ struct DashboardData: Sendable {
             sql: """
                 SELECT j.id, j.name, j.state, j.priority, j.units_total, j.units_valid, j.created_at, j.finished_at, j.failure_reason,
                     j.owner,
-                    (SELECT COUNT(*) FROM unit u WHERE u.job_id = j.id AND u.is_aggregate = 0 AND u.state IN ('failed', 'inconclusive')) AS failed,
+                    (SELECT COUNT(*) FROM unit u WHERE u.job_id = j.id AND u.is_aggregate = 0 AND u.state = 'failed') AS failed,
                     (SELECT COUNT(*) FROM unit u WHERE u.job_id = j.id AND u.is_aggregate = 0 AND u.state = 'cancelled') AS cancelled,
                     (SELECT COUNT(DISTINCT c.unit_id) FROM copy c JOIN unit u ON u.id = c.unit_id
                         WHERE c.job_id = j.id AND c.state IN ('leased', 'uploaded') AND u.state = 'pending' AND u.is_aggregate = 0) AS running

@@ -56,20 +56,19 @@ extension Scheduler {
         return SweepResponse(requeued: requeued, failed: failed)
     }
 
-    /// Fails a unit, and with it the job. `state` is `failed`, or `inconclusive` when its copies disagreed.
-    static func failUnit(_ tx: Transaction, unitID: Int64, reason: String, state: String = "failed") throws {
+    /// Fails a unit, and with it the job.
+    static func failUnit(_ tx: Transaction, unitID: Int64, reason: String) throws {
         guard var unit = try UnitRecord.find(tx.db, unitID), unit.state == "pending",
             var job = try JobRecord.find(tx.db, unit.jobId)
         else { return }
-        unit.state = state
+        unit.state = "failed"
         unit.failureReason = reason
         try unit.update(tx.db)
-        tx.emit("unit", job: job, ["unit_id": unit.name, "state": state, "reason": reason])
+        tx.emit("unit", job: job, ["unit_id": unit.name, "state": "failed", "reason": reason])
         if job.onUnitFailure == "continue" && !unit.isAggregate {
             try continueAfterFailure(tx, &job, unitID: unitID)
         } else {
-            let label = state == "failed" ? "unit \(unit.name)" : "unit \(unit.name) \(state)"
-            try finishJob(tx, &job, state: "failed", reason: "\(label): \(reason)")
+            try finishJob(tx, &job, state: "failed", reason: "unit \(unit.name): \(reason)")
         }
     }
 

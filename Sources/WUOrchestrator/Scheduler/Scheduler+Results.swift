@@ -184,7 +184,7 @@ extension Scheduler {
     /// Validates a unit's uploaded copies: a quorum of distinct volunteers on one output digest makes
     /// it canonical; agreeing copies are valid, the others invalid. No agreement and nothing left
     /// running → one more copy, up to `replicas + maxExtraCopies` and while some registered volunteer
-    /// has not answered yet; then the unit ends `inconclusive`.
+    /// has not answered yet; then the unit fails as `inconclusive`, naming the digests.
     static func evaluate(_ tx: Transaction, unitID: Int64) throws {
         guard let unit = try UnitRecord.find(tx.db, unitID), let job = try JobRecord.find(tx.db, unit.jobId) else { return }
         try evaluate(tx, unit: unit, job: job)
@@ -268,9 +268,9 @@ extension Scheduler {
             tx.emit("unit", job: job, ["unit_id": unit.name, "state": "pending", "extra_copy": String(extra.id!)])
         } else {
             let why = atBound ? "the most copies this orchestrator runs" : "every registered volunteer has run it"
-            let reason = Self.inconclusive(uploaded, quorum: quorum) + " (\(why)); "
+            let reason = "inconclusive: " + Self.inconclusive(uploaded, quorum: quorum) + " (\(why)); "
                 + "outputs differ between runs: make the unit deterministic, or use replicas 1"
-            try failUnit(tx, unitID: unitID, reason: reason, state: "inconclusive")
+            try failUnit(tx, unitID: unitID, reason: reason)
         }
     }
 

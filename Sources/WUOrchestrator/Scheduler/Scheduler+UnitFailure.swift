@@ -22,7 +22,7 @@ extension Scheduler {
     static func settleContinuingJob(_ tx: Transaction, _ job: inout JobRecord) throws {
         guard job.onUnitFailure == "continue" else { return }
         let failed =
-            try tx.db.int(sql: "SELECT COUNT(*) FROM unit WHERE job_id = ? AND state IN ('failed', 'inconclusive') AND is_aggregate = 0", arguments: [job.id!]) ?? 0
+            try tx.db.int(sql: "SELECT COUNT(*) FROM unit WHERE job_id = ? AND state = 'failed' AND is_aggregate = 0", arguments: [job.id!]) ?? 0
         guard failed > 0, job.unitsValid + failed >= job.unitsTotal else { return }
         try finishJob(
             tx, &job, state: "failed",

@@ -2,8 +2,7 @@
 public struct UnitView: Codable, Sendable, Equatable {
     public var unitID: String
     public var isAggregate: Bool
-    /// `pending`, `valid`, `failed`, `inconclusive` (its copies disagreed until no more could run;
-    /// a failure, the digests in `failure_reason`), `cancelled`.
+    /// `pending`, `valid`, `failed`, `cancelled`.
     public var state: String
     public var outputDigest: String?
     public var blobDigest: String?
