@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench-orchestrator: a real wu-orchestrator on loopback with an empty data dir, one job of
 # UNITS trivial units (replicas 1), K simulated runners in one load process looping claim -> complete
-# (a small pre-uploaded output blob). Prints units/s, claim p50/p99, duplicate claims and the server's
+# (a small pre-uploaded output archive, checked on every complete). Prints units/s, claim p50/p99, duplicate claims and the server's
 # peak RSS, once per SQLite synchronous mode (normal, full).
 #
 # Environment: UNITS (20000), RUNNERS (8), MODES ("normal full"), SWIFT (swift), SCRATCH (.build),

@@ -2,7 +2,7 @@
 # make demo: the main job end to end on this machine, as DESIGN.md describes it.
 #
 # An orchestrator on loopback with the embedded SQLite in a temporary data dir, a requester key,
-# three runners each capped at one core and 512M, `bundles/wordcount` (2 replicas, quorum 2)
+# three volunteers (one runner token each) capped at one core and 512M, `bundles/wordcount` (2 replicas, quorum 2)
 # packed, submitted and waited for, then the word counts, the leaderboard and each unit's usage.
 # Everything is stopped on exit, also on Ctrl-C. WU_DEMO_PAUSE=SECONDS keeps the dashboard up before
 # the job starts and after it ends, to watch it live (its address and an operator token are printed).
@@ -43,7 +43,6 @@ export WU_ORCHESTRATOR="http://127.0.0.1:$port"
 
 step "tokens and the requester's key"
 requester_token=$(orch token create --role requester --name demo-requester)
-runner_token=$(orch token create --role runner --name demo-pool)
 admin_token=$(orch token create --role admin --name demo-operator)
 (cd "$work" && wu keygen requester)
 orch keys add --name requester "$work/requester.pub"
@@ -54,8 +53,11 @@ if [ -n "${WU_DEMO_PAUSE:-}" ]; then
   sleep "$WU_DEMO_PAUSE"
 fi
 
-step "three runners, each capped at 1 cpu, 512M memory, 1G disk"
+# Each volunteer gets its own runner token: copies of one unit go to distinct tokens, so three
+# runners under one token would count as one volunteer and a quorum of 2 could never be reached.
+step "three volunteers, each with its own runner token and capped at 1 cpu, 512M memory, 1G disk"
 for i in 1 2 3; do
+  runner_token=$(orch token create --role runner --name "volunteer-$i")
   "$bin/wu-runner" --token "$runner_token" --cpus 1 --memory 512M --disk 1G --max-units 2 --drain-timeout 5 \
     --work-dir "$work/runner-$i" --trust "$work/requester.pub" --name "volunteer-$i" --claim-wait 5 \
     >"$work/runner-$i.log" 2>&1 &

@@ -8,6 +8,14 @@ public struct OrchestratorConfiguration: Sendable {
         case full
     }
 
+    /// What makes two copies of one unit come from different volunteers (DESIGN.md).
+    public enum DistinctBy: String, Sendable, CaseIterable {
+        /// Distinct runner tokens: one token is one volunteer, however many runner ids it registers.
+        case token
+        /// Distinct runner ids: for an operator's own trusted pool sharing one token.
+        case runner
+    }
+
     public var dataDirectory: String
     public var host: String
     public var port: Int
@@ -23,6 +31,10 @@ public struct OrchestratorConfiguration: Sendable {
     public var maxClaimBatch: Int
     /// Copies beyond `replicas` a unit may get when its replicas disagree; then it fails as inconclusive.
     public var maxExtraCopies: Int
+    /// Copies of one unit go to distinct tokens (default) or only to distinct runner ids.
+    public var distinctBy: DistinctBy
+    /// Runner ids one token may hold at once (those not offline); registering past it is refused.
+    public var maxRunnersPerToken: Int
     public var validReward: Int
     public var invalidPenalty: Int
     /// Largest `.wu` body `POST /v1/jobs` accepts.
@@ -55,6 +67,8 @@ public struct OrchestratorConfiguration: Sendable {
         maxClaimWaitSeconds: Int = 60,
         maxClaimBatch: Int = 16,
         maxExtraCopies: Int = 3,
+        distinctBy: DistinctBy = .token,
+        maxRunnersPerToken: Int = 64,
         validReward: Int = 1,
         invalidPenalty: Int = 5,
         maxBundleBytes: Int = 1 << 30,
@@ -74,6 +88,8 @@ public struct OrchestratorConfiguration: Sendable {
         self.maxClaimWaitSeconds = maxClaimWaitSeconds
         self.maxClaimBatch = maxClaimBatch
         self.maxExtraCopies = maxExtraCopies
+        self.distinctBy = distinctBy
+        self.maxRunnersPerToken = maxRunnersPerToken
         self.validReward = validReward
         self.invalidPenalty = invalidPenalty
         self.maxBundleBytes = maxBundleBytes

@@ -107,12 +107,17 @@ final class Harness: Sendable {
     }
 
     func complete(_ assignment: Assignment, by runnerID: String, output: String) async throws {
-        let blob = try orchestrator.blobs.putSync(Array(output.utf8))
+        // A real output archive: `complete` checks the blob inflates to the digest it reports.
+        let out = directory + "/out-" + Hex.random(bytes: 6)
+        try FileIO.makeDirectories(out)
+        try Data(output.utf8).write(to: URL(fileURLWithPath: out + "/out"))
+        let archive = try OutputArchive.pack(directory: out, compressedPath: out + ".zst")
+        let blob = try orchestrator.blobs.putSync(try FileIO.readFile(out + ".zst"))
         let usage = ResourceUsage(wallMs: 1500, exitCode: 0, deniedSyscalls: [.init(name: "mount", count: 3), .init(name: "<b>bpf</b>", count: 1)])
         _ = try await scheduler.complete(
             runner,
             assignmentID: assignment.assignmentID,
-            CompleteRequest(runnerID: runnerID, outputDigest: Hex.sha256(output), blobDigest: blob, usage: usage),
+            CompleteRequest(runnerID: runnerID, outputDigest: archive.outputDigest, blobDigest: blob, usage: usage),
             blobs: orchestrator.blobs
         )
     }

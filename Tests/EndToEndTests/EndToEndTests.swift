@@ -152,12 +152,18 @@ struct EndToEndTests {
             files: ["code/readme": "honest\n"]
         )
         let job = try await cluster.submit(bundle)
-        let cheater = cluster.runnerClient
+        let cheater = try cluster.runnerClient(volunteer: "cheater")
         let registration = try await cheater.register(
             RegisterRequest(name: "cheater", capacity: Capacity(millicpus: 4000, memoryBytes: 8 << 30, diskBytes: 8 << 30), arch: HostInfo.architecture(), profiles: ["default"], version: "evil")
         )
         let claimed = try await cheater.claim(ClaimRequest(runnerID: registration.runnerID, free: Capacity(millicpus: 4000, memoryBytes: 8 << 30, diskBytes: 8 << 30), wait: 5))
         let assignment = try #require(claimed.assignments.first)
+        // Both honest volunteers are registered before the forged output lands: a unit whose outputs
+        // differ once every registered volunteer has answered ends inconclusive (DESIGN.md).
+        for i in 1...2 { try cluster.startRunner(name: "honest-\(i)") }
+        try await cluster.eventually(30, "both honest runners registered") {
+            Set(try await cluster.operatorClient.runners().runners.map(\.name)).isSuperset(of: ["honest-1", "honest-2"])
+        }
         // A made-up output.
         let fake = cluster.directory + "/fake"
         try FileIO.makeDirectories(fake)
@@ -168,7 +174,6 @@ struct EndToEndTests {
             assignment: assignment.assignmentID,
             CompleteRequest(runnerID: registration.runnerID, outputDigest: summary.outputDigest, blobDigest: summary.blobDigest!, usage: ResourceUsage(wallMs: 1, exitCode: 0))
         )
-        for i in 1...2 { try cluster.startRunner(name: "honest-\(i)") }
         let view = try await cluster.waitForJob(job)
         #expect(view.state == "completed", "\(view.failureReasons)")
         let copies = try await cluster.requester.units(ofJob: job).units[0].copies
@@ -179,6 +184,30 @@ struct EndToEndTests {
         #expect(cheat.reputation == -5 && cheat.invalid == 1)
         let results = try await cluster.results(job)
         #expect(String(decoding: try FileIO.readFile(results + "/q/out/answer"), as: UTF8.self) == "42\n")
+    }
+
+    /// A non-deterministic unit (replicas 2, quorum 2) on three volunteers: three different outputs, and
+    /// once every registered volunteer has answered the unit fails as inconclusive with the digests and
+    /// a hint, instead of waiting forever for a fourth.
+    @Test func disagreeingCopiesEndInconclusive() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.shutdown() }
+        for i in 1...3 { try cluster.startRunner(name: "v\(i)") }
+        try await cluster.eventually(30, "three volunteers registered") { try await cluster.operatorClient.runners().runners.count == 3 }
+        let bundle = try cluster.bundle(
+            "random",
+            spec: #"{"name": "random", "command": ["/bin/sh", "-c", "head -c 16 /dev/urandom > /out/r"], "units": [{"id": "u"}], "redundancy": {"replicas": 2, "quorum": 2}}"#,
+            files: ["code/readme": "random\n"]
+        )
+        let job = try await cluster.submit(bundle)
+        let view = try await cluster.waitForJob(job, seconds: 60)
+        #expect(view.state == "failed")
+        let unit = try #require(try await cluster.requester.units(ofJob: job).units.first)
+        #expect(unit.state == "failed" && unit.failure?.reason == "inconclusive", "\(unit)")
+        let reason = unit.failureReason ?? ""
+        #expect(reason.hasPrefix("inconclusive: 3 copies, 3 different outputs"), "\(reason)")
+        #expect(reason.contains("make the unit deterministic, or use replicas 1"), "\(reason)")
+        #expect(Set(unit.copies.compactMap(\.outputDigest)).count == 3, "\(unit.copies)")
     }
 
     /// A bundle signed by a key the runner does not trust: the runner runs nothing from it and says why.

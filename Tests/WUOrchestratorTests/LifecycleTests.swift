@@ -59,7 +59,10 @@ extension OrchestratorTests {
         @Test func aCheatingCopyIsOutvotedAndLosesReputation() async throws {
             let h = try Harness()
             let job = try await h.makeJob(units: 1, replicas: 3, quorum: 2)
-            let (r1, r2, r3) = (try await h.register("honest1"), try await h.register("honest2"), try await h.register("cheat"))
+            let (r1, r2, r3) = (
+                try await h.register("honest1", volunteer: "honest1"), try await h.register("honest2", volunteer: "honest2"),
+                try await h.register("cheat", volunteer: "cheat")
+            )
             let a1 = try #require(try await h.claim(r1).first)
             let a2 = try #require(try await h.claim(r2).first)
             let a3 = try #require(try await h.claim(r3).first)
@@ -80,20 +83,22 @@ extension OrchestratorTests {
             #expect(honest.reputation == 1)
             #expect(honest.consecutiveValid == 1)
             let board = try await h.scheduler.leaderboard()
-            #expect(board.runners.last?.runnerID == r3)
+            #expect(board.runners.last?.name == "cheat")
             #expect(board.runners.first?.reputation == 1)
         }
 
         @Test func onceAUnitIsDecidedItsRunningCopiesAreAborted() async throws {
             let h = try Harness()
             let job = try await h.makeJob(units: 1, replicas: 3, quorum: 2)
-            let (r1, r2, r3) = (try await h.register("a"), try await h.register("b"), try await h.register("c"))
+            let (r1, r2, r3) = (try await h.register("a", volunteer: "a"), try await h.register("b", volunteer: "b"), try await h.register("c", volunteer: "c"))
             let (a1, a2, a3) = (
                 try #require(try await h.claim(r1).first), try #require(try await h.claim(r2).first), try #require(try await h.claim(r3).first)
             )
             try await h.complete(a1, by: r1, output: "same")
             try await h.complete(a2, by: r2, output: "same")
-            let beat = try await h.scheduler.heartbeat(h.runner, HeartbeatRequest(runnerID: r3, assignments: [.init(assignmentID: a3.assignmentID)]))
+            let beat = try await h.scheduler.heartbeat(
+                h.identity(of: r3), HeartbeatRequest(runnerID: r3, assignments: [.init(assignmentID: a3.assignmentID)])
+            )
             #expect(beat.abort == [a3.assignmentID])
             let late = try await h.complete(a3, by: r3, output: "same")
             #expect(!late.counted)
@@ -104,7 +109,9 @@ extension OrchestratorTests {
         @Test func noAgreementAddsOneMoreCopyUpToABound() async throws {
             let h = try Harness { $0.maxExtraCopies = 1 }
             let job = try await h.makeJob(units: 1, replicas: 2, quorum: 2)
-            let (r1, r2, r3, r4) = (try await h.register("a"), try await h.register("b"), try await h.register("c"), try await h.register("d"))
+            var r: [String] = []
+            for name in ["a", "b", "c", "d"] { r.append(try await h.register(name, volunteer: name)) }
+            let (r1, r2, r3, r4) = (r[0], r[1], r[2], r[3])
             try await h.complete(try #require(try await h.claim(r1).first), by: r1, output: "x")
             try await h.complete(try #require(try await h.claim(r2).first), by: r2, output: "y")
             #expect(try await h.copies(job).count == 3)
@@ -141,12 +148,12 @@ extension OrchestratorTests {
             #expect(aggregate.isAggregate)
             #expect(aggregate.unitID == "aggregate")
             #expect(aggregate.aggregateInputs.map(\.unitID) == ["u0", "u1"])
-            #expect(aggregate.aggregateInputs.map(\.outputDigest) == [Hex.sha256("one"), Hex.sha256("two")])
+            #expect(aggregate.aggregateInputs.map(\.outputDigest) == [try h.output("one").outputDigest, try h.output("two").outputDigest])
             #expect(aggregate.files.allSatisfy { $0.path.hasPrefix("code/") })
             try await h.complete(aggregate, by: r, output: "total")
             let view = try await h.job(job)
             #expect(view.state == "completed")
-            #expect(view.resultDigest == Hex.sha256(Array("total".utf8)))
+            #expect(view.resultDigest == (try h.output("total").blobDigest))
             #expect(view.progress == 1)
         }
 
@@ -216,7 +223,7 @@ extension OrchestratorTests {
             #expect(Set(claimed.map(\.unitID)).count == 3)
             for a in claimed { try await h.complete(a, by: r1, output: "o") }
             #expect(try await h.claim(r1, max: 10).isEmpty)
-            let r2 = try await h.register("r2")
+            let r2 = try await h.register("r2", volunteer: "another")
             #expect(try await h.claim(r2, max: 10).count == 3)
             _ = job
         }

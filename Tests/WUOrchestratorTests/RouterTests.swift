@@ -240,6 +240,31 @@ extension OrchestratorTests {
             }
         }
 
+        /// Who asks comes before any lookup: without a valid runner token, `complete` answers the same
+        /// whether or not the blob it names is stored, so nobody can probe which files were submitted.
+        @Test func completeAuthenticatesBeforeLookingAnythingUp() async throws {
+            let h = try Harness()
+            try await h.makeJob(units: 1)
+            let r = try await h.register("r")
+            let a = try #require(try await h.claim(r).first)
+            let stored = try h.output("known file")
+            let missing = String(repeating: "e", count: 64)
+            try await withClient(h) { client in
+                for digest in [stored.blobDigest!, missing] {
+                    let body = #"{"runner_id":"\#(r)","output_digest":"\#(stored.outputDigest)","blob_digest":"\#(digest)","usage":{"wall_ms":1}}"#
+                    let uri = "/v1/assignments/\(a.assignmentID)/complete"
+                    for (headers, status) in [
+                        (HTTPFields(), HTTPResponse.Status.unauthorized), (Self.auth("wu_" + String(repeating: "0", count: 64)), .unauthorized),
+                        (Self.auth(h.requesterToken), .forbidden),
+                    ] {
+                        let response = try await client.executeRequest(uri: uri, method: .post, headers: headers, body: Self.body(body))
+                        #expect(response.status == status, "\(digest == missing ? "missing" : "stored") blob, \(headers)")
+                    }
+                }
+            }
+            #expect(try await h.copies(a.jobID).first?.state == "leased")
+        }
+
         /// A packed, signed bundle through the whole HTTP flow: submit, claim, fetch, complete, results.
         /// An id in a path that is not of the wire's shape (DESIGN.md: 1–64 of `[A-Za-z0-9_-]`) is one JSON
         /// 400, after the credential and role are checked; never a lookup, a 404 or a 500.
@@ -346,16 +371,17 @@ extension OrchestratorTests {
                         #expect(blob.status == .ok)
                         #expect(Hex.sha256(Array(blob.body.readableBytesView)) == file.sha256)
                     }
-                    let output = "output of \(a.unitID)"
+                    let output = try h.output("output of \(a.unitID)")
+                    let blob = try read(h.orchestrator.blobs.path(output.blobDigest!))
                     let put = try await client.executeRequest(
-                        uri: "/v1/blobs/\(Hex.sha256(output))",
+                        uri: "/v1/blobs/\(output.blobDigest!)",
                         method: .put,
                         headers: runner,
-                        body: Self.body(output)
+                        body: ByteBuffer(bytes: blob)
                     )
                     #expect(put.status == .created)
                     let body =
-                        #"{"runner_id":"\#(reg.runnerID)","output_digest":"\#(Hex.sha256(output))","blob_digest":"\#(Hex.sha256(output))","usage":{"wall_ms":3,"exit_code":0,"stderr_tail":"ok"}}"#
+                        #"{"runner_id":"\#(reg.runnerID)","output_digest":"\#(output.outputDigest)","blob_digest":"\#(output.blobDigest!)","usage":{"wall_ms":3,"exit_code":0,"stderr_tail":"ok"}}"#
                     let done = try await client.executeRequest(
                         uri: "/v1/assignments/\(a.assignmentID)/complete",
                         method: .post,

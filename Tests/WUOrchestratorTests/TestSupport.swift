@@ -1,5 +1,6 @@
 import FoundationEssentials
 import GRDB
+import Synchronization
 import Testing
 import WUCore
 import WUProtocol
@@ -21,6 +22,10 @@ final class Harness: Sendable {
     let admin: Identity
     let requester: Identity
     let runner: Identity
+    /// Each registered runner's identity (its volunteer's token), by runner id.
+    let identities = Mutex<[String: Identity]>([:])
+    /// Volunteers' runner identities by name; "pool" is `runner`.
+    let volunteers = Mutex<[String: Identity]>([:])
 
     var scheduler: Scheduler { orchestrator.scheduler }
 
@@ -42,7 +47,21 @@ final class Harness: Sendable {
                 try TokenAdmin.identify(db, token: r, now: now)!
             )
         }
+        volunteers.withLock { $0["pool"] = runner }
     }
+
+    /// The runner identity of the volunteer `name`: a runner token of its own, made on first use.
+    func volunteer(_ name: String) throws -> Identity {
+        if let known = volunteers.withLock({ $0[name] }) { return known }
+        let token = try TokenAdmin(store: orchestrator.store, clock: clock).create(role: .runner, name: name)
+        let now = clock.now()
+        let identity = try orchestrator.store.pool.read { db in try TokenAdmin.identify(db, token: token, now: now)! }
+        volunteers.withLock { $0[name] = identity }
+        return identity
+    }
+
+    /// The identity a registered runner speaks with.
+    func identity(of runnerID: String) -> Identity { identities.withLock { $0[runnerID] } ?? runner }
 
     deinit { Self.remove(directory) }
 
@@ -107,30 +126,53 @@ final class Harness: Sendable {
         return response.jobID
     }
 
+    /// Registers a runner as the volunteer `volunteer` (by default the shared "pool" token).
     func register(
         _ name: String,
+        volunteer: String = "pool",
         arch: String = "x86_64",
         profiles: [String] = ["default"],
         capacity: Capacity = Harness.full
     ) async throws
         -> String
     {
-        try await scheduler.register(runner, RegisterRequest(name: name, capacity: capacity, arch: arch, profiles: profiles, version: "test"))
+        let identity = try self.volunteer(volunteer)
+        let id = try await scheduler.register(identity, RegisterRequest(name: name, capacity: capacity, arch: arch, profiles: profiles, version: "test"))
             .runnerID
+        identities.withLock { $0[id] = identity }
+        return id
     }
 
     func claim(_ runnerID: String, max: Int = 1, free: Capacity = Harness.full) async throws -> [Assignment] {
-        try await scheduler.claim(runner, ClaimRequest(runnerID: runnerID, free: free, wait: 0, max: max)).assignments
+        try await scheduler.claim(identity(of: runnerID), ClaimRequest(runnerID: runnerID, free: free, wait: 0, max: max)).assignments
     }
 
-    /// Uploads `output` as a blob and completes the assignment with its digest.
+    /// Stores the output archive of a `/out` holding one file, `out`, with `text` in it.
+    func output(_ text: String) throws -> OutputArchive.Summary {
+        let out = directory + "/out-" + Hex.random(bytes: 6)
+        try FileIO.makeDirectories(out)
+        let fd = try FileIO.open(out + "/out", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        defer { close(fd) }
+        try Array(text.utf8).withUnsafeBytes { try FileIO.writeAll(fd, $0, path: out + "/out") }
+        let summary = try OutputArchive.pack(directory: out, compressedPath: out + ".zst")
+        _ = try orchestrator.blobs.putSync(try FileIO.readFile(out + ".zst"))
+        return summary
+    }
+
+    /// Uploads the output archive of `output` and completes the assignment with its digests.
     @discardableResult
     func complete(_ assignment: Assignment, by runnerID: String, output: String) async throws -> AssignmentAck {
-        let blob = try orchestrator.blobs.putSync(Array(output.utf8))
-        return try await scheduler.complete(
-            runner,
+        let archive = try self.output(output)
+        return try await complete(assignment, by: runnerID, outputDigest: archive.outputDigest, blobDigest: archive.blobDigest!)
+    }
+
+    /// Completes the assignment with the digests given, whatever is stored.
+    @discardableResult
+    func complete(_ assignment: Assignment, by runnerID: String, outputDigest: String, blobDigest: String) async throws -> AssignmentAck {
+        try await scheduler.complete(
+            identity(of: runnerID),
             assignmentID: assignment.assignmentID,
-            CompleteRequest(runnerID: runnerID, outputDigest: Hex.sha256(output), blobDigest: blob, usage: ResourceUsage(wallMs: 5, exitCode: 0)),
+            CompleteRequest(runnerID: runnerID, outputDigest: outputDigest, blobDigest: blobDigest, usage: ResourceUsage(wallMs: 5, exitCode: 0)),
             blobs: orchestrator.blobs
         )
     }

@@ -53,7 +53,7 @@ extension OrchestratorTests {
         @Test func aReplicaWaitsForADistinctVolunteer() async throws {
             let h = try Harness()
             let job = try await h.makeJob(units: 1, replicas: 3, quorum: 3, resources: Self.small)
-            let runners = [try await h.register("r1"), try await h.register("r2")]
+            let runners = [try await h.register("r1", volunteer: "v1"), try await h.register("r2", volunteer: "v2")]
             for r in runners { try await h.complete(try #require(try await h.claim(r).first), by: r, output: "o") }
             #expect(
                 try await h.waiting(job) == [
@@ -62,8 +62,10 @@ extension OrchestratorTests {
             )
             let units = try await h.scheduler.units(h.admin, job, .init(state: "pending", limit: 20)).units
             #expect(units.first?.waitingReason?.hasPrefix("waiting for a distinct volunteer for replica 3") == true)
-            // A third volunteer can take it: the unit is only queued now.
-            _ = try await h.register("r3")
+            // Another runner of a volunteer that ran a copy cannot take it; a third volunteer can.
+            _ = try await h.register("r2b", volunteer: "v2")
+            #expect(try await h.job(job).waiting.map(\.code) == [WaitingReason.Code.distinctVolunteer])
+            _ = try await h.register("r3", volunteer: "v3")
             #expect(try await h.job(job).waiting.map(\.code) == [WaitingReason.Code.queued])
         }
 

@@ -151,11 +151,10 @@ extension OrchestratorTests {
             let directory = try Harness.temporaryDirectory()
             defer { Harness.remove(directory) }
             // Set up tokens and a job directly in the store, as `wu-orchestrator token create` would.
-            let (runnerToken, jobID) = try await { () async throws -> (String, String) in
+            let (runnerToken, jobID, output) = try await { () async throws -> (String, String, OutputArchive.Summary) in
                 let h = try Harness { $0.dataDirectory = directory }
                 let job = try await h.makeJob(units: 3000)
-                _ = h.orchestrator
-                return (h.runnerToken, job)
+                return (h.runnerToken, job, try h.output("the same output"))
             }()
             _ = jobID
             let arguments = ["serve", "--data-dir", directory, "--listen", "127.0.0.1:0", "--lease-seconds", "2", "--requeue-sweep-seconds", "1"]
@@ -168,14 +167,14 @@ extension OrchestratorTests {
                 #expect(status == 201)
                 let runnerID = try JSONDecoder().decode(RegisterResponse.self, from: Data(body)).runnerID
                 // Upload one output blob over the wire.
-                let output = "the same output"
-                var put = HTTPClientRequest(url: base + "/v1/blobs/\(Hex.sha256(output))")
+                let blob = output.blobDigest!
+                var put = HTTPClientRequest(url: base + "/v1/blobs/\(blob)")
                 put.method = .PUT
                 put.headers.add(name: "authorization", value: "Bearer \(runnerToken)")
-                put.body = .bytes(ByteBuffer(string: output))
+                put.body = .bytes(ByteBuffer(bytes: try read(directory + "/blobs/" + blob)))
                 #expect(try await http.execute(put, timeout: .seconds(10)).status.code == 201)
                 let complete =
-                    #"{"runner_id":"\#(runnerID)","output_digest":"\#(Hex.sha256(output))","blob_digest":"\#(Hex.sha256(output))","usage":{"wall_ms":1}}"#
+                    #"{"runner_id":"\#(runnerID)","output_digest":"\#(output.outputDigest)","blob_digest":"\#(blob)","usage":{"wall_ms":1}}"#
                 acknowledged = await withTaskGroup(of: [String].self) { group in
                     for _ in 0..<4 {
                         group.addTask {

@@ -13,7 +13,10 @@ public final class Cluster: @unchecked Sendable {  // used from one test at a ti
     public var orchestrator: ChildProcess?
     public var runners: [ChildProcess] = []
     public var requesterToken = ""
+    /// A runner token not used by `startRunner` (which gives each volunteer its own): for tests speaking the protocol.
     public var runnerToken = ""
+    /// Each volunteer's runner token, by volunteer name.
+    public var volunteerTokens: [String: String] = [:]
     public var adminToken = ""
     public let key: SigningKey
     public let orchestratorFlags: [String]
@@ -39,6 +42,19 @@ public final class Cluster: @unchecked Sendable {  // used from one test at a ti
     public var requester: OrchestratorClient { OrchestratorClient(baseURL: url, token: requesterToken) }
     public var operatorClient: OrchestratorClient { OrchestratorClient(baseURL: url, token: adminToken) }
     public var runnerClient: OrchestratorClient { OrchestratorClient(baseURL: url, token: runnerToken) }
+
+    /// A volunteer's own runner token, made on first use: copies of one unit go to distinct tokens.
+    public func volunteerToken(_ volunteer: String) throws -> String {
+        if let token = volunteerTokens[volunteer] { return token }
+        let token = try admin(["token", "create", "--role", "runner", "--name", volunteer])
+        volunteerTokens[volunteer] = token
+        return token
+    }
+
+    /// A protocol client speaking for the volunteer `volunteer` with its own token.
+    public func runnerClient(volunteer: String) throws -> OrchestratorClient {
+        OrchestratorClient(baseURL: url, token: try volunteerToken(volunteer))
+    }
 
     public static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -78,11 +94,15 @@ public final class Cluster: @unchecked Sendable {  // used from one test at a ti
         return out.split(separator: "\n").last.map(String.init) ?? ""
     }
 
+    /// Starts a runner as the volunteer `volunteer` (by default one of its own named after the runner).
     @discardableResult
-    public func startRunner(name: String, cpus: String = "1", memory: String = "1G", disk: String = "2G", trust: String? = nil, extra: [String] = []) throws -> ChildProcess {
+    public func startRunner(
+        name: String, volunteer: String? = nil, cpus: String = "1", memory: String = "1G", disk: String = "2G", trust: String? = nil, extra: [String] = []
+    ) throws -> ChildProcess {
+        let token = try volunteerToken(volunteer ?? name)
         let runner = try ChildProcess(
             [
-                binDirectory + "/wu-runner", "--orchestrator", url, "--token", runnerToken, "--cpus", cpus, "--memory", memory, "--disk", disk,
+                binDirectory + "/wu-runner", "--orchestrator", url, "--token", token, "--cpus", cpus, "--memory", memory, "--disk", disk,
                 "--work-dir", directory + "/runner-" + name, "--trust", trust ?? directory + "/requester.pub", "--name", name, "--claim-wait", "2",
                 "--drain-timeout", "20",
             ] + extra,

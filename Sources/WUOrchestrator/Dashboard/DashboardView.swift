@@ -199,14 +199,14 @@ enum DashboardView {
     static func leaderboard(_ entries: [LeaderboardEntry]) -> HTML {
         let rows: [HTML] = entries.map { e in
             """
-            <tr class="leader" data-runner-id="\(e.runnerID)"><td class="num">\(e.rank)</td><td class="name">\(e.name)</td>\
+            <tr class="leader" data-runners="\(e.runners)"><td class="num">\(e.rank)</td><td class="name">\(e.name)</td>\
             <td class="num">\(e.reputation)</td><td class="num">\(e.consecutiveValid)</td><td class="num">\(e.valid)</td>\
             <td class="num">\(e.invalid)</td></tr>
             """
         }
         let body: HTML = rows.isEmpty ? "<tr><td colspan=\"6\" class=\"empty\">Nobody has earned credit yet.</td></tr>" : HTML(rows)
         return """
-            <section id="leaderboard-section"><h2>Leaderboard</h2><table id="leaderboard"><thead><tr><th>#</th><th>runner</th>\
+            <section id="leaderboard-section"><h2>Leaderboard</h2><table id="leaderboard"><thead><tr><th>#</th><th>volunteer</th>\
             <th>reputation</th><th>streak</th><th>valid</th><th>invalid</th></tr></thead><tbody>\(body)</tbody></table></section>
             """
     }

@@ -6,7 +6,8 @@ public import WUProtocol
 extension Scheduler {
     /// Records a copy's output and runs quorum validation. Idempotent on the assignment id.
     ///
-    /// The output archive must have been uploaded first (`PUT /v1/blobs/{blob_digest}`).
+    /// The output archive must have been uploaded first (`PUT /v1/blobs/{blob_digest}`); it is checked
+    /// to inflate to the tar of `output_digest` before anything is recorded.
     public func complete(
         _ identity: Identity,
         assignmentID: String,
@@ -22,13 +23,19 @@ extension Scheduler {
         guard Hex.isSHA256(request.outputDigest), Hex.isSHA256(request.blobDigest) else {
             throw APIError.badRequest("output_digest and blob_digest must be 64 lower-case hex digits")
         }
-        guard blobs.exists(request.blobDigest) else {
-            throw APIError(.conflict, "blob-missing", "upload the output archive first: PUT /v1/blobs/\(request.blobDigest)")
+        // Who asks comes before any lookup: whether a blob exists is no stranger's business.
+        let now = clock.now()
+        let (identity, diskBytes) = try await store.read { db in
+            let identity = try Transaction.authenticate(db, caller, [.runner, .admin], now: now)
+            return (identity, try Self.diskToCheck(db, identity, assignmentID, request))
+        }
+        if let diskBytes {
+            try await blobs.checkOutput(request.blobDigest, outputDigest: request.outputDigest, diskBytes: diskBytes)
         }
         let usage = String(decoding: try JSONEncoder().encode(request.usage), as: UTF8.self)
         return try await transaction { tx in
-            let runner = try Self.ownedRunner(tx, try tx.authenticate(caller, [.runner, .admin]), request.runnerID)
-            var assignment = try Self.ownedAssignment(tx, runner, assignmentID)
+            let runner = try Self.ownedRunner(tx, try tx.authenticate(.identity(identity), [.runner, .admin]), request.runnerID)
+            var assignment = try Self.ownedAssignment(tx.db, runner, assignmentID)
             switch assignment.state {
             case "completed":
                 guard assignment.outputDigest == request.outputDigest, assignment.blobDigest == request.blobDigest else {
@@ -49,10 +56,15 @@ extension Scheduler {
             if !live && copy.state == "queued" && assignment.state == "expired" && unit.state == "pending"
                 && ["running", "aggregating", "paused"].contains(job.state)
             {
+                // …unless its volunteer has another copy of the unit by now.
+                let volunteer = Self.volunteerOfRunner("r", tx.config)
                 lateButOpen =
                     try tx.db.int(
-                        sql: "SELECT COUNT(*) FROM copy WHERE unit_id = ? AND runner_id = ? AND state IN ('leased', 'uploaded', 'valid')",
-                        arguments: [unit.id!, runner.id!]
+                        sql: """
+                            SELECT COUNT(*) FROM copy c JOIN runner r ON r.id = c.runner_id
+                            WHERE c.unit_id = ? AND \(volunteer) = ? AND c.state IN ('leased', 'uploaded', 'valid')
+                            """,
+                        arguments: [unit.id!, Self.volunteer(of: runner, tx.config)]
                     ) == 0
             }
             assignment.state = "completed"
@@ -100,7 +112,7 @@ extension Scheduler {
         let usage = try request.usage.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         return try await transaction { tx in
             let runner = try Self.ownedRunner(tx, try tx.authenticate(caller, [.runner, .admin]), request.runnerID)
-            var assignment = try Self.ownedAssignment(tx, runner, assignmentID)
+            var assignment = try Self.ownedAssignment(tx.db, runner, assignmentID)
             switch assignment.state {
             case "failed", "released": return try Self.ack(tx, assignment)
             case "completed": throw APIError.conflict("assignment \(assignmentID) was already completed")
@@ -143,9 +155,19 @@ extension Scheduler {
         }
     }
 
-    static func ownedAssignment(_ tx: Transaction, _ runner: RunnerRecord, _ assignmentID: String) throws -> AssignmentRecord {
+    /// The disk bound of the unit whose output a `complete` names, when that output is still to be
+    /// checked: nil for a retry of a recorded completion, or one the transaction will refuse anyway.
+    static func diskToCheck(_ db: Database, _ identity: Identity, _ assignmentID: String, _ request: CompleteRequest) throws -> Int64? {
+        let assignment = try ownedAssignment(db, try ownedRunner(db, identity, request.runnerID), assignmentID)
+        guard assignment.state == "leased" || assignment.state == "expired" else { return nil }
+        return try Int64.fetchOne(
+            db, sql: "SELECT j.disk_bytes FROM copy c JOIN job j ON j.id = c.job_id WHERE c.id = ?", arguments: [assignment.copyId]
+        )
+    }
+
+    static func ownedAssignment(_ db: Database, _ runner: RunnerRecord, _ assignmentID: String) throws -> AssignmentRecord {
         let id = try parseID(assignmentID, "assignment")
-        guard let assignment = try AssignmentRecord.find(tx.db, id) else { throw APIError.notFound("assignment '\(assignmentID)'") }
+        guard let assignment = try AssignmentRecord.find(db, id) else { throw APIError.notFound("assignment '\(assignmentID)'") }
         guard assignment.runnerId == runner.id else {
             throw APIError.forbidden("assignment \(assignmentID) belongs to another runner")
         }
@@ -159,9 +181,10 @@ extension Scheduler {
 
     // MARK: Quorum
 
-    /// Validates a unit's uploaded copies: a quorum of distinct runners on one output digest makes
+    /// Validates a unit's uploaded copies: a quorum of distinct volunteers on one output digest makes
     /// it canonical; agreeing copies are valid, the others invalid. No agreement and nothing left
-    /// running → one more copy, up to `replicas + maxExtraCopies`, then the unit fails.
+    /// running → one more copy, up to `replicas + maxExtraCopies` and while some registered volunteer
+    /// has not answered yet; then the unit fails as `inconclusive`, naming the digests.
     static func evaluate(_ tx: Transaction, unitID: Int64) throws {
         guard let unit = try UnitRecord.find(tx.db, unitID), let job = try JobRecord.find(tx.db, unit.jobId) else { return }
         try evaluate(tx, unit: unit, job: job)
@@ -172,22 +195,28 @@ extension Scheduler {
         var unit = unit
         var job = job
         let unitID = unit.id!
-        let uploaded = try CopyRecord.fetchAll(
-            tx.db.cachedStatement(sql: "SELECT * FROM copy WHERE unit_id = ? AND state = 'uploaded' ORDER BY finished_at, id"),
+        let rows = try tx.db.rows(
+            sql: """
+                SELECT c.*, r.token_id AS volunteer_token FROM copy c LEFT JOIN runner r ON r.id = c.runner_id
+                WHERE c.unit_id = ? AND c.state = 'uploaded' ORDER BY c.finished_at, c.id
+                """,
             arguments: [unitID]
         )
+        let uploaded = try rows.map { try CopyRecord(row: $0) }
+        let byToken = tx.config.distinctBy == .token
+        let volunteers = rows.map { row -> Int64? in byToken ? row["volunteer_token"] : row["runner_id"] }
         if unit.state == "valid" {
             for copy in uploaded { try judge(tx, copy, valid: copy.outputDigest == unit.outputDigest, job: job, unit: unit) }
             return
         }
         guard unit.state == "pending" else { return }
         let quorum = unit.isAggregate ? 1 : job.quorum
-        var runnersByDigest: [String: Set<Int64>] = [:]
+        var volunteersByDigest: [String: Set<Int64>] = [:]
         var winner: CopyRecord?
-        for copy in uploaded {
-            guard let digest = copy.outputDigest, let runner = copy.runnerId else { continue }
-            runnersByDigest[digest, default: []].insert(runner)
-            if winner == nil, runnersByDigest[digest]!.count >= quorum { winner = copy }
+        for (copy, volunteer) in zip(uploaded, volunteers) {
+            guard let digest = copy.outputDigest, let volunteer else { continue }
+            volunteersByDigest[digest, default: []].insert(volunteer)
+            if winner == nil, volunteersByDigest[digest]!.count >= quorum { winner = copy }
         }
         if let winner {
             unit.state = "valid"
@@ -228,7 +257,9 @@ extension Scheduler {
             try tx.db.int(sql: "SELECT COUNT(*) FROM copy WHERE unit_id = ? AND state IN ('queued', 'leased')", arguments: [unitID])
             ?? 0
         guard active == 0 else { return }
-        if unit.copiesTotal < job.replicas + tx.config.maxExtraCopies && !unit.isAggregate {
+        let atBound = unit.copiesTotal >= job.replicas + tx.config.maxExtraCopies || unit.isAggregate
+        let everyoneAnswered = try !atBound && volunteersWithoutOutput(tx, unitID: unitID) == 0
+        if !atBound && !everyoneAnswered {
             var extra = CopyRecord(id: nil, jobId: job.id!, unitId: unitID, state: "queued", createdAt: tx.now)
             try extra.insert(tx.db)
             unit.copiesTotal += 1
@@ -236,33 +267,31 @@ extension Scheduler {
             tx.workAvailable = true
             tx.emit("unit", job: job, ["unit_id": unit.name, "state": "pending", "extra_copy": String(extra.id!)])
         } else {
-            try failUnit(tx, unitID: unitID, reason: "inconclusive: \(uploaded.count) outputs, no \(quorum) of them agree")
+            let why = atBound ? "the most copies this orchestrator runs" : "every registered volunteer has run it"
+            let reason = "inconclusive: " + Self.inconclusive(uploaded, quorum: quorum) + " (\(why)); "
+                + "outputs differ between runs: make the unit deterministic, or use replicas 1"
+            try failUnit(tx, unitID: unitID, reason: reason)
         }
     }
 
-    /// Marks an uploaded copy valid or invalid and moves its runner's reputation.
+    /// "3 copies, 3 different outputs (1a2b3c4d5e6f, …)": what disagreed, for the unit's failure reason.
+    static func inconclusive(_ uploaded: [CopyRecord], quorum: Int) -> String {
+        var counts: [String: Int] = [:]
+        for digest in uploaded.compactMap(\.outputDigest) { counts[digest, default: 0] += 1 }
+        let listed = counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.prefix(5).map { digest, count in
+            String(digest.prefix(12)) + (count > 1 ? "×\(count)" : "")
+        }
+        let more = counts.count > listed.count ? ", …" : ""
+        let agree = counts.count == uploaded.count ? "" : ", no \(quorum) agree"
+        return "\(uploaded.count) copies, \(counts.count) different outputs\(agree) (\(listed.joined(separator: ", "))\(more))"
+    }
+
+    /// Marks an uploaded copy valid or invalid and moves its volunteer's reputation.
     static func judge(_ tx: Transaction, _ copy: CopyRecord, valid: Bool, job: JobRecord, unit: UnitRecord) throws {
         try tx.db.run(sql: "UPDATE copy SET state = ? WHERE id = ?", arguments: [valid ? "valid" : "invalid", copy.id!])
         if let runner = copy.runnerId {
-            if valid {
-                try tx.db.run(
-                    sql: """
-                        UPDATE runner SET reputation = reputation + ?, consecutive_valid = consecutive_valid + 1,
-                            valid_count = valid_count + 1 WHERE id = ?
-                        """,
-                    arguments: [tx.config.validReward, runner]
-                )
-                tx.counters.valid += 1
-            } else {
-                try tx.db.run(
-                    sql: """
-                        UPDATE runner SET reputation = reputation - ?, consecutive_valid = 0,
-                            invalid_count = invalid_count + 1 WHERE id = ?
-                        """,
-                    arguments: [tx.config.invalidPenalty, runner]
-                )
-                tx.counters.invalid += 1
-            }
+            try credit(tx, runner: runner, valid: valid)
+            if valid { tx.counters.valid += 1 } else { tx.counters.invalid += 1 }
         }
         tx.emit("copy", job: job, ["unit_id": unit.name, "copy_id": String(copy.id!), "state": valid ? "valid" : "invalid"])
     }

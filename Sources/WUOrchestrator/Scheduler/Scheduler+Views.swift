@@ -6,15 +6,16 @@ extension Scheduler {
     public func jobs(_ identity: Identity) async throws -> JobList {
         let now = clock.now()
         let ttl = config.heartbeatTTLSeconds
+        let distinct = config.distinctBy
         return try await store.read { db in
             let jobs: [JobRecord] =
                 identity.role == .admin
                 ? try JobRecord.order(Column("id").desc).limit(1000).fetchAll(db)
                 : try JobRecord.filter(Column("owner") == identity.name).order(Column("id").desc).limit(1000).fetchAll(db)
-            let runners = try WaitAnalysis.runners(db, now: now, heartbeatTTLSeconds: ttl)
+            let runners = try WaitAnalysis.runners(db, now: now, heartbeatTTLSeconds: ttl, distinctBy: distinct)
             return JobList(
                 jobs: try jobs.map { job in
-                    try Self.view(db, job, waiting: try WaitAnalysis(job: job, runners: runners, heartbeatTTLSeconds: ttl).reasons(db))
+                    try Self.view(db, job, waiting: try WaitAnalysis(job: job, runners: runners, heartbeatTTLSeconds: ttl, distinctBy: distinct).reasons(db))
                 }
             )
         }
@@ -23,10 +24,11 @@ extension Scheduler {
     public func job(_ identity: Identity, _ jobID: String) async throws -> JobView {
         let now = clock.now()
         let ttl = config.heartbeatTTLSeconds
+        let distinct = config.distinctBy
         return try await store.read { db in
             let job = try Self.visibleJob(db, identity, jobID)
-            let runners = try WaitAnalysis.runners(db, now: now, heartbeatTTLSeconds: ttl)
-            return try Self.view(db, job, waiting: try WaitAnalysis(job: job, runners: runners, heartbeatTTLSeconds: ttl).reasons(db))
+            let runners = try WaitAnalysis.runners(db, now: now, heartbeatTTLSeconds: ttl, distinctBy: distinct)
+            return try Self.view(db, job, waiting: try WaitAnalysis(job: job, runners: runners, heartbeatTTLSeconds: ttl, distinctBy: distinct).reasons(db))
         }
     }
 
@@ -114,6 +116,7 @@ extension Scheduler {
         }
         let now = clock.now()
         let ttl = config.heartbeatTTLSeconds
+        let distinct = config.distinctBy
         return try await store.read { db in
             let job = try Self.visibleJob(db, identity, jobID)
             let units = try Self.unitPage(db, job: job, query)
@@ -121,7 +124,10 @@ extension Scheduler {
             let copies = try Self.copyViews(db, job: job, units: query.limit == nil && query.state == nil ? nil : ids)
             let failed = units.filter { $0.state == "failed" }.map { $0.id! }
             let attempts = try FailureExplanation.lastAttempts(db, units: failed)
-            let analysis = WaitAnalysis(job: job, runners: try WaitAnalysis.runners(db, now: now, heartbeatTTLSeconds: ttl), heartbeatTTLSeconds: ttl)
+            let analysis = WaitAnalysis(
+                job: job, runners: try WaitAnalysis.runners(db, now: now, heartbeatTTLSeconds: ttl, distinctBy: distinct), heartbeatTTLSeconds: ttl,
+                distinctBy: distinct
+            )
             let waiting = try analysis.reasons(db, units: units.filter { $0.state == "pending" }.map { $0.id! })
             let views = units.map { unit in
                 let mine = copies[unit.id!] ?? []
@@ -222,6 +228,7 @@ extension Scheduler {
                 identity.role == .admin
                 ? try RunnerRecord.order(Column("id")).fetchAll(db)
                 : try RunnerRecord.filter(Column("token_id") == identity.tokenID).order(Column("id")).fetchAll(db)
+            let credit = try Self.volunteerCredit(db)
             return RunnerList(
                 runners: runners.map { r in
                     let running = leased[r.id!] ?? 0
@@ -236,29 +243,38 @@ extension Scheduler {
                         registeredAt: r.registeredAt,
                         lastSeenAt: r.lastSeenAt,
                         runningCopies: running,
-                        reputation: r.reputation,
-                        consecutiveValid: r.consecutiveValid,
-                        valid: r.validCount,
-                        invalid: r.invalidCount
+                        // Reputation is the volunteer's (the token's), shared by all its runner ids.
+                        reputation: credit[r.tokenId, default: Credit()].reputation,
+                        consecutiveValid: credit[r.tokenId, default: Credit()].consecutiveValid,
+                        valid: credit[r.tokenId, default: Credit()].valid,
+                        invalid: credit[r.tokenId, default: Credit()].invalid
                     )
                 }
             )
         }
     }
 
+    /// Volunteers (runner token names) by reputation: neither a new runner id nor a rotated token resets one.
     public func leaderboard() async throws -> Leaderboard {
         try await store.read { db in
-            let runners = try RunnerRecord.order(Column("reputation").desc, Column("consecutive_valid").desc, Column("id")).limit(100).fetchAll(db)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.*, (SELECT COUNT(*) FROM runner r JOIN token t ON t.id = r.token_id WHERE t.name = c.name) AS runners
+                    FROM (\(Self.creditByName)) c
+                    ORDER BY c.reputation DESC, c.consecutive_valid DESC, c.first_token LIMIT 100
+                    """
+            )
             return Leaderboard(
-                runners: runners.enumerated().map { index, r in
+                runners: rows.enumerated().map { index, row in
                     LeaderboardEntry(
                         rank: index + 1,
-                        runnerID: String(r.id!),
-                        name: r.name,
-                        reputation: r.reputation,
-                        consecutiveValid: r.consecutiveValid,
-                        valid: r.validCount,
-                        invalid: r.invalidCount
+                        name: row["name"],
+                        runners: row["runners"],
+                        reputation: row["reputation"],
+                        consecutiveValid: row["consecutive_valid"],
+                        valid: row["valid_count"],
+                        invalid: row["invalid_count"]
                     )
                 }
             )

@@ -60,7 +60,7 @@ public final class Scheduler: Sendable {
 
     // MARK: Runners
 
-    /// Registers a runner under the calling runner token.
+    /// Registers a runner under the calling runner token: at most `maxRunnersPerToken` not offline at once.
     public func register(_ identity: Identity, _ request: RegisterRequest) async throws -> RegisterResponse {
         guard (1...200).contains(request.name.count) else { throw APIError.badRequest("name must be 1 to 200 characters") }
         guard (1...64).contains(request.arch.count) else { throw APIError.badRequest("arch must be 1 to 64 characters") }
@@ -71,6 +71,7 @@ public final class Scheduler: Sendable {
         let config = self.config
         let id = try await transaction { tx -> Int64 in
             if let previous = try Self.reregister(tx, identity, request, profiles: profiles) { return previous }
+            try Self.checkRunnerLimit(tx, identity)
             var record = RunnerRecord(
                 id: nil,
                 tokenId: identity.tokenID,
@@ -86,6 +87,7 @@ public final class Scheduler: Sendable {
                 lastSeenAt: tx.now
             )
             try record.insert(tx.db)
+            try tx.db.run(sql: "INSERT OR IGNORE INTO volunteer (token_id) VALUES (?)", arguments: [identity.tokenID])
             if tx.eventsWanted {
                 tx.events.append(
                     OrchestratorEvent(
@@ -133,14 +135,20 @@ public final class Scheduler: Sendable {
 
     /// The runner named by `runnerID`, which must belong to the caller's token.
     static func ownedRunner(_ tx: Transaction, _ identity: Identity, _ runnerID: String) throws -> RunnerRecord {
-        let id = try parseID(runnerID, "runner")
-        guard let runner = try RunnerRecord.find(tx.db, id) else { throw APIError.notFound("runner '\(runnerID)'") }
-        guard runner.tokenId == identity.tokenID || identity.role == .admin else {
-            throw APIError.forbidden("runner \(runnerID) belongs to another token")
-        }
+        let runner = try ownedRunner(tx.db, identity, runnerID)
         // Seen-times have second resolution: a runner calling many times a second is written once.
         if tx.now - runner.lastSeenAt >= 1000 {
-            try tx.db.run(sql: "UPDATE runner SET last_seen_at = ? WHERE id = ?", arguments: [tx.now, id])
+            try tx.db.run(sql: "UPDATE runner SET last_seen_at = ? WHERE id = ?", arguments: [tx.now, runner.id!])
+        }
+        return runner
+    }
+
+    /// `ownedRunner` without noting that it was seen: for reads.
+    static func ownedRunner(_ db: Database, _ identity: Identity, _ runnerID: String) throws -> RunnerRecord {
+        let id = try parseID(runnerID, "runner")
+        guard let runner = try RunnerRecord.find(db, id) else { throw APIError.notFound("runner '\(runnerID)'") }
+        guard runner.tokenId == identity.tokenID || identity.role == .admin else {
+            throw APIError.forbidden("runner \(runnerID) belongs to another token")
         }
         return runner
     }
@@ -195,6 +203,8 @@ public final class Scheduler: Sendable {
         )
         var result: [Assignment] = []
         let leaseExpires = tx.now + Int64(tx.config.leaseSeconds) * 1000
+        let volunteerColumn = Self.volunteerColumn(tx.config)
+        let volunteer = Self.volunteer(of: runner, tx.config)
         for var job in jobs where result.count < limit {
             guard job.arch == nil || job.arch == runner.arch else { continue }
             if let bases = job.profileBases {
@@ -206,7 +216,8 @@ public final class Scheduler: Sendable {
             let needs = Capacity(millicpus: job.millicpus, memoryBytes: job.memoryBytes, diskBytes: job.diskBytes, gpus: job.gpus)
             while result.count < limit, free.fits(needs) {
                 // The claim itself: one conditional UPDATE. The inner SELECT picks the oldest queued copy of a
-                // unit this runner holds no copy of; `AND state = 'queued'` makes the lease conditional.
+                // unit this runner's volunteer holds or produced no copy of; `AND state = 'queued'` makes the
+                // lease conditional.
                 guard
                     let row = try tx.db.row(
                         sql: """
@@ -217,12 +228,13 @@ public final class Scheduler: Sendable {
                                 WHERE c.job_id = :job AND c.state = 'queued'
                                   AND NOT EXISTS (
                                       SELECT 1 FROM assignment a
-                                      WHERE a.runner_id = :runner AND a.unit_id = c.unit_id AND a.state IN ('leased', 'completed'))
+                                      WHERE a.\(volunteerColumn) = :volunteer AND a.unit_id = c.unit_id
+                                        AND a.state IN ('leased', 'completed'))
                                 ORDER BY c.id LIMIT 1)
                               AND state = 'queued'
                             RETURNING id, unit_id, attempts
                             """,
-                        arguments: ["runner": runnerID, "now": tx.now, "expires": leaseExpires, "job": job.id!]
+                        arguments: ["runner": runnerID, "volunteer": volunteer, "now": tx.now, "expires": leaseExpires, "job": job.id!]
                     )
                 else { break }
                 let copyID: Int64 = row["id"]
@@ -233,6 +245,7 @@ public final class Scheduler: Sendable {
                     copyId: copyID,
                     unitId: unitID,
                     runnerId: runnerID,
+                    tokenId: runner.tokenId,
                     state: "leased",
                     leasedAt: tx.now
                 )

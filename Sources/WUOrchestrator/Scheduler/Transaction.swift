@@ -40,6 +40,11 @@ final class Transaction {
 
     /// The caller's identity, which must hold one of `roles`.
     func authenticate(_ caller: Caller, _ roles: [Role]) throws -> Identity {
+        try Self.authenticate(db, caller, roles, now: now)
+    }
+
+    /// `authenticate` on any connection: a read may need to know the caller before it looks anything up.
+    static func authenticate(_ db: Database, _ caller: Caller, _ roles: [Role], now: Int64) throws -> Identity {
         let identity: Identity
         switch caller {
         case .identity(let known): identity = known

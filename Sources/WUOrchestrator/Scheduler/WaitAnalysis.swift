@@ -15,6 +15,8 @@ struct WaitAnalysis {
     /// A registered runner as matching sees it.
     struct Runner {
         let id: Int64
+        /// Its volunteer under the distinctness rule: its token, or itself with `--distinct-by runner`.
+        let volunteer: Int64
         let active: Bool
         let cap: Capacity
         let used: Capacity
@@ -27,11 +29,14 @@ struct WaitAnalysis {
     let blocker: (code: String, reason: String)?
     /// The active runners that could take the job's units, by capacity and capabilities.
     let able: [Runner]
-    /// How many runners are active, able or not.
-    let activeCount: Int
+    /// How many volunteers have an active runner, able or not.
+    let activeVolunteers: Int
+    /// The `assignment` column naming a copy's volunteer (`Scheduler.volunteerColumn`).
+    let volunteerColumn: String
 
-    init(job: JobRecord, runners: [Runner], heartbeatTTLSeconds: Int) {
+    init(job: JobRecord, runners: [Runner], heartbeatTTLSeconds: Int, distinctBy: OrchestratorConfiguration.DistinctBy = .token) {
         self.job = job
+        volunteerColumn = distinctBy == .token ? "token_id" : "runner_id"
         var pool = runners
         var blocker: (code: String, reason: String)?
         /// Keeps the runners meeting one more requirement; when none is left, that requirement is the
@@ -79,11 +84,13 @@ struct WaitAnalysis {
         }
         self.blocker = blocker
         self.able = blocker == nil ? pool : []
-        self.activeCount = runners.filter(\.active).count
+        self.activeVolunteers = Set(runners.filter(\.active).map(\.volunteer)).count
     }
 
     /// Every registered runner with what its leased copies use.
-    static func runners(_ db: Database, now: Int64, heartbeatTTLSeconds: Int) throws -> [Runner] {
+    static func runners(
+        _ db: Database, now: Int64, heartbeatTTLSeconds: Int, distinctBy: OrchestratorConfiguration.DistinctBy = .token
+    ) throws -> [Runner] {
         var used: [Int64: Capacity] = [:]
         for row in try db.rows(
             sql: """
@@ -97,6 +104,7 @@ struct WaitAnalysis {
         return try RunnerRecord.fetchAll(db).map { r in
             Runner(
                 id: r.id!,
+                volunteer: distinctBy == .token ? r.tokenId : r.id!,
                 active: now - r.lastSeenAt <= ttl,
                 cap: Capacity(millicpus: r.millicpus, memoryBytes: r.memoryBytes, diskBytes: r.diskBytes, gpus: r.gpus),
                 used: used[r.id!] ?? Capacity(millicpus: 0, memoryBytes: 0, diskBytes: 0, gpus: 0),
@@ -145,7 +153,8 @@ struct WaitAnalysis {
     /// copy, with how many units each.
     func distinctBlocked(_ db: Database) throws -> [(replica: Int, count: Int)] {
         guard mayNeedDistinct else { return [] }
-        // Only units whose copies already ran on as many runners as are able can be blocked: found
+        // Only units whose copies already ran on as many runners as there are able volunteers (a runner
+        // has one volunteer, so at least that many) can be blocked: found
         // through the job's copies by state, so a fresh 100,000-unit job costs one index range.
         let candidates = try Int64.fetchAll(
             db,
@@ -153,7 +162,7 @@ struct WaitAnalysis {
                 SELECT unit_id FROM copy WHERE job_id = ? AND state IN ('leased', 'uploaded', 'valid', 'invalid')
                 GROUP BY unit_id HAVING COUNT(DISTINCT runner_id) >= ?
                 """,
-            arguments: [job.id!, able.count]
+            arguments: [job.id!, ableVolunteers.count]
         )
         var counts: [Int: Int] = [:]
         for list in SQLList.chunks(candidates) {
@@ -167,17 +176,17 @@ struct WaitAnalysis {
     /// claim's distinctness rule says.
     func distinctBlockedUnits(_ db: Database, condition: String) throws -> [(Int64, Int)] {
         guard mayNeedDistinct else { return [] }
-        let ids = able.map { String($0.id) }.joined(separator: ",")
+        let ids = ableVolunteers.map(String.init).joined(separator: ",")
         return try db.rows(
             sql: """
                 SELECT c.unit_id, MIN((SELECT COUNT(*) FROM copy c2 WHERE c2.unit_id = c.unit_id AND c2.id <= c.id)) AS replica
                 FROM copy c
                 WHERE \(condition) AND c.state = 'queued'
-                  AND (SELECT COUNT(DISTINCT a.runner_id) FROM assignment a
-                       WHERE a.unit_id = c.unit_id AND a.state IN ('leased', 'completed') AND a.runner_id IN (\(ids))) >= ?
+                  AND (SELECT COUNT(DISTINCT a.\(volunteerColumn)) FROM assignment a
+                       WHERE a.unit_id = c.unit_id AND a.state IN ('leased', 'completed') AND a.\(volunteerColumn) IN (\(ids))) >= ?
                 GROUP BY c.unit_id
                 """,
-            arguments: [able.count]
+            arguments: [ableVolunteers.count]
         ).map { ($0[0], $0[1]) }
     }
 
@@ -185,11 +194,14 @@ struct WaitAnalysis {
     /// copy at a time never meets a runner twice.
     var mayNeedDistinct: Bool { !able.isEmpty && job.replicas > 1 }
 
+    /// The volunteers of the able runners: copies of one unit go to distinct ones.
+    var ableVolunteers: Set<Int64> { Set(able.map(\.volunteer)) }
+
     /// `waiting for a distinct volunteer for replica 3 (all 3 active volunteers already ran a copy)`.
     func distinctReason(replica: Int) -> String {
-        let n = able.count
+        let n = ableVolunteers.count
         let volunteers = n == 1 ? "the 1 active volunteer" : "all \(n) active volunteers"
-        let able = n == activeCount ? "" : " able to run it"
+        let able = n == activeVolunteers ? "" : " able to run it"
         return "waiting for a distinct volunteer for replica \(replica) (\(volunteers)\(able) already ran a copy)"
     }
 

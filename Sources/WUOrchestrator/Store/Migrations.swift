@@ -175,6 +175,29 @@ enum Migrations {
                     """
             )
         }
+        // One runner token is one volunteer (DESIGN.md "Work unit lifecycle"): each assignment
+        // records its token so copies of a unit go to distinct tokens, and reputation moves from the
+        // runner row (reset by registering a new id) to the token, which all its runner ids share.
+        // A token's existing runners' credit is summed into it.
+        migrator.registerMigration("v5-volunteers") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE assignment ADD COLUMN token_id INTEGER;
+                    UPDATE assignment SET token_id = (SELECT token_id FROM runner WHERE runner.id = assignment.runner_id);
+                    CREATE INDEX assignment_token_unit ON assignment(token_id, unit_id);
+                    CREATE TABLE volunteer (
+                        token_id INTEGER PRIMARY KEY REFERENCES token(id),
+                        reputation INTEGER NOT NULL DEFAULT 0,
+                        consecutive_valid INTEGER NOT NULL DEFAULT 0,
+                        valid_count INTEGER NOT NULL DEFAULT 0,
+                        invalid_count INTEGER NOT NULL DEFAULT 0
+                    );
+                    INSERT INTO volunteer (token_id, reputation, consecutive_valid, valid_count, invalid_count)
+                    SELECT token_id, SUM(reputation), MAX(consecutive_valid), SUM(valid_count), SUM(invalid_count)
+                    FROM runner GROUP BY token_id;
+                    """
+            )
+        }
         return migrator
     }
 }

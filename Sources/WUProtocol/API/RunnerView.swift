@@ -66,20 +66,23 @@ public struct RunnerList: Codable, Sendable, Equatable {
     public init(runners: [RunnerView]) { self.runners = runners }
 }
 
-/// One row of `GET /v1/leaderboard`, best first.
+/// One row of `GET /v1/leaderboard`, best first: a volunteer (a runner token), whose runner ids
+/// share one reputation.
 public struct LeaderboardEntry: Codable, Sendable, Equatable {
     public var rank: Int
-    public var runnerID: String
+    /// The volunteer's name: its runner token's.
     public var name: String
+    /// How many runner ids the volunteer has registered.
+    public var runners: Int
     public var reputation: Int
     public var consecutiveValid: Int
     public var valid: Int
     public var invalid: Int
 
-    public init(rank: Int, runnerID: String, name: String, reputation: Int, consecutiveValid: Int, valid: Int, invalid: Int) {
+    public init(rank: Int, name: String, runners: Int, reputation: Int, consecutiveValid: Int, valid: Int, invalid: Int) {
         self.rank = rank
-        self.runnerID = runnerID
         self.name = name
+        self.runners = runners
         self.reputation = reputation
         self.consecutiveValid = consecutiveValid
         self.valid = valid
@@ -87,9 +90,7 @@ public struct LeaderboardEntry: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case rank
-        case runnerID = "runner_id"
-        case name, reputation
+        case rank, name, runners, reputation
         case consecutiveValid = "consecutive_valid"
         case valid, invalid
     }

@@ -67,9 +67,15 @@ extension WUOrchestratorCommand {
             print(
                 "submitted job \(job.jobID): \(job.units) units, \(bytes.count) bytes, in \(String(format: "%.2f", Date().timeIntervalSince(submitStart))) s"
             )
-            let output = Array("ok\n".utf8)
-            let digest = Digest.sha256(output)
-            let (put, _) = try control.request("PUT", "/v1/blobs/\(digest)", token: runnerToken, body: output)
+            // A real output archive (a `/out` holding `ok`): the server checks each complete against it.
+            let out = NSTemporaryDirectory() + "wu-bench-out-\(getpid())"
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            try FileManager.default.createDirectory(atPath: out + "/out", withIntermediateDirectories: true)
+            try Data("ok\n".utf8).write(to: URL(fileURLWithPath: out + "/out/ok"))
+            let archive = try OutputArchive.pack(directory: out + "/out", compressedPath: out + "/out.zst")
+            let (digest, blob) = (archive.outputDigest, archive.blobDigest!)
+            let output = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/out.zst")))
+            let (put, _) = try control.request("PUT", "/v1/blobs/\(blob)", token: runnerToken, body: output)
             guard put == 201 else { throw ValidationError("blob upload answered \(put)") }
             var ids: [String] = []
             for i in 0..<runners {
@@ -95,7 +101,7 @@ extension WUOrchestratorCommand {
                         #"{"runner_id":"\#(id)","free":{"millicpus":4000,"memory_bytes":8589934592,"disk_bytes":8589934592},"wait":0,"max":1}"#.utf8
                     )
                     let complete = Array(
-                        #"{"runner_id":"\#(id)","output_digest":"\#(digest)","blob_digest":"\#(digest)","usage":{"wall_ms":1,"exit_code":0}}"#.utf8
+                        #"{"runner_id":"\#(id)","output_digest":"\#(digest)","blob_digest":"\#(blob)","usage":{"wall_ms":1,"exit_code":0}}"#.utf8
                     )
                     var empty = 0
                     while empty < 2 {

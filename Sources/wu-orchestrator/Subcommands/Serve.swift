@@ -43,8 +43,28 @@ extension WUOrchestratorCommand {
         @Option(help: "Copies a unit may get beyond its replicas when they disagree, before it fails as inconclusive (env WU_MAX_EXTRA_COPIES; default 3).")
         var maxExtraCopies: Int?
 
+        @Option(
+            help: """
+                Copies of one unit go to distinct volunteers: 'token' (each runner token is one volunteer) or 'runner' (each runner id, \
+                for an operator's own trusted pool sharing one token) (env WU_DISTINCT_BY; default token).
+                """
+        )
+        var distinctBy: String?
+
+        @Option(help: "Runner ids one runner token may hold at once; registering more is refused (env WU_MAX_RUNNERS_PER_TOKEN; default 64).")
+        var maxRunnersPerToken: Int?
+
         @Option(help: "SQLite synchronous mode: normal (survives kill -9) or full (survives power loss) (env WU_SYNCHRONOUS; default normal).")
         var synchronous: String?
+
+        @Option(help: "Seconds a connection may sit idle, or in an unfinished request head, before it is closed; a long poll is never cut (env WU_IDLE_TIMEOUT_SECONDS; default 30).")
+        var idleTimeoutSeconds: Int?
+
+        @Option(help: "Connections served at once, for all clients together (env WU_MAX_CONNECTIONS; default 16384).")
+        var maxConnections: Int?
+
+        @Option(help: "Failed token attempts an address may make per minute before it gets 429 for the rest of it (env WU_MAX_FAILED_AUTH_PER_MINUTE; default 60).")
+        var maxFailedAuthPerMinute: Int?
 
         func run() async throws {
             let config = try serverConfiguration()
@@ -108,6 +128,17 @@ extension WUOrchestratorCommand {
             guard config.leaseSeconds <= 86_400 else {
                 throw Environment.invalid("--lease-seconds (or WU_LEASE_SECONDS) must be at most 86400 (a day): runners refuse longer leases")
             }
+            let distinct = distinctBy ?? Environment.string("WU_DISTINCT_BY") ?? "token"
+            guard let rule = OrchestratorConfiguration.DistinctBy(rawValue: distinct) else {
+                throw Environment.invalid("--distinct-by (or WU_DISTINCT_BY) must be token or runner, not '\(distinct)'")
+            }
+            config.distinctBy = rule
+            config.maxRunnersPerToken = try Environment.int(maxRunnersPerToken, "WU_MAX_RUNNERS_PER_TOKEN", option: "max-runners-per-token", default: 64)
+            config.idleTimeoutSeconds = try Environment.int(idleTimeoutSeconds, "WU_IDLE_TIMEOUT_SECONDS", option: "idle-timeout-seconds", default: 30)
+            config.maxConnections = try Environment.int(maxConnections, "WU_MAX_CONNECTIONS", option: "max-connections", default: 16_384)
+            config.maxFailedAuthPerMinute = try Environment.int(
+                maxFailedAuthPerMinute, "WU_MAX_FAILED_AUTH_PER_MINUTE", option: "max-failed-auth-per-minute", default: 60
+            )
             return config
         }
     }

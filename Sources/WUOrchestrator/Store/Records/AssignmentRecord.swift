@@ -8,6 +8,8 @@ struct AssignmentRecord: Sendable, FetchableRecord, MutablePersistableRecord {
     var copyId: Int64
     var unitId: Int64
     var runnerId: Int64
+    /// The runner's token: the volunteer, for quorum distinctness (NULL only for rows older than v3).
+    var tokenId: Int64?
     /// `leased`, `completed`, `failed`, `released`, `expired`.
     var state: String
     var leasedAt: Int64
@@ -29,6 +31,7 @@ extension AssignmentRecord {
         copyId = row["copy_id"]
         unitId = row["unit_id"]
         runnerId = row["runner_id"]
+        tokenId = row["token_id"]
         state = row["state"]
         leasedAt = row["leased_at"]
         finishedAt = row["finished_at"]
@@ -44,6 +47,7 @@ extension AssignmentRecord {
         container["copy_id"] = copyId
         container["unit_id"] = unitId
         container["runner_id"] = runnerId
+        container["token_id"] = tokenId
         container["state"] = state
         container["leased_at"] = leasedAt
         container["finished_at"] = finishedAt
