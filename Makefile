@@ -5,7 +5,7 @@ APT_PACKAGES := git curl libseccomp-dev libcap-dev libarchive-dev libzstd-dev li
 BENCH_PACKAGES := bubblewrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench-deps build release test demo bench-bundle bench-sandbox bench-orchestrator bench-e2e clean
+.PHONY: api-fuzz deps bench-deps build release test demo bench-bundle bench-sandbox bench-orchestrator bench-e2e clean
 
 ## deps: install the C libraries wu builds against, when missing (apt-get).
 deps:
@@ -57,6 +57,12 @@ bench-orchestrator: deps
 ## bench-e2e: 1,000 trivial units through 2 real runners: units/s and overhead per unit.
 bench-e2e: deps
 	bash scripts/bench-e2e.sh
+
+## api-fuzz: schemathesis (PyPI) against a real orchestrator's /openapi.json with each role's token:
+## no 5xx, every response as documented (API_FUZZ_SECONDS per role, default 120).
+api-fuzz: deps
+	$(SWIFT) build --product wu-orchestrator
+	bash scripts/api-fuzz.sh .build/debug
 
 clean:
 	rm -rf .build
