@@ -334,18 +334,18 @@ import WUProtocol
     @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item17_noTIOCSTIAndNoTerminal(_ mode: SandboxMode) async throws {
         let h = try Harness("h17", mode: mode)
         defer { h.close() }
-        // On a pty of the unit's own, so that the kernel would act on TIOCSTI if the filter let it by.
+        // On stdin (/dev/null): a call the filter let by would get the kernel's ENOTTY, not EPERM.
         let (r, v) = try await h.python(
             """
-            master, slave = os.openpty()
             c = ctypes.c_char(b"x")
-            out("tiocsti", sc(16, slave, 0x5412, ctypes.byref(c)))
-            out("tiocsti_high", sc(16, slave, 0x100005412, ctypes.byref(c)))
+            out("tiocsti", sc(16, 0, 0x5412, ctypes.byref(c)))
+            out("tiocsti_high", sc(16, 0, 0x100005412, ctypes.byref(c)))
             out("tty", err(lambda: open("/dev/tty")))
             out("tty_nr", open("/proc/self/stat").read().rsplit(")", 1)[1].split()[4])
+            rd, wr = os.pipe()
             n = ctypes.c_int(0)
-            out("fionread", sc(16, slave, 0x541B, ctypes.byref(n)))
-            out("fionread_high", sc(16, slave, 0xFFFFFFFF0000541B, ctypes.byref(n)))
+            out("fionread", sc(16, rd, 0x541B, ctypes.byref(n)))
+            out("fionread_high", sc(16, rd, 0xFFFFFFFF0000541B, ctypes.byref(n)))
             """
         )
         #expect(r.usage.exitCode == 0, "\(r.usage.stderrTail)")
