@@ -268,7 +268,7 @@ import WUProtocol
     }
 
     /// The watchdog's walks take at most a tenth of the time, and its inotify watches are capped:
-    /// 20,000 directories once cost the runner 2.6 s of CPU for the unit's 0.63 s.
+    /// 20,000 directories once cost the runner 2.6 s of CPU for the unit's 0.63 s, growing with the tree.
     @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item29_theDiskWatchStaysCheap(_ mode: SandboxMode) async throws {
         let h = try Harness("r29cpu", mode: mode)
         defer { h.close() }
@@ -287,7 +287,8 @@ import WUProtocol
         #expect(!r.usage.diskExceeded)
         let unitCPU = r.usage.cpuUserMs + r.usage.cpuSystemMs
         let runnerCPU = r.runnerCPUNs / 1_000_000
-        #expect(runnerCPU < max(300, unitCPU), "the runner spent \(runnerCPU) ms of CPU watching \(unitCPU) ms of the unit's")
+        // Walks take at most a tenth of the wall time, plus the final measure (one walk of 20,000 directories).
+        #expect(runnerCPU < max(800, r.usage.wallMs / 4), "the runner spent \(runnerCPU) ms of CPU in \(r.usage.wallMs) ms (unit: \(unitCPU) ms)")
     }
 
     @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func item30_descriptorsAndThreadsAreBounded(_ mode: SandboxMode) async throws {
