@@ -85,4 +85,95 @@ import Glibc
         #expect(access(tmp.path + "/box/escape", F_OK) != 0)
         #expect(access(tmp.path + "/box/dest", F_OK) != 0)
     }
+
+    // MARK: DESIGN.md's output bounds, applied while packing
+
+    /// The canonical order is the full paths' byte order (`a` < `a-c` < `a/b`), as runners before
+    /// the one-pass packer wrote it: the digest below is theirs, so honest replicas of either agree.
+    @Test func theOnePassPackerKeepsTheCanonicalOrderAndDigest() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        try tmp.file("out/a/b", "b\n")
+        try tmp.file("out/a-c", "c\n", mode: 0o700)
+        try FileIO.makeDirectories(tmp.path + "/out/z")
+        let summary = try OutputArchive.pack(directory: tmp.path + "/out")
+        #expect(summary.outputDigest == "dfbe85e32ced8f28f02ffcaa9c67325f83da65ed00ad56f00921beffab74828f")
+        #expect(summary.files == 2 && summary.fileBytes == 4)
+    }
+
+    /// The case: 2,000 nested 255-byte directories and 1,000 empty files cost the runner
+    /// 48 s, 1.1 GB and a tar judged valid. Its paths pass 4,096 bytes 16 levels down: refused
+    /// there, at once, in little memory.
+    @Test func aDeepTreeIsRefusedQuicklyInBoundedMemory() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        #expect(mkdir(tmp.path + "/out", 0o755) == 0)
+        let deepest = makeNestedDirectories(under: tmp.path + "/out", depth: 2_000, name: String(repeating: "n", count: 255))
+        for i in 0..<1_000 { close(openat(deepest, "e\(i)", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)) }
+        close(deepest)
+        let before = Self.peakRSS()
+        let start = ContinuousClock.now
+        expectWUError(.limitExceeded, containing: "longer than 4096 bytes") {
+            _ = try OutputArchive.pack(directory: tmp.path + "/out", compressedPath: tmp.path + "/out.zst", limits: .init(maxFileBytes: 100 << 20))
+        }
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(Self.peakRSS() - before < 64 << 20, "packing grew the peak RSS by \(Self.peakRSS() - before) bytes")
+        #expect(access(tmp.path + "/out.zst", F_OK) != 0)
+    }
+
+    @Test func depthAndPathLengthAreRefusedExactlyPastTheirBounds() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        // 64 levels pass, 65 do not.
+        try FileIO.makeDirectories(tmp.path + "/deep/" + Array(repeating: "d", count: 63).joined(separator: "/"))
+        try tmp.file("deep/" + Array(repeating: "d", count: 63).joined(separator: "/") + "/f", "x")
+        _ = try OutputArchive.pack(directory: tmp.path + "/deep")
+        try tmp.file("deep/" + Array(repeating: "d", count: 64).joined(separator: "/") + "/f", "x")
+        expectWUError(.limitExceeded, containing: "deeper than 64") { _ = try OutputArchive.pack(directory: tmp.path + "/deep") }
+        // A path of 4,096 bytes passes, 4,097 do not (15 names of 255 bytes, one of 254, then 1 or 2 bytes).
+        let long = Array(repeating: String(repeating: "p", count: 255), count: 15).joined(separator: "/") + "/" + String(repeating: "q", count: 254)
+        #expect(long.utf8.count == 4_094)
+        try FileIO.makeDirectories(tmp.path + "/long")
+        makeFile(under: tmp.path + "/long", long + "/f")
+        _ = try OutputArchive.pack(directory: tmp.path + "/long")
+        makeFile(under: tmp.path + "/long", long + "/gg")
+        expectWUError(.limitExceeded, containing: "longer than 4096 bytes") { _ = try OutputArchive.pack(directory: tmp.path + "/long") }
+    }
+
+    /// Empty files cost the archive a header each: counted against the unit's disk like file bytes.
+    @Test func headerBytesCountAgainstTheDiskLimit() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        try FileIO.makeDirectories(tmp.path + "/out")
+        for i in 0..<1_000 { try tmp.file("out/e\(i)", "") }
+        expectWUError(.limitExceeded, containing: "disk limit") {
+            _ = try OutputArchive.pack(directory: tmp.path + "/out", limits: .init(maxFileBytes: 256 << 10))
+        }
+        // 1,000 headers of 512 bytes fit in 512,000.
+        _ = try OutputArchive.pack(directory: tmp.path + "/out", limits: .init(maxFileBytes: 512_000))
+        // A sparse terabyte is refused before a byte of it is read.
+        let sparse = open(tmp.path + "/out/sparse", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        #expect(ftruncate(sparse, 1 << 40) == 0)
+        close(sparse)
+        let start = ContinuousClock.now
+        expectWUError(.limitExceeded, containing: "disk limit") {
+            _ = try OutputArchive.pack(directory: tmp.path + "/out", limits: .init(maxFileBytes: 100 << 20))
+        }
+        #expect(ContinuousClock.now - start < .seconds(1))
+    }
+
+    @Test func entriesPastTheBoundAreRefused() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        for i in 0..<11 { try tmp.file("out/f\(i)", "") }
+        expectWUError(.limitExceeded, containing: "more than 10 entries") {
+            _ = try OutputArchive.pack(directory: tmp.path + "/out", limits: .init(maxEntries: 10))
+        }
+    }
+
+    static func peakRSS() -> Int {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        return usage.ru_maxrss * 1024
+    }
 }

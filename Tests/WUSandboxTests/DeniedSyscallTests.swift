@@ -118,6 +118,13 @@ import WUProtocol
         #expect(clone3.action == SeccompFilter.Verdict.errno && clone3.errnoValue == ENOSYS)
         #expect(filter.evaluate(nr: try nr("ioctl"), arch: arch, args: [0, 0x541B]).allows)  // FIONREAD
         #expect(!filter.evaluate(nr: try nr("ioctl"), arch: arch, args: [0, 0x5412]).allows)  // TIOCSTI
+        // The kernel reads the request's low 32 bits: so does the filter, for every request.
+        #expect(!filter.evaluate(nr: try nr("ioctl"), arch: arch, args: [0, 0x1_0000_5412]).allows)
+        #expect(!filter.evaluate(nr: try nr("ioctl"), arch: arch, args: [0, 0xFFFF_FFFF_0000_5412]).allows)
+        #expect(filter.evaluate(nr: try nr("ioctl"), arch: arch, args: [0, 0xFFFF_FFFF_0000_541B]).allows)
+        for bit in 0..<32 { #expect(filter.evaluate(nr: try nr("ioctl"), arch: arch, args: [0, 0x5412 ^ (1 << UInt64(bit))]).allows) }
+        #expect(filter.evaluate(nr: try nr("socket"), arch: arch, args: [1]).allows)  // AF_UNIX
+        #expect(!filter.evaluate(nr: try nr("socket"), arch: arch, args: [0x1_0000_0011]).allows)  // AF_PACKET, high bits set
         #expect(!filter.evaluate(nr: try nr("clone"), arch: arch, args: [0x1000_0000]).allows)  // CLONE_NEWUSER
         #expect(filter.evaluate(nr: try nr("clone"), arch: arch, args: [0x11]).allows)  // SIGCHLD: a fork
         // Another architecture is never allowed; a program that jumps off its end kills.

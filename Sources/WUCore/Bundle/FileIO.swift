@@ -56,24 +56,9 @@ public enum FileIO {
 
     static func fileType(_ st: stat) -> mode_t { st.st_mode & S_IFMT }
 
-    /// Removes a tree without following symbolic links.
+    /// Removes a tree without following symbolic links, at any depth (``DirectoryTree/remove(_:)``).
     public static func removeTree(_ path: String) {
-        var st = stat()
-        guard Glibc.lstat(path, &st) == 0 else { return }
-        if st.st_mode & S_IFMT == S_IFDIR {
-            if let dir = opendir(path) {
-                var names: [String] = []
-                while let entry = readdir(dir) {
-                    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                    if name != "." && name != ".." { names.append(name) }
-                }
-                closedir(dir)
-                for name in names { removeTree(path + "/" + name) }
-            }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
+        DirectoryTree.remove(path)
     }
 
     /// Copies a file in 1 MiB chunks into a new file with exactly `mode` (umask ignored).

@@ -83,6 +83,9 @@ extension OutputArchive {
             let path = archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
             let clean = path.hasSuffix("/") ? String(path.dropLast()) : path
             guard Validate.isSafeRelativePath(clean) else { throw WUError(.unsafeEntry, "the output holds an unsafe path '\(path)'") }
+            guard clean.utf8.count <= limits.maxPathBytes, clean.utf8.count(where: { $0 == UInt8(ascii: "/") }) < limits.maxDepth else {
+                throw WUError(.limitExceeded, "the output holds a path deeper than \(limits.maxDepth) directories or longer than \(limits.maxPathBytes) bytes")
+            }
             let target = destination + "/" + clean
             switch mode_t(archive_entry_filetype(entry)) {
             case S_IFDIR:

@@ -386,8 +386,9 @@ extension SandboxProfile {
         "args": [
           {
             "index": 1,
-            "value": 21522,
-            "op": "SCMP_CMP_LT"
+            "value": 1,
+            "valueTwo": 1,
+            "op": "SCMP_CMP_MASKED_EQ"
           }
         ]
       },
@@ -399,11 +400,432 @@ extension SandboxProfile {
         "args": [
           {
             "index": 1,
-            "value": 21522,
-            "op": "SCMP_CMP_GT"
+            "value": 2,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 4,
+            "valueTwo": 4,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 8,
+            "valueTwo": 8,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 16,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 32,
+            "valueTwo": 32,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 64,
+            "valueTwo": 64,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 128,
+            "valueTwo": 128,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 256,
+            "valueTwo": 256,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 512,
+            "valueTwo": 512,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 1024,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 2048,
+            "valueTwo": 2048,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 4096,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 8192,
+            "valueTwo": 8192,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 16384,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 32768,
+            "valueTwo": 32768,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 65536,
+            "valueTwo": 65536,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 131072,
+            "valueTwo": 131072,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 262144,
+            "valueTwo": 262144,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 524288,
+            "valueTwo": 524288,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 1048576,
+            "valueTwo": 1048576,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 2097152,
+            "valueTwo": 2097152,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 4194304,
+            "valueTwo": 4194304,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 8388608,
+            "valueTwo": 8388608,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 16777216,
+            "valueTwo": 16777216,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 33554432,
+            "valueTwo": 33554432,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 67108864,
+            "valueTwo": 67108864,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 134217728,
+            "valueTwo": 134217728,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 268435456,
+            "valueTwo": 268435456,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 536870912,
+            "valueTwo": 536870912,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 1073741824,
+            "valueTwo": 1073741824,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 2147483648,
+            "valueTwo": 2147483648,
+            "op": "SCMP_CMP_MASKED_EQ"
           }
         ],
-        "comment": "every ioctl but TIOCSTI (0x5412)"
+        "comment": "every ioctl but TIOCSTI (0x5412), judged on the low 32 bits the kernel reads: one rule per bit, each passing a request whose bit differs from TIOCSTI's"
       },
       {
         "names": [
@@ -413,8 +835,9 @@ extension SandboxProfile {
         "args": [
           {
             "index": 0,
-            "value": 1,
-            "op": "SCMP_CMP_EQ"
+            "value": 4294967295,
+            "valueTwo": 1,
+            "op": "SCMP_CMP_MASKED_EQ"
           }
         ],
         "comment": "AF_UNIX"
@@ -427,8 +850,9 @@ extension SandboxProfile {
         "args": [
           {
             "index": 0,
-            "value": 2,
-            "op": "SCMP_CMP_EQ"
+            "value": 4294967295,
+            "valueTwo": 2,
+            "op": "SCMP_CMP_MASKED_EQ"
           }
         ],
         "comment": "AF_INET"
@@ -441,8 +865,9 @@ extension SandboxProfile {
         "args": [
           {
             "index": 0,
-            "value": 10,
-            "op": "SCMP_CMP_EQ"
+            "value": 4294967295,
+            "valueTwo": 10,
+            "op": "SCMP_CMP_MASKED_EQ"
           }
         ],
         "comment": "AF_INET6"
@@ -455,8 +880,9 @@ extension SandboxProfile {
         "args": [
           {
             "index": 0,
-            "value": 0,
-            "op": "SCMP_CMP_EQ"
+            "value": 4294967295,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
           }
         ]
       },
@@ -469,7 +895,8 @@ extension SandboxProfile {
           {
             "index": 0,
             "value": 4294967295,
-            "op": "SCMP_CMP_EQ"
+            "valueTwo": 4294967295,
+            "op": "SCMP_CMP_MASKED_EQ"
           }
         ],
         "comment": "query or PER_LINUX only"
@@ -832,8 +1259,9 @@ extension SandboxProfile {
         "args": [
           {
             "index": 1,
-            "value": 21522,
-            "op": "SCMP_CMP_LT"
+            "value": 1,
+            "valueTwo": 1,
+            "op": "SCMP_CMP_MASKED_EQ"
           }
         ]
       },
@@ -845,11 +1273,432 @@ extension SandboxProfile {
         "args": [
           {
             "index": 1,
-            "value": 21522,
-            "op": "SCMP_CMP_GT"
+            "value": 2,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 4,
+            "valueTwo": 4,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 8,
+            "valueTwo": 8,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 16,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 32,
+            "valueTwo": 32,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 64,
+            "valueTwo": 64,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 128,
+            "valueTwo": 128,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 256,
+            "valueTwo": 256,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 512,
+            "valueTwo": 512,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 1024,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 2048,
+            "valueTwo": 2048,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 4096,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 8192,
+            "valueTwo": 8192,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 16384,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 32768,
+            "valueTwo": 32768,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 65536,
+            "valueTwo": 65536,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 131072,
+            "valueTwo": 131072,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 262144,
+            "valueTwo": 262144,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 524288,
+            "valueTwo": 524288,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 1048576,
+            "valueTwo": 1048576,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 2097152,
+            "valueTwo": 2097152,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 4194304,
+            "valueTwo": 4194304,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 8388608,
+            "valueTwo": 8388608,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 16777216,
+            "valueTwo": 16777216,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 33554432,
+            "valueTwo": 33554432,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 67108864,
+            "valueTwo": 67108864,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 134217728,
+            "valueTwo": 134217728,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 268435456,
+            "valueTwo": 268435456,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 536870912,
+            "valueTwo": 536870912,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 1073741824,
+            "valueTwo": 1073741824,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ]
+      },
+      {
+        "names": [
+          "ioctl"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 1,
+            "value": 2147483648,
+            "valueTwo": 2147483648,
+            "op": "SCMP_CMP_MASKED_EQ"
           }
         ],
-        "comment": "every ioctl but TIOCSTI (0x5412)"
+        "comment": "every ioctl but TIOCSTI (0x5412), judged on the low 32 bits the kernel reads: one rule per bit, each passing a request whose bit differs from TIOCSTI's"
       },
       {
         "names": [
@@ -859,8 +1708,9 @@ extension SandboxProfile {
         "args": [
           {
             "index": 0,
-            "value": 0,
-            "op": "SCMP_CMP_EQ"
+            "value": 4294967295,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
           }
         ]
       },
@@ -873,7 +1723,8 @@ extension SandboxProfile {
           {
             "index": 0,
             "value": 4294967295,
-            "op": "SCMP_CMP_EQ"
+            "valueTwo": 4294967295,
+            "op": "SCMP_CMP_MASKED_EQ"
           }
         ],
         "comment": "query or PER_LINUX only"
@@ -890,8 +1741,8 @@ extension SandboxProfile {
     /// SHA-256 (hex) of each built-in profile's text above, as generated (see builtinSHA256(of:named:)).
     static func builtinTextSHA256(named name: String) -> String? {
         switch name {
-        case "default": return "26604c294f4cc3eebd0cbe4629e1a6e41242ac0feb1831bb1eb5cecd0a45c478"
-        case "strict": return "14f45699a46d1be09dc54b15fd8a22ee0912a9793c9bfc1bdf9ef8aba082ae68"
+        case "default": return "e81f9f4756c754d38e69f41048d3ff4e855278c147e83ea5cee96fd057362ecf"
+        case "strict": return "c5565aadb9b2ebf8f7c1fd5d338effeee2493eee4da2faad64fdc1a09484d4e8"
         default: return nil
         }
     }

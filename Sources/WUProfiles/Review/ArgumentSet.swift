@@ -176,13 +176,15 @@ struct ArgumentSet: Sendable, Equatable {
     /// Whether some tuple has argument `index` equal to `value`.
     func admits(index: Int, value: UInt64) -> Bool { admits(index: index, set: value, clear: ~value) }
 
-    /// Whether some tuple has argument `index` outside `values`.
-    func admits(index: Int, outside values: [UInt64]) -> Bool {
+    /// Whether some tuple has argument `index` outside `values`; with `lowHalfOnly`, judged on
+    /// the low 32 bits (an argument the kernel reads as an `int`: the upper half is never seen).
+    func admits(index: Int, outside values: [UInt64], lowHalfOnly: Bool = false) -> Bool {
+        let compared: UInt64 = lowHalfOnly ? 0xFFFF_FFFF : ~0
         let points = ArgumentSet(
             cubes: values.map {
                 var c = Cube.any
-                c.mask[index] = ~0
-                c.bits[index] = $0
+                c.mask[index] = compared
+                c.bits[index] = $0 & compared
                 return c
             }
         )

@@ -247,14 +247,14 @@ public enum ProfileLint {
                 "\(inspecting.joined(separator: ", ")) allowed: compares kernel objects of, or takes descriptors from, other processes of the unit"
             )
         }
-        if g.grant("socket").admits(index: 0, outside: [1, 2, 10]) {
+        if g.grant("socket").admits(index: 0, outside: [1, 2, 10], lowHalfOnly: true) {
             add(
                 .medium,
                 "socket-families",
                 "socket allowed for families beyond AF_UNIX, AF_INET, AF_INET6 (\(g.conditionText("socket"))): AF_NETLINK, AF_PACKET, AF_VSOCK… reach more kernel code"
             )
         }
-        if g.grant("personality").admits(index: 0, outside: [0, 0xFFFF_FFFF]) {
+        if g.grant("personality").admits(index: 0, outside: [0, 0xFFFF_FFFF], lowHalfOnly: true) {
             add(
                 .medium,
                 "personality",

@@ -1,31 +1,38 @@
 import Glibc
+import WUCore
 
 /// Watches the unit's `/out` on the host and says when it passes its `disk` limit.
 ///
-/// inotify reports every write as it happens, and only the file written is re-measured, so the
-/// overshoot is what the unit writes between two wake-ups (about a millisecond), not a polling
-/// interval's worth. A full rescan every half second covers what inotify cannot (queue overflow,
-/// a directory created before its watch was added).
+/// What is counted is always a walk of the whole tree relative to directory descriptors
+/// (``DirectoryTree``), so a tree deeper than `PATH_MAX` is counted like any other: no path is
+/// ever handed to the kernel. inotify only says *when* to walk: an event starts a walk at once
+/// unless walking would take more than a tenth of the time (a walk waits nine times its own
+/// duration after the last one), so a small `/out` is re-measured within a millisecond of a
+/// write, and a huge one costs the runner at most a tenth of a core, however fast the unit makes
+/// entries. A walk stops as soon as the limit is passed: it never visits more than the limit's
+/// worth of entries (each is charged at least 4 KiB). At most ``maxWatches`` directories are
+/// watched (inotify watches are the volunteer's, shared with everything root runs); anything
+/// below the others is seen by the walk that runs at least every half second anyway.
 struct DiskWatch {
     let root: String
     let limit: Int64
     private(set) var fd: Int32 = -1
-    private var watches: [Int32: String] = [:]
-    private var sizes: [String: Int64] = [:]
+    private var watches: Set<Int32> = []
     private(set) var total: Int64 = 0
-    private var lastFullScan: Int64 = 0
-    private var nextFullScan: Int64 = 0
+    /// Something changed since the last walk.
+    private var pending = false
+    private var nextWalk: Int64 = 0
+    private var nextPeriodicWalk: Int64 = 0
 
-    /// What one entry costs at least: an inode and a directory entry are disk too, so a million
-    /// empty files pass the limit like a big file would.
-    static func charge(_ st: stat) -> Int64 { max(Int64(st.st_blocks) * 512, 4096) }
+    /// The most inotify watches one unit takes.
+    static let maxWatches = 256
 
     init(root: String, limit: Int64) {
         self.root = root
         self.limit = limit
         fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        if fd >= 0 { addTree(root) }
-        fullScan()
+        if fd >= 0 { addWatch(path: root) }
+        measure()
     }
 
     func close() {
@@ -34,78 +41,64 @@ struct DiskWatch {
 
     var exceeded: Bool { total > limit }
 
+    /// How long until a walk is due for a change already seen (for the caller's poll timeout).
+    var msUntilWalk: Int32? {
+        guard pending else { return nil }
+        return Int32(clamping: max(0, (nextWalk - Monotonic.nowNs()) / 1_000_000) + 1)
+    }
+
     private static let mask: UInt32 = UInt32(IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE)
 
-    private mutating func addTree(_ dir: String) {
-        guard fd >= 0 else { return }
-        let wd = inotify_add_watch(fd, dir, DiskWatch.mask | UInt32(IN_ONLYDIR | IN_DONT_FOLLOW))
-        if wd >= 0 { watches[wd] = dir }
-        for name in FileSystem.list(dir) {
-            let p = dir + "/" + name
-            var st = stat()
-            if lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { addTree(p) }
+    private mutating func addWatch(path: String) {
+        let wd = inotify_add_watch(fd, path, DiskWatch.mask | UInt32(IN_ONLYDIR))
+        if wd >= 0 { watches.insert(wd) }
+    }
+
+    /// Walks the whole tree and watches the directories it meets, up to ``maxWatches``.
+    mutating func measure() {
+        let start = Monotonic.nowNs()
+        let watching = fd >= 0 && watches.count < DiskWatch.maxWatches
+        var newDirectories: [Int32] = []
+        total = DirectoryTree.usage(of: root, stopAbove: limit) { dirfd, name, entry in
+            guard watching, entry.isDirectory, newDirectories.count < DiskWatch.maxWatches else { return }
+            // inotify takes a path: the directory's descriptor as /proc/self/fd/N is one at any depth.
+            let dir = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if dir >= 0 { newDirectories.append(dir) }
+        }.allocated
+        for dir in newDirectories {
+            if watches.count < DiskWatch.maxWatches { addWatch(path: "/proc/self/fd/\(dir)") }
+            Glibc.close(dir)
         }
+        let end = Monotonic.nowNs()
+        pending = false
+        nextWalk = end + 9 * (end - start)
+        nextPeriodicWalk = end + max(500_000_000, 9 * (end - start))
     }
 
-    /// Re-measures everything (cheap for small trees; bounded to one walk per half second).
-    mutating func fullScan() {
-        lastFullScan = Monotonic.nowNs()
-        sizes = [:]
-        total = 0
-        var stack = [root]
-        while let p = stack.popLast(), sizes.count < 1_000_000 {
-            var st = stat()
-            guard lstat(p, &st) == 0 else { continue }
-            let bytes = DiskWatch.charge(st)
-            sizes[p] = bytes
-            total += bytes
-            if (st.st_mode & S_IFMT) == S_IFDIR { for name in FileSystem.list(p) { stack.append(p + "/" + name) } }
-        }
-        // A unit that makes the walk slow only makes it rarer: at most a tenth of the time walking.
-        let now = Monotonic.nowNs()
-        nextFullScan = now + max(500_000_000, 10 * (now - lastFullScan))
-    }
-
-    private mutating func remeasure(_ path: String) {
-        var st = stat()
-        let now: Int64 = lstat(path, &st) == 0 ? DiskWatch.charge(st) : 0
-        let before = sizes[path] ?? 0
-        sizes[path] = now
-        total += now - before
-        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, !watches.values.contains(path) { addTree(path) }
-    }
-
-    /// Handles pending inotify events (call when `fd` is readable, or on a tick).
+    /// Reads pending inotify events and walks when one is due (call when `fd` is readable, or on a tick).
     mutating func update() {
-        if Monotonic.nowNs() >= nextFullScan {
-            fullScan()
-        }
-        guard fd >= 0 else { return }
+        if fd >= 0 { drainEvents() }
+        let now = Monotonic.nowNs()
+        if (pending && now >= nextWalk) || now >= nextPeriodicWalk { measure() }
+    }
+
+    /// Notes that something changed; forgets watches the kernel dropped (their directory is gone).
+    private mutating func drainEvents() {
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n <= 0 { break }
+            pending = true
             var offset = 0
-            var overflow = false
-            var touched: Set<String> = []
             buffer.withUnsafeBytes { raw in
                 while offset + MemoryLayout<inotify_event>.size <= n {
                     let base = raw.baseAddress! + offset
                     let wd = base.loadUnaligned(as: Int32.self)
                     let mask = base.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
                     let len = Int(base.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
-                    if mask & UInt32(IN_Q_OVERFLOW) != 0 { overflow = true }
-                    if len > 0, let dir = watches[wd] {
-                        let nameBytes = UnsafeRawBufferPointer(start: base + 16, count: len).prefix(while: { $0 != 0 })
-                        touched.insert(dir + "/" + String(decoding: nameBytes, as: UTF8.self))
-                    }
-                    offset += 16 + len
+                    if mask & UInt32(IN_IGNORED) != 0 { watches.remove(wd) }
+                    offset += MemoryLayout<inotify_event>.size + len
                 }
-            }
-            if overflow {
-                fullScan()
-            } else {
-                for p in touched { remeasure(p) }
             }
         }
     }

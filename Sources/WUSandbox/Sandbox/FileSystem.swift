@@ -1,4 +1,5 @@
 import Glibc
+import WUCore
 
 /// Plain file-system calls the sandbox needs, without Foundation.
 enum FileSystem {
@@ -128,36 +129,13 @@ enum FileSystem {
     }
 
     /// Usage of a tree, not following symlinks: allocated bytes (what the disk pays, at least 4 KiB
-    /// an entry) and the sum of regular files' sizes.
+    /// an entry) and the sum of regular files' sizes, at any depth (``DirectoryTree``).
     static func usage(of path: String) -> (allocated: Int64, fileBytes: Int64) {
-        var allocated: Int64 = 0
-        var fileBytes: Int64 = 0
-        var stack = [path]
-        var visited = 0
-        while let p = stack.popLast() {
-            visited += 1
-            if visited > 1_000_000 { break }
-            var st = stat()
-            guard lstat(p, &st) == 0 else { continue }
-            allocated += DiskWatch.charge(st)
-            switch st.st_mode & S_IFMT {
-            case S_IFREG: fileBytes += Int64(st.st_size)
-            case S_IFDIR: for name in list(p) { stack.append(p + "/" + name) }
-            default: break
-            }
-        }
-        return (allocated, fileBytes)
+        DirectoryTree.usage(of: path)
     }
 
-    /// rm -rf that never follows symlinks.
+    /// rm -rf that never follows symlinks, at any depth (``DirectoryTree``).
     static func removeTree(_ path: String) {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            for name in list(path) { removeTree(path + "/" + name) }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
+        DirectoryTree.remove(path)
     }
 }

@@ -1,6 +1,7 @@
 import CSandbox
 import Glibc
 import Synchronization
+import WUCore
 import WUProtocol
 
 /// One run of one unit: plan, spawn, watch, account, tear down. Blocking; runs on its own thread.
@@ -301,6 +302,8 @@ struct UnitExecution: Sendable {
             var timeout = Int32(min(100, remainingMs + 1))
             // Left out for its budget only: come back when the budget allows an answer again.
             if let supervisor, !watchListener, !listenerHungUp { timeout = min(timeout, max(1, supervisor.msUntilBudget)) }
+            // A change seen but not yet measured (the walk waits for its share of the time).
+            if let w = diskWatch?.msUntilWalk, !diskExceeded { timeout = min(timeout, w) }
             let r = poll(&fds, nfds_t(fds.count), timeout)
             if r < 0 && errno != EINTR { break }
             if watchListener {
@@ -355,7 +358,8 @@ struct UnitExecution: Sendable {
         usage.timedOut = timedOut
         usage.diskExceeded = diskExceeded
         if let out = request.outputDirectory {
-            let u = FileSystem.usage(of: out)
+            // Past the limit the walk stops: the unit failed anyway, and its bytes are then "at least".
+            let u = DirectoryTree.usage(of: out, stopAbove: limits.disk > 0 ? limits.disk : .max)
             usage.outputBytes = u.fileBytes
             if limits.disk > 0, u.allocated > limits.disk { usage.diskExceeded = true }
         }
