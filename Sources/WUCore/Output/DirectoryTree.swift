@@ -1,3 +1,4 @@
+import CArchive  // `struct stat` is seen through libarchive's module first (MemberImportVisibility)
 #if canImport(Glibc)
 import Glibc
 #endif
