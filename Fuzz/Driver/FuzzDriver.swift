@@ -1,0 +1,48 @@
+import WUFuzz
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// libFuzzer's entry when linked without its own `main` (`libclang_rt.fuzzer_no_main`): SwiftPM names an
+/// executable's `main` itself, so the driver is an ordinary `@main` that hands over to libFuzzer.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runLibFuzzer(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+/// The target this process fuzzes: set once, before libFuzzer starts calling back.
+nonisolated(unsafe) var selectedTarget = FuzzTarget.manifest
+
+/// `wu-fuzz TARGET [libFuzzer options] [CORPUS_DIR...]`, built and run by `make fuzz` (docs/fuzzing.md).
+@main
+struct FuzzDriver {
+    static func main() {
+        let arguments = CommandLine.arguments
+        guard arguments.count >= 2, let target = FuzzTarget(rawValue: arguments[1]) else {
+            let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")
+            let usage = "usage: wu-fuzz TARGET [libFuzzer options] [CORPUS_DIR...]; targets: \(names)\n"
+            usage.withCString { _ = write(2, $0, strlen($0)) }
+            exit(2)
+        }
+        selectedTarget = target
+        // libFuzzer parses the rest of the command line as its own: hand it everything but the target.
+        var argv: [UnsafeMutablePointer<CChar>?] = ([arguments[0]] + arguments.dropFirst(2)).map { strdup($0) } + [nil]
+        var argc = CInt(argv.count - 1)
+        let status = argv.withUnsafeMutableBufferPointer { buffer in
+            var base = buffer.baseAddress!
+            return runLibFuzzer(&argc, &base) { data, size in
+                let input = size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size))
+                do {
+                    _ = try selectedTarget.run(input)
+                } catch {
+                    fatalError("\(selectedTarget.rawValue): \(error)")
+                }
+                return 0
+            }
+        }
+        exit(status)
+    }
+}
