@@ -25,11 +25,14 @@ for target in "$@"; do
     # Keep the corpus small: drop libFuzzer's own inputs (named by SHA-1) that add no coverage;
     # named seeds and reproducers always stay.
     kept=$(mktemp -d)
-    "$fuzzer" "$target" -merge=1 "$kept" "$corpus" > ".build-fuzz/$target.merge.log" 2>&1
-    for file in "$corpus"/*; do
-        name=$(basename "$file")
-        if [[ $name =~ ^[0-9a-f]{40}$ && ! -e $kept/$name ]]; then rm -f "$file"; fi
-    done
+    if "$fuzzer" "$target" -merge=1 "$kept" "$corpus" > ".build-fuzz/$target.merge.log" 2>&1 && [ -n "$(ls "$kept")" ]; then
+        for file in "$corpus"/*; do
+            name=$(basename "$file")
+            if [[ $name =~ ^[0-9a-f]{40}$ && ! -e $kept/$name ]]; then rm -f "$file"; fi
+        done
+    else
+        echo "   the merge failed (.build-fuzz/$target.merge.log); the corpus is left as it is" >&2
+    fi
     rm -rf "$kept"
     echo "   corpus: $(ls "$corpus" | wc -l) inputs, $(du -sh "$corpus" | cut -f1)"
 done

@@ -13,6 +13,9 @@ func runLibFuzzer(
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 ) -> CInt
 
+/// Where a `wu-fuzz` process finds its target once argv no longer names it.
+let targetVariable = "WU_FUZZ_TARGET"
+
 /// The target this process fuzzes: set once, before libFuzzer starts calling back.
 nonisolated(unsafe) var selectedTarget = FuzzTarget.manifest
 
@@ -20,16 +23,20 @@ nonisolated(unsafe) var selectedTarget = FuzzTarget.manifest
 @main
 struct FuzzDriver {
     static func main() {
-        let arguments = CommandLine.arguments
-        guard arguments.count >= 2, let target = FuzzTarget(rawValue: arguments[1]) else {
+        var arguments = CommandLine.arguments
+        // libFuzzer parses the command line as its own, and re-runs it for -merge and -jobs: the
+        // target leaves argv and travels in the environment, which those children inherit.
+        if arguments.count >= 2, FuzzTarget(rawValue: arguments[1]) != nil {
+            setenv(targetVariable, arguments.remove(at: 1), 1)
+        }
+        guard let name = getenv(targetVariable), let target = FuzzTarget(rawValue: String(cString: name)) else {
             let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")
             let usage = "usage: wu-fuzz TARGET [libFuzzer options] [CORPUS_DIR...]; targets: \(names)\n"
             usage.withCString { _ = write(2, $0, strlen($0)) }
             exit(2)
         }
         selectedTarget = target
-        // libFuzzer parses the rest of the command line as its own: hand it everything but the target.
-        var argv: [UnsafeMutablePointer<CChar>?] = ([arguments[0]] + arguments.dropFirst(2)).map { strdup($0) } + [nil]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         var argc = CInt(argv.count - 1)
         let status = argv.withUnsafeMutableBufferPointer { buffer in
             var base = buffer.baseAddress!
