@@ -34,5 +34,14 @@ for target in "$@"; do
         echo "   the merge failed (.build-fuzz/$target.merge.log); the corpus is left as it is" >&2
     fi
     rm -rf "$kept"
+    # ...and under FUZZ_CORPUS_KB (128 KiB) per target, so the replay in `make test` stays in seconds:
+    # the largest of libFuzzer's inputs go first.
+    limit=$(( ${FUZZ_CORPUS_KB:-128} * 1024 ))
+    total=$(find "$corpus" -type f -printf '%s\n' | awk '{ sum += $1 } END { print sum + 0 }')
+    for name in $(ls -S "$corpus" | grep -E '^[0-9a-f]{40}$' || true); do
+        [ "$total" -le "$limit" ] && break
+        total=$(( total - $(stat -c %s "$corpus/$name") ))
+        rm -f "$corpus/$name"
+    done
     echo "   corpus: $(ls "$corpus" | wc -l) inputs, $(du -sh "$corpus" | cut -f1)"
 done
