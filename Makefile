@@ -5,7 +5,7 @@ APT_PACKAGES := git curl libseccomp-dev libcap-dev libarchive-dev libzstd-dev li
 BENCH_PACKAGES := bubblewrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: api-fuzz deps bench-deps build release test demo bench-bundle bench-sandbox bench-orchestrator bench-e2e clean
+.PHONY: api-fuzz deps bench-deps build release test demo bench-bundle bench-sandbox bench-orchestrator bench-e2e fuzz clean
 
 ## deps: install the C libraries wu builds against, when missing (apt-get).
 deps:
@@ -63,6 +63,17 @@ bench-e2e: deps
 api-fuzz: deps
 	$(SWIFT) build --product wu-orchestrator
 	bash scripts/api-fuzz.sh .build/debug
+
+## fuzz: libFuzzer over the manifest, bundle, profile and output-archive parsers, FUZZ_SECONDS each
+## (docs/fuzzing.md). New inputs go to Fuzz/corpus/<target>; a crash stops the run with its reproducer.
+## Its own build directory and flags: `swift build` and `make test` do not build the fuzzer.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= manifest bundle profile output
+fuzz: deps
+	WU_FUZZ=1 $(SWIFT) build --build-path .build-fuzz --product wu-fuzz \
+	  -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
+	  -Xlinker $$(clang -print-file-name=libclang_rt.fuzzer_no_main-$$(uname -m).a) -Xlinker -lstdc++
+	bash Fuzz/run.sh .build-fuzz/debug/wu-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf .build

@@ -157,7 +157,9 @@ let package = Package(
         ),
         // make bench-sandbox: in-process spawn-to-exit against bubblewrap (scripts/bench-sandbox.sh).
         .executableTarget(name: "wu-bench-sandbox", dependencies: ["WUSandbox", "WUProtocol"], swiftSettings: swiftSettings),
-        .testTarget(name: "WUCoreTests", dependencies: ["WUCore", "CArchive"], swiftSettings: swiftSettings),
+        // The fuzz harnesses (docs/fuzzing.md): what `make fuzz` drives and FuzzCorpusTests replays.
+        .target(name: "WUFuzz", dependencies: ["WUCore", "WUProfiles", "CArchive"], path: "Fuzz/Harness", swiftSettings: swiftSettings),
+        .testTarget(name: "WUCoreTests", dependencies: ["WUCore", "CArchive", "WUFuzz"], swiftSettings: swiftSettings),
         .testTarget(name: "WUSandboxTests", dependencies: ["WUSandbox", "WUProfiles", "CSandbox"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WUOrchestratorTests",
@@ -190,3 +192,11 @@ let package = Package(
         ),
     ]
 )
+
+// `make fuzz` only: the libFuzzer driver links libFuzzer's runtime, which an ordinary build does not
+// have, so the target exists only when WU_FUZZ is set (its own build directory, .build-fuzz).
+if Context.environment["WU_FUZZ"] != nil {
+    package.targets.append(
+        .executableTarget(name: "wu-fuzz", dependencies: ["WUFuzz"], path: "Fuzz/Driver", swiftSettings: swiftSettings)
+    )
+}

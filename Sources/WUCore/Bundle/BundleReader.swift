@@ -89,12 +89,13 @@ public enum BundleReader {
         guard manifest.files.count <= limits.maxEntries else {
             throw WUError(.limitExceeded, "the manifest lists \(manifest.files.count) files, more than the limit of \(limits.maxEntries) entries")
         }
+        // Each size first: summing a signed manifest's sizes unchecked could overflow (and trap).
+        if let big = manifest.files.first(where: { $0.size > limits.maxFileBytes }) {
+            throw WUError(.limitExceeded, "\(big.path) is \(ByteSize.format(big.size)), more than the per-file limit of \(ByteSize.format(limits.maxFileBytes))")
+        }
         let declared = manifest.files.reduce(Int64(0)) { $0 + $1.size }
         guard declared <= limits.maxTotalBytes else {
             throw WUError(.limitExceeded, "the manifest declares \(ByteSize.format(declared)) of files, more than the limit of \(ByteSize.format(limits.maxTotalBytes))")
-        }
-        if let big = manifest.files.first(where: { $0.size > limits.maxFileBytes }) {
-            throw WUError(.limitExceeded, "\(big.path) is \(ByteSize.format(big.size)), more than the per-file limit of \(ByteSize.format(limits.maxFileBytes))")
         }
 
         let indexByPath = Dictionary(uniqueKeysWithValues: manifest.files.enumerated().map { ($1.path, $0) })

@@ -31,7 +31,8 @@ public enum ByteSize {
         let units: [(String, Int64)] = [("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
         for (suffix, value) in units where bytes >= value {
             if bytes % value == 0 { return "\(bytes / value)\(suffix)" }
-            let tenths = (bytes * 10 + value / 2) / value
+            // Rounded to tenths without `bytes * 10`, which overflows near Int64.max (a size from a signed manifest).
+            let tenths = bytes / value * 10 + (bytes % value * 10 + value / 2) / value
             return "\(tenths / 10).\(tenths % 10)\(suffix)"
         }
         return "\(bytes)B"
@@ -47,7 +48,7 @@ public enum DurationText {
         let trimmed = text.trimmingSpaces()
         let invalid = WUError(.invalidArgument, "'\(text)' is not a duration: write e.g. 500ms, 60s, 5m, 1h30m or 2d")
         if !trimmed.isEmpty, trimmed.allSatisfy({ $0.isNumber || $0 == "." }) {
-            guard let seconds = Double(trimmed) else { throw invalid }
+            guard let seconds = Double(trimmed), seconds * 1000 < Double(Int64.max) else { throw invalid }
             return Int64((seconds * 1000).rounded())
         }
         var total: Double = 0

@@ -205,6 +205,12 @@ struct ProfileParser {
         return u
     }
 
+    /// A non-negative integer that fits an `Int` (counts, errno values, indexes); `Int(uint(…))` traps above `Int.max`.
+    func int(_ v: JSONValue?, _ path: String) throws(SandboxError) -> Int {
+        guard case .number(_, let text)? = v, let n = Int(text), n >= 0 else { throw fail(path, "expected a non-negative integer") }
+        return n
+    }
+
     func strings(_ v: JSONValue?, _ path: String) throws(SandboxError) -> [String] {
         guard case .array(let items)? = v else { throw fail(path, "expected an array of strings") }
         var out: [String] = []
@@ -278,10 +284,10 @@ struct ProfileParser {
         let limits = SandboxProfile.Limits(
             maxMillicpus: Int((cpus * 1000).rounded()),
             maxMemoryBytes: try size(l["max_memory"], "limits.max_memory"),
-            maxPids: Int(try uint(l["max_pids"], "limits.max_pids")),
+            maxPids: try int(l["max_pids"], "limits.max_pids"),
             maxDiskBytes: try size(l["max_disk"], "limits.max_disk"),
             maxWallTimeMs: try duration(l["max_wall_time"], "limits.max_wall_time"),
-            openFiles: Int(try uint(l["open_files"], "limits.open_files")),
+            openFiles: try int(l["open_files"], "limits.open_files"),
             tmpSizeBytes: try size(l["tmp_size"], "limits.tmp_size")
         )
         guard limits.maxPids >= 1, limits.openFiles >= 16 else { throw fail("limits", "max_pids must be ≥ 1 and open_files ≥ 16") }
@@ -320,7 +326,7 @@ struct ProfileParser {
         guard defaultAction != .allow, defaultAction != .log else {
             throw fail("seccomp.defaultAction", "must deny (an allowlist); SCMP_ACT_ALLOW and SCMP_ACT_LOG are refused")
         }
-        let defaultErrno = s["defaultErrnoRet"] == nil ? 1 : Int(try uint(s["defaultErrnoRet"], "seccomp.defaultErrnoRet"))
+        let defaultErrno = s["defaultErrnoRet"] == nil ? 1 : try int(s["defaultErrnoRet"], "seccomp.defaultErrnoRet")
         guard defaultErrno <= 4095 else { throw fail("seccomp.defaultErrnoRet", "must be ≤ 4095") }
         guard case .array(let items)? = s["syscalls"] else { throw fail("seccomp.syscalls", "expected an array") }
         var rules: [SandboxProfile.Seccomp.Rule] = []
@@ -333,7 +339,7 @@ struct ProfileParser {
                 throw fail(path + ".names", "unknown syscall '\(name)'")
             }
             let act = try action(r["action"], path + ".action")
-            let errnoRet = r["errnoRet"] == nil ? nil : Int(try uint(r["errnoRet"], path + ".errnoRet"))
+            let errnoRet = r["errnoRet"] == nil ? nil : try int(r["errnoRet"], path + ".errnoRet")
             if let errnoRet, errnoRet > 4095 { throw fail(path + ".errnoRet", "must be ≤ 4095") }
             var args: [SandboxProfile.Seccomp.Arg] = []
             if let argsValue = r["args"] {
@@ -342,7 +348,7 @@ struct ProfileParser {
                 for (j, a) in argItems.enumerated() {
                     let ap = "\(path).args[\(j)]"
                     let ao = try object(a, ap, allowed: ["index", "value", "valueTwo", "op"], required: ["index", "value", "op"])
-                    let index = Int(try uint(ao["index"], ap + ".index"))
+                    let index = try int(ao["index"], ap + ".index")
                     guard index <= 5 else { throw fail(ap + ".index", "must be 0…5") }
                     let opText = try string(ao["op"], ap + ".op")
                     guard let op = SandboxProfile.Seccomp.Op(rawValue: opText) else { throw fail(ap + ".op", "unknown operator '\(opText)'") }
