@@ -130,6 +130,14 @@ import Glibc
         let line = JobWatcher.describe(view, elapsed: .seconds(10))
         #expect(line.hasPrefix("[############------------] 4/8 valid · 1 failed · running"), "\(line)")
         #expect(line.hasSuffix("ETA 10s"), "\(line)")
+        // Nearly done: less than a second to go is no estimate worth printing ("ETA 0ms").
+        let almost = JobView(
+            jobID: "7", name: "wc", version: "1", state: "running", priority: 0, owner: "a", signerKeyID: "k", replicas: 2, quorum: 2,
+            hasAggregate: true, unitsTotal: 8, units: ["valid": 7], copies: [:], progress: 0.99, createdAt: 0, startedAt: nil,
+            finishedAt: nil, failureReasons: [], resultDigest: nil
+        )
+        let last = JobWatcher.describe(almost, elapsed: .seconds(10))
+        #expect(!last.contains("ETA"), "\(last)")
     }
 
     @Test func progressLineSaysWhyUnitsWaitUnlessTheyAreOnlyInLine() {

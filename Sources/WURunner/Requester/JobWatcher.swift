@@ -60,8 +60,9 @@ public struct JobWatcher: Sendable {
         }
         let seconds = Double(elapsed.components.seconds)
         if !view.isFinished, view.progress > 0.02, seconds > 1 {
-            let eta = seconds * (1 - view.progress) / view.progress
-            line += " · ETA \(DurationText.format(milliseconds: Int64(eta.rounded()) * 1000))"
+            // Whole seconds only; under one second to go there is nothing worth estimating.
+            let eta = (seconds * (1 - view.progress) / view.progress).rounded()
+            if eta >= 1 { line += " · ETA \(DurationText.format(milliseconds: Int64(eta) * 1000))" }
         }
         return line
     }
