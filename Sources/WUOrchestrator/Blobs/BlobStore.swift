@@ -3,6 +3,7 @@ import HTTPTypes
 public import Hummingbird
 import NIOPosix
 import WUCore
+import WUProtocol
 
 #if canImport(Glibc)
 import Glibc
@@ -26,14 +27,14 @@ public struct BlobStore: Sendable {
     public func path(_ digest: String) -> String { directory + "/" + digest }
 
     public func exists(_ digest: String) -> Bool {
-        guard Hex.isSHA256(digest) else { return false }
+        guard WireID.isSHA256(digest) else { return false }
         var info = stat()
         return stat(path(digest), &info) == 0
     }
 
     /// Stores a streamed upload that must hash to `digest` and be at most `limit` bytes.
     public func put(_ digest: String, body: some AsyncSequence<ByteBuffer, any Error>, limit: Int) async throws -> Int64 {
-        guard Hex.isSHA256(digest) else { throw APIError.badRequest("a blob is named by 64 lower-case hex digits") }
+        guard WireID.isSHA256(digest) else { throw APIError.badRequest("a blob is named by 64 lower-case hex digits") }
         let writer = try await threadPool.runIfActive { try Writer(directory: directory) }
         do {
             var hasher = SHA256()

@@ -218,7 +218,7 @@ public final class Orchestrator: Sendable {
         v1.get("blobs/:digest") { _, context in
             guard let identity = context.identity else { throw APIError.unauthorized }
             let digest = try context.parameters.require("digest")
-            guard Hex.isSHA256(digest) else { throw APIError(.badRequest, "invalid-id", "a blob is named by 64 lower-case hex digits") }
+            guard WireID.isSHA256(digest) else { throw APIError(.badRequest, "invalid-id", "a blob is named by 64 lower-case hex digits") }
             guard blobs.exists(digest), try await scheduler.mayRead(identity, blob: digest) else {
                 throw APIError.notFound("blob '\(digest.prefix(80))'")
             }

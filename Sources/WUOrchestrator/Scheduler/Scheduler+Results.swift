@@ -20,7 +20,7 @@ extension Scheduler {
     }
 
     public func complete(_ caller: Caller, assignmentID: String, _ request: CompleteRequest, blobs: BlobStore) async throws -> AssignmentAck {
-        guard Hex.isSHA256(request.outputDigest), Hex.isSHA256(request.blobDigest) else {
+        guard WireID.isSHA256(request.outputDigest), WireID.isSHA256(request.blobDigest) else {
             throw APIError.badRequest("output_digest and blob_digest must be 64 lower-case hex digits")
         }
         // Who asks comes before any lookup: whether a blob exists is no stranger's business.

@@ -18,11 +18,6 @@ enum Hex {
 
     static func sha256(_ text: String) -> String { sha256(Array(text.utf8)) }
 
-    /// True for 64 lower-case hex digits.
-    static func isSHA256(_ text: String) -> Bool {
-        text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
-    }
-
     /// `count` random bytes as hex, from the system's CSPRNG.
     static func random(bytes count: Int) -> String {
         var generator = SystemRandomNumberGenerator()
