@@ -24,6 +24,9 @@ final class FailedAuthLimiter: Sendable {
 
     init(limit: Int) { self.limit = limit }
 
+    /// Whether any address has failed lately: while none has, requests skip the lookup by address.
+    var isTracking: Bool { windows.withLock { !$0.isEmpty } }
+
     /// Whether `address` has used up its failures; if so, how many seconds until its window ends.
     func blocked(_ address: String, now: Int64) -> Int? {
         windows.withLock { windows in
@@ -51,8 +54,8 @@ struct FailedAuthMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // No address (an in-process test channel) is never limited.
-        guard let address = context.clientAddress else { return try await next(request, context) }
-        if let seconds = limiter.blocked(address, now: clock.now()) {
+        guard context.peer != nil else { return try await next(request, context) }
+        if limiter.isTracking, let address = context.clientAddress, let seconds = limiter.blocked(address, now: clock.now()) {
             throw APIError(
                 .tooManyRequests, "too-many-failures",
                 "too many failed token attempts from \(address): try again in \(seconds) s with a valid token",
@@ -62,7 +65,7 @@ struct FailedAuthMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError where error.status == .unauthorized {
-            limiter.recordFailure(address, now: clock.now())
+            if let address = context.clientAddress { limiter.recordFailure(address, now: clock.now()) }
             throw error
         }
     }

@@ -1,4 +1,5 @@
 public import Hummingbird
+import NIOCore
 
 /// The request context of every route: the core storage plus who is calling.
 public struct OrchestratorRequestContext: RequestContext {
@@ -7,14 +8,16 @@ public struct OrchestratorRequestContext: RequestContext {
     public var identity: Identity?
     /// On the runner protocol's hot routes: the bearer credential, checked inside the transaction.
     var credential: String?
-    /// The peer's IP address, for `FailedAuthMiddleware`; nil on an in-process test channel.
-    let clientAddress: String?
+    /// The peer, for `FailedAuthMiddleware`; nil on an in-process test channel. Kept as the socket
+    /// address: its text is made only when the limiter needs it, not on every request.
+    let peer: SocketAddress?
+    var clientAddress: String? { peer?.ipAddress }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
         credential = nil
-        clientAddress = source.channel.remoteAddress?.ipAddress
+        peer = source.channel.remoteAddress
     }
 
     /// The caller of a hot route: a deferred credential, or the identity the middleware found.
