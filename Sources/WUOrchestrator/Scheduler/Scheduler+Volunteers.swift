@@ -9,8 +9,10 @@ import HTTPTypes
 /// Reputation always belongs to the token, so registering a new id never resets it.
 extension Scheduler {
     /// The `assignment` column that names a copy's volunteer under the configured rule.
-    static func volunteerColumn(_ config: OrchestratorConfiguration) -> String {
-        config.distinctBy == .token ? "token_id" : "runner_id"
+    static func volunteerColumn(_ config: OrchestratorConfiguration) -> String { volunteerColumn(config.distinctBy) }
+
+    static func volunteerColumn(_ rule: OrchestratorConfiguration.DistinctBy) -> String {
+        rule == .token ? "token_id" : "runner_id"
     }
 
     /// The SQL naming the volunteer of the `runner` row aliased `alias` under the configured rule.
@@ -19,8 +21,10 @@ extension Scheduler {
     }
 
     /// The volunteer a runner belongs to under the configured rule.
-    static func volunteer(of runner: RunnerRecord, _ config: OrchestratorConfiguration) -> Int64 {
-        config.distinctBy == .token ? runner.tokenId : runner.id!
+    static func volunteer(of runner: RunnerRecord, _ config: OrchestratorConfiguration) -> Int64 { volunteer(of: runner, config.distinctBy) }
+
+    static func volunteer(of runner: RunnerRecord, _ rule: OrchestratorConfiguration.DistinctBy) -> Int64 {
+        rule == .token ? runner.tokenId : runner.id!
     }
 
     /// Refuses a new runner id once the token holds `maxRunnersPerToken` runners that are not offline.

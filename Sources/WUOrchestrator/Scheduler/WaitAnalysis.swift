@@ -36,7 +36,7 @@ struct WaitAnalysis {
 
     init(job: JobRecord, runners: [Runner], heartbeatTTLSeconds: Int, distinctBy: OrchestratorConfiguration.DistinctBy = .token) {
         self.job = job
-        volunteerColumn = distinctBy == .token ? "token_id" : "runner_id"
+        volunteerColumn = Scheduler.volunteerColumn(distinctBy)
         var pool = runners
         var blocker: (code: String, reason: String)?
         /// Keeps the runners meeting one more requirement; when none is left, that requirement is the
@@ -104,7 +104,7 @@ struct WaitAnalysis {
         return try RunnerRecord.fetchAll(db).map { r in
             Runner(
                 id: r.id!,
-                volunteer: distinctBy == .token ? r.tokenId : r.id!,
+                volunteer: Scheduler.volunteer(of: r, distinctBy),
                 active: now - r.lastSeenAt <= ttl,
                 cap: Capacity(millicpus: r.millicpus, memoryBytes: r.memoryBytes, diskBytes: r.diskBytes, gpus: r.gpus),
                 used: used[r.id!] ?? Capacity(millicpus: 0, memoryBytes: 0, diskBytes: 0, gpus: 0),
