@@ -89,10 +89,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The orchestrator's HTTP client (requester and runner routes): `wu submit`, `wait`, `status`
+        // and `results` need it, and neither the runner nor the sandbox.
+        .target(
+            name: "WUClient",
+            dependencies: [
+                "WUCore", "WUProtocol",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WURunner",
             dependencies: [
-                "WUCore", "WUProfiles", "WUProtocol", "WUSandbox",
+                "WUCore", "WUProfiles", "WUProtocol", "WUSandbox", "WUClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -130,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "wu-cli",
             dependencies: [
-                "WUCore", "WUProfiles", "WUProtocol", "WUSandbox", "WURunner", "WUCommandLine",
+                "WUCore", "WUProfiles", "WUProtocol", "WUSandbox", "WURunner", "WUClient", "WUCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -147,7 +160,7 @@ let package = Package(
         .executableTarget(
             name: "wu-runner",
             dependencies: [
-                "WURunner", "WUCore", "WUCommandLine", "WUProfiles",
+                "WURunner", "WUClient", "WUCore", "WUCommandLine", "WUProfiles",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -173,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "WURunnerTests",
             dependencies: [
-                "WURunner", "WUSandbox", "WUCore", "WUProtocol",
+                "WURunner", "WUClient", "WUSandbox", "WUCore", "WUProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
@@ -181,12 +194,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // What the end-to-end and dashboard tests share: the real binaries on loopback (Cluster).
-        .target(name: "WUTestSupport", dependencies: ["WUCore", "WUProtocol", "WURunner"], path: "Tests/WUTestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProfiles", "WUProtocol", "WURunner", "WUTestSupport"], swiftSettings: swiftSettings),
+        .target(name: "WUTestSupport", dependencies: ["WUCore", "WUProtocol", "WURunner", "WUClient"], path: "Tests/WUTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProfiles", "WUProtocol", "WURunner", "WUClient", "WUTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DashboardTests",
             dependencies: [
-                "WUOrchestrator", "WUCore", "WUProtocol", "WURunner", "WUTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "WUOrchestrator", "WUCore", "WUProtocol", "WURunner", "WUClient", "WUTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

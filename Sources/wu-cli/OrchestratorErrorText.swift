@@ -1,4 +1,5 @@
 import WUCommandLine
+import WUClient
 import WURunner
 
 /// What the orchestrator's refusals mean to a requester: the line `wu` prints and its status.

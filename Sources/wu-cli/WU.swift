@@ -1,6 +1,7 @@
 import ArgumentParser
 import WUCommandLine
 import WUCore
+import WUClient
 import WURunner
 import WUSandbox
 #if canImport(Glibc)

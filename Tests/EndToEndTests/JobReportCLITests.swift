@@ -2,6 +2,7 @@ import FoundationEssentials
 import Testing
 import WUCore
 import WUProtocol
+import WUClient
 import WURunner
 import WUTestSupport
 #if canImport(Glibc)

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import WUCore
 import WUProtocol
+import WUClient
 @testable import WURunner
 #if canImport(Glibc)
 import Glibc

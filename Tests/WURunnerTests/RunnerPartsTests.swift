@@ -1,6 +1,7 @@
 import Testing
 import WUCore
 import WUProtocol
+import WUClient
 @testable import WURunner
 import WUSandbox
 #if canImport(Glibc)

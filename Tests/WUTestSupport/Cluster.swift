@@ -1,6 +1,7 @@
 import FoundationEssentials
 public import WUCore
 public import WUProtocol
+public import WUClient
 public import WURunner
 #if canImport(Glibc)
 import Glibc

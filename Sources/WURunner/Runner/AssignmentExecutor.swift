@@ -1,3 +1,4 @@
+import WUClient
 import Logging
 import Synchronization
 import WUCore

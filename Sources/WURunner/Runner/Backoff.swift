@@ -1,3 +1,4 @@
+import WUClient
 import Logging
 
 /// Exponential backoff with full jitter for calls to the orchestrator.

@@ -1,5 +1,6 @@
 public import Logging
 public import ServiceLifecycle
+import WUClient
 import Synchronization
 import WUCore
 import WUProtocol

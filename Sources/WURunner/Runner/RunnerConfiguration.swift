@@ -27,10 +27,20 @@ public struct RunnerConfiguration: Sendable {
     public var gpus: Int
     public var arch: String
 
+    /// `wu-runner`'s defaults, in one place: the initializer, the flags' help and the `WU_…`
+    /// fallbacks read them here.
+    public enum Defaults {
+        public static let maxUnits = 4
+        public static let workDirectory = "/var/lib/wu-runner"
+        public static let profiles = ["default"]
+        public static let drainTimeoutSeconds = 60
+        public static let claimWaitSeconds = 20
+    }
+
     public init(
         orchestratorURL: String, token: String, name: String, millicpus: Int, memoryBytes: Int64, diskBytes: Int64, pids: Int? = nil,
-        maxUnits: Int = 4, workDirectory: String, trust: TrustStore, profiles: [String] = ["default"], drainTimeoutSeconds: Int = 60,
-        claimWaitSeconds: Int = 20, gpus: Int = HostInfo.gpuCount(), arch: String = HostInfo.architecture()
+        maxUnits: Int = Defaults.maxUnits, workDirectory: String, trust: TrustStore, profiles: [String] = Defaults.profiles,
+        drainTimeoutSeconds: Int = Defaults.drainTimeoutSeconds, claimWaitSeconds: Int = Defaults.claimWaitSeconds, gpus: Int = HostInfo.gpuCount(), arch: String = HostInfo.architecture()
     ) {
         self.orchestratorURL = orchestratorURL
         self.token = token

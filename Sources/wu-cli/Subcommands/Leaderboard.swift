@@ -1,5 +1,6 @@
 import ArgumentParser
 import WUProtocol
+import WUClient
 import WURunner
 
 extension WU {

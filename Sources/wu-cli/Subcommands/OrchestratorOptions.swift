@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import WUCore
+import WUClient
 import WURunner
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import ArgumentParser
 import WUCore
+import WUClient
 import WURunner
 
 extension WU {

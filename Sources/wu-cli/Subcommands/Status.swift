@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import WUCore
 import WUProtocol
+import WUClient
 import WURunner
 
 extension WU {

@@ -2,6 +2,7 @@ import ArgumentParser
 import WUCommandLine
 import WUCore
 import WUProtocol
+import WUClient
 import WURunner
 #if canImport(Glibc)
 import Glibc
