@@ -54,6 +54,9 @@ public struct OrchestratorConfiguration: Sendable {
     /// Failed token attempts an address may make per minute before it gets 429 for the rest of it.
     public var maxFailedAuthPerMinute = 60
 
+    /// What `serve` runs with when neither a flag nor a `WU_…` variable says otherwise.
+    public static let defaults = OrchestratorConfiguration()
+
     public init(
         dataDirectory: String = "./wu-data",
         host: String = "127.0.0.1",

@@ -1,4 +1,5 @@
 import WUCommandLine
+import WUClient
 import WURunner
 
 /// The orchestrator's refusals as a volunteer reads them.

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import UnixSignals
 import WUCommandLine
 import WUCore
+import WUClient
 import WURunner
 #if canImport(Glibc)
 import Glibc
@@ -37,21 +38,21 @@ struct WURunnerCommand: AsyncParsableCommand {
     var disk: String?
     @Option(help: "Processes all units together may have (WU_PIDS).")
     var pids: Int?
-    @Option(name: .customLong("max-units"), help: "Units run at once (WU_MAX_UNITS, default 4).")
+    @Option(name: .customLong("max-units"), help: "Units run at once (WU_MAX_UNITS, default \(Defaults.maxUnits)).")
     var maxUnits: Int?
-    @Option(name: .customLong("work-dir"), help: "Bundle cache and unit directories; its parent must exist (WU_WORK_DIR, default /var/lib/wu-runner).")
+    @Option(name: .customLong("work-dir"), help: "Bundle cache and unit directories; its parent must exist (WU_WORK_DIR, default \(Defaults.workDirectory)).")
     var workDir: String?
     @Option(name: .customLong("trust"), help: "A requester's public key whose jobs this runner runs; repeatable (WU_TRUST).")
     var trust: [String] = []
     @Option(name: .customLong("trust-dir"), help: "Trust every *.pub in this directory (WU_TRUST_DIR).")
     var trustDir: String?
-    @Option(help: "Built-in sandbox profiles this runner allows, comma-separated: default, strict (WU_PROFILES, default 'default').")
+    @Option(help: "Built-in sandbox profiles this runner allows, comma-separated: default, strict (WU_PROFILES, default '\(Defaults.profiles.joined(separator: ","))').")
     var profiles: String?
     @Option(help: "The name shown on the leaderboard (WU_NAME, default the host name).")
     var name: String?
-    @Option(name: .customLong("drain-timeout"), help: "Seconds SIGTERM waits for running units (WU_DRAIN_TIMEOUT, default 60).")
+    @Option(name: .customLong("drain-timeout"), help: "Seconds SIGTERM waits for running units (WU_DRAIN_TIMEOUT, default \(Defaults.drainTimeoutSeconds)).")
     var drainTimeout: Int?
-    @Option(name: .customLong("claim-wait"), help: "Seconds each claim long-polls (WU_CLAIM_WAIT, default 20).")
+    @Option(name: .customLong("claim-wait"), help: "Seconds each claim long-polls (WU_CLAIM_WAIT, default \(Defaults.claimWaitSeconds)).")
     var claimWait: Int?
 
     func run() async throws {
@@ -93,7 +94,7 @@ struct WURunnerCommand: AsyncParsableCommand {
         guard let token = token ?? env["WU_TOKEN"] else {
             throw ValidationError("give --token or WU_TOKEN (make one with `wu-orchestrator token create --role runner --name NAME`)")
         }
-        guard let cpus = try cpus ?? env.number("WU_CPUS", { Double($0) }), cpus > 0 else { throw ValidationError("give --cpus N (cores all units may use) or WU_CPUS") }
+        guard let cpus = try ProcessEnvironment.number(cpus, "WU_CPUS", option: "cpus"), cpus > 0 else { throw ValidationError("give --cpus N (cores all units may use) or WU_CPUS") }
         guard let memoryText = memory ?? env["WU_MEMORY"] else { throw ValidationError("give --memory SIZE (e.g. 4G) or WU_MEMORY") }
         guard let diskText = disk ?? env["WU_DISK"] else { throw ValidationError("give --disk SIZE (e.g. 10G) or WU_DISK") }
         let trustFiles = trust + (env["WU_TRUST"]?.split(separator: ",").map(String.init) ?? [])
@@ -105,16 +106,19 @@ struct WURunnerCommand: AsyncParsableCommand {
         }
         let configuration = RunnerConfiguration(
             orchestratorURL: url, token: token, name: name ?? env["WU_NAME"] ?? HostInfo.hostname(), millicpus: Int((cpus * 1000).rounded()),
-            memoryBytes: try ByteSize.parse(memoryText), diskBytes: try ByteSize.parse(diskText), pids: try pids ?? env.number("WU_PIDS", { Int($0) }),
-            maxUnits: try maxUnits ?? env.number("WU_MAX_UNITS", { Int($0) }) ?? 4, workDirectory: workDir ?? env["WU_WORK_DIR"] ?? "/var/lib/wu-runner",
-            trust: store, profiles: (profiles ?? env["WU_PROFILES"] ?? "default").split(separator: ",").map(String.init),
-            drainTimeoutSeconds: try drainTimeout ?? env.number("WU_DRAIN_TIMEOUT", { Int($0) }) ?? 60,
-            claimWaitSeconds: try claimWait ?? env.number("WU_CLAIM_WAIT", { Int($0) }) ?? 20
+            memoryBytes: try ByteSize.parse(memoryText), diskBytes: try ByteSize.parse(diskText), pids: try ProcessEnvironment.number(pids, "WU_PIDS", option: "pids", minimum: 1),
+            maxUnits: try ProcessEnvironment.number(maxUnits, "WU_MAX_UNITS", option: "max-units", default: Defaults.maxUnits, minimum: 1),
+            workDirectory: workDir ?? env["WU_WORK_DIR"] ?? Defaults.workDirectory,
+            trust: store, profiles: (profiles ?? env["WU_PROFILES"]).map { $0.split(separator: ",").map(String.init) } ?? Defaults.profiles,
+            drainTimeoutSeconds: try ProcessEnvironment.number(drainTimeout, "WU_DRAIN_TIMEOUT", option: "drain-timeout", default: Defaults.drainTimeoutSeconds, minimum: 0),
+            claimWaitSeconds: try ProcessEnvironment.number(claimWait, "WU_CLAIM_WAIT", option: "claim-wait", default: Defaults.claimWaitSeconds, minimum: 0)
         )
         try configuration.validate()
         return configuration
     }
 }
+
+private typealias Defaults = RunnerConfiguration.Defaults
 
 @main
 enum WURunnerMain {
@@ -126,11 +130,4 @@ enum WURunnerMain {
 /// `env["WU_…"]` over `ProcessEnvironment`.
 struct EnvironmentLookup {
     subscript(_ name: String) -> String? { ProcessEnvironment.value(name) }
-
-    /// A number from `name`, or nil when it is unset; a value that is not a number is invalid input.
-    func number<T>(_ name: String, _ parse: (String) -> T?) throws -> T? {
-        guard let text = self[name] else { return nil }
-        guard let value = parse(text) else { throw ValidationError("\(name) must be a number, not '\(text)'") }
-        return value
-    }
 }

@@ -2,6 +2,7 @@ import FoundationEssentials
 import Testing
 import WUCore
 import WUProtocol
+import WUClient
 import WURunner
 import WUTestSupport
 #if canImport(Glibc)
@@ -37,15 +38,20 @@ struct ExitStatusTests {
         }
     }
 
-    @Test func runnerRefusesFlagsItCannotHonour() throws {
-        let tmp = "/tmp/wu-exit-flags-\(getpid())"
+    /// Flags a runner accepts (a trusted key in `tmp`, a closed port), for tests that change one of them.
+    func validRunnerArguments(in tmp: String) throws -> [String] {
         try FileIO.makeDirectories(tmp)
-        defer { FileIO.removeTree(tmp) }
         _ = try KeyFiles.generate(prefix: tmp + "/k")
-        let base = [
+        return [
             "--orchestrator", "http://127.0.0.1:9", "--token", "x", "--cpus", "0.5", "--memory", "256M", "--disk", "1G",
             "--work-dir", tmp + "/work", "--trust", tmp + "/k.pub",
         ]
+    }
+
+    @Test func runnerRefusesFlagsItCannotHonour() throws {
+        let tmp = "/tmp/wu-exit-flags-\(getpid())"
+        defer { FileIO.removeTree(tmp) }
+        let base = try validRunnerArguments(in: tmp)
         func with(_ flag: String, _ value: String) -> [String] {
             var arguments = base
             arguments[arguments.firstIndex(of: flag)! + 1] = value
@@ -62,6 +68,20 @@ struct ExitStatusTests {
             let r = try run("wu-runner", arguments)
             #expect(r.status == 2 && words.allSatisfy { r.output.contains($0) } && isOneErrorLine(r.output, "wu-runner"), "\(arguments): \(r.output)")
         }
+    }
+
+    /// A `WU_…` number that does not parse is invalid input, never "unset" (`WU_PIDS=abc` once
+    /// meant "no pid cap"), in both programs that read them.
+    @Test func environmentNumbersThatDoNotParseAreRefused() throws {
+        let tmp = "/tmp/wu-exit-env-\(getpid())"
+        defer { FileIO.removeTree(tmp) }
+        let runner = try validRunnerArguments(in: tmp)
+        for (name, value) in [("WU_PIDS", "abc"), ("WU_MAX_UNITS", "0"), ("WU_CLAIM_WAIT", "soon")] {
+            let r = try run("wu-runner", runner, environment: [name: value])
+            #expect(r.status == 2 && isOneErrorLine(r.output, "wu-runner", name), "\(name)=\(value): \(r.output)")
+        }
+        let r = try run("wu-orchestrator", ["serve", "--data-dir", "/nonexistent-wu"], environment: ["WU_LEASE_SECONDS": "75s"])
+        #expect(r.status == 2 && isOneErrorLine(r.output, "wu-orchestrator", "WU_LEASE_SECONDS", "'75s'"), "\(r.output)")
     }
 
     /// Against a closed port the runner retries registering; SIGTERM ends it at once, with status 0.
