@@ -55,10 +55,14 @@ import WUProtocol
         #expect(v["errno"] == "\(EAGAIN)")
         #expect((Int(v["forked"] ?? "99") ?? 99) < 32)
         #expect((r.usage.peakPids ?? 0) <= 32)
-        // A real shell fork bomb, ended by the wall clock, leaves nothing.
-        let bomb = try await h.run(["/bin/sh", "-c", "echo WU-MARKER; b() { b | b & }; b"], limits: .init(pids: 64, wallTimeMs: 2_000))
+        // A real shell fork bomb, ended by the wall clock, leaves nothing. The shell `exec`s a
+        // sleep (no fork needed once the bomb holds every pid) so the unit lives until its wall
+        // clock: the test sees the clock end a unit whose pids are exhausted, not a quick exit.
+        let bomb = try await h.run(
+            ["/bin/sh", "-c", "echo WU-MARKER; b() { b | b & }; b; exec sleep 30"], limits: .init(pids: 64, wallTimeMs: 2_000)
+        )
         #expect(bomb.usage.stdoutTail.hasPrefix("WU-MARKER"))
-        #expect(bomb.usage.timedOut || bomb.usage.exitCode != nil)
+        #expect(bomb.usage.timedOut, "the bomb's unit ended before its wall clock: \(bomb.usage.stderrTail)")
         #expect(Harness.hostProcesses(uid: bomb.hostUID).isEmpty)
         var pid: pid_t = 0
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
