@@ -68,7 +68,7 @@ api-fuzz: deps
 ## (docs/fuzzing.md). New inputs go to Fuzz/corpus/<target>; a crash stops the run with its reproducer.
 ## Its own build directory and flags: `swift build` and `make test` do not build the fuzzer.
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= manifest bundle profile output
+FUZZ_TARGETS ?= manifest bundle profile output verify
 fuzz: deps
 	WU_FUZZ=1 $(SWIFT) build --build-path .build-fuzz --product wu-fuzz \
 	  -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \

@@ -43,5 +43,5 @@ for target in "$@"; do
         total=$(( total - $(stat -c %s "$corpus/$name") ))
         rm -f "$corpus/$name"
     done
-    echo "   corpus: $(ls "$corpus" | wc -l) inputs, $(du -sh "$corpus" | cut -f1)"
+    echo "   corpus: $(ls "$corpus" | wc -l) inputs, $(du -sh --apparent-size "$corpus" | cut -f1) (FUZZ_CORPUS_KB counts bytes, not disk blocks)"
 done

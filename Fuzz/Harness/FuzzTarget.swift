@@ -12,6 +12,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case profile
     /// An output archive, extracted as an aggregate's input.
     case output
+    /// An output archive checked as the orchestrator checks it on `complete`, then extracted.
+    case verify
 
     public enum Outcome: Sendable, Equatable {
         /// The input passed every check (a valid manifest, bundle, profile or archive).
@@ -26,6 +28,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .bundle: try BundleHarness.run(input)
         case .profile: try ProfileHarness.run(input)
         case .output: try OutputHarness.run(input)
+        case .verify: try VerifyHarness.run(input)
         }
     }
 }
