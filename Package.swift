@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
@@ -81,6 +82,8 @@ let package = Package(
             dependencies: [
                 "WUCore", "WUProfiles", "WUProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -96,6 +99,7 @@ let package = Package(
             dependencies: [
                 "WUCore", "WUProtocol",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -194,7 +198,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // What the end-to-end and dashboard tests share: the real binaries on loopback (Cluster).
-        .target(name: "WUTestSupport", dependencies: ["WUCore", "WUProtocol", "WURunner", "WUClient"], path: "Tests/WUTestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "WUTestSupport",
+            dependencies: ["WUCore", "WUProtocol", "WURunner", "WUClient", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Tests/WUTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["WUCore", "WUProfiles", "WUProtocol", "WURunner", "WUClient", "WUTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DashboardTests",

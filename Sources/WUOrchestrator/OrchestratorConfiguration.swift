@@ -53,6 +53,19 @@ public struct OrchestratorConfiguration: Sendable {
     public var maxConnections = 16_384
     /// Failed token attempts an address may make per minute before it gets 429 for the rest of it.
     public var maxFailedAuthPerMinute = 60
+    /// Serve https with this certificate chain and key (PEM files); plain http when nil.
+    public var tls: TLSFiles?
+
+    /// The PEM files `serve --tls-cert/--tls-key` name.
+    public struct TLSFiles: Sendable {
+        public var certificateChain: String
+        public var privateKey: String
+
+        public init(certificateChain: String, privateKey: String) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+        }
+    }
 
     /// What `serve` runs with when neither a flag nor a `WU_…` variable says otherwise.
     public static let defaults = OrchestratorConfiguration()

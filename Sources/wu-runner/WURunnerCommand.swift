@@ -17,7 +17,7 @@ struct WURunnerCommand: AsyncParsableCommand {
         abstract: "Run work units for a wu orchestrator, each in its own sandbox, under a hard resource cap.",
         discussion: """
             Every option may also be set in the environment: WU_ORCHESTRATOR, WU_TOKEN, WU_CPUS, WU_MEMORY, WU_DISK, WU_PIDS, \
-            WU_MAX_UNITS, WU_WORK_DIR, WU_TRUST (comma-separated), WU_TRUST_DIR, WU_PROFILES, WU_NAME, WU_DRAIN_TIMEOUT, WU_CLAIM_WAIT.
+            WU_MAX_UNITS, WU_WORK_DIR, WU_CA, WU_TRUST (comma-separated), WU_TRUST_DIR, WU_PROFILES, WU_NAME, WU_DRAIN_TIMEOUT, WU_CLAIM_WAIT.
             SIGTERM or SIGINT: stop claiming; with nothing running, exit at once; else let running units finish within \
             --drain-timeout, then release them. A second signal stops and releases them at once.
             Exit status: 0 stopped by a signal, 1 error (not root, the work directory or cgroups cannot be set up), \
@@ -26,8 +26,10 @@ struct WURunnerCommand: AsyncParsableCommand {
         version: WUVersion.current
     )
 
-    @Option(help: "The orchestrator's URL, e.g. http://10.0.0.5:8080 (WU_ORCHESTRATOR).")
+    @Option(help: "The orchestrator's URL, e.g. http://10.0.0.5:8080 or https://… (WU_ORCHESTRATOR).")
     var orchestrator: String?
+    @Option(help: "Trust only this CA (PEM) for an https orchestrator with a private CA; default the system's roots (WU_CA).")
+    var ca: String?
     @Option(help: "A runner token from `wu-orchestrator token create --role runner` (WU_TOKEN).")
     var token: String?
     @Option(help: "CPU cores all units together may use, e.g. 2 or 0.5; at most this machine's (WU_CPUS).")
@@ -68,7 +70,7 @@ struct WURunnerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "wu-runner")
-        let runner = Runner(configuration: configuration, logger: logger)
+        let runner = try Runner(configuration: configuration, logger: logger)
         // Signals are counted here, not by the group: the first drains, a second stops at once.
         let group = ServiceGroup(configuration: .init(services: [.init(service: runner)], gracefulShutdownSignals: [], logger: logger))
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
@@ -104,7 +106,7 @@ struct WURunnerCommand: AsyncParsableCommand {
         } catch let error as WUError {
             throw ValidationError("\(error.message) — a runner only runs code signed by keys it trusts")
         }
-        let configuration = RunnerConfiguration(
+        var configuration = RunnerConfiguration(
             orchestratorURL: url, token: token, name: name ?? env["WU_NAME"] ?? HostInfo.hostname(), millicpus: Int((cpus * 1000).rounded()),
             memoryBytes: try ByteSize.parse(memoryText), diskBytes: try ByteSize.parse(diskText), pids: try ProcessEnvironment.number(pids, "WU_PIDS", option: "pids", minimum: 1),
             maxUnits: try ProcessEnvironment.number(maxUnits, "WU_MAX_UNITS", option: "max-units", default: Defaults.maxUnits, minimum: 1),
@@ -113,6 +115,7 @@ struct WURunnerCommand: AsyncParsableCommand {
             drainTimeoutSeconds: try ProcessEnvironment.number(drainTimeout, "WU_DRAIN_TIMEOUT", option: "drain-timeout", default: Defaults.drainTimeoutSeconds, minimum: 0),
             claimWaitSeconds: try ProcessEnvironment.number(claimWait, "WU_CLAIM_WAIT", option: "claim-wait", default: Defaults.claimWaitSeconds, minimum: 0)
         )
+        configuration.caFile = ca ?? env["WU_CA"]
         try configuration.validate()
         return configuration
     }

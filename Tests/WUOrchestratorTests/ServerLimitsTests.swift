@@ -39,7 +39,7 @@ import Glibc
     }
 
     static func live(_ h: Harness, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
-        let app = h.orchestrator.application(logger: Logger(label: "test"))
+        let app = try h.orchestrator.application(logger: Logger(label: "test"))
         try await app.test(.live) { client in try await body(try #require(client.port)) }
     }
 

@@ -96,7 +96,7 @@ import Glibc
                 orchestratorURL: url, token: "wu_hostile", name: "hostile-test", millicpus: 1000, memoryBytes: 256 << 20, diskBytes: 1 << 30,
                 maxUnits: maxUnits, workDirectory: root + "/work", trust: TrustStore(keys: [key.publicKey]), claimWaitSeconds: 1
             )
-            let runner = Runner(configuration: configuration, logger: Logger(label: "runner", factory: { _ in handler }))
+            let runner = try Runner(configuration: configuration, logger: Logger(label: "runner", factory: { _ in handler }))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await runner.run() }
                 let deadline = ContinuousClock.now + .seconds(30)

@@ -3,6 +3,7 @@ public import WUCore
 public import WUProtocol
 public import WUClient
 public import WURunner
+import AsyncHTTPClient
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,15 +22,21 @@ public final class Cluster: @unchecked Sendable {  // used from one test at a ti
     public var adminToken = ""
     public let key: SigningKey
     public let orchestratorFlags: [String]
+    /// With `tls`, the private CA and the orchestrator's certificate; every client here trusts that CA.
+    public let certificates: TestCertificates?
+    let http: HTTPClient
 
-    /// Starts the orchestrator in a new directory `/tmp/wu-<label>-XXXXXX` and makes tokens and a requester key.
-    public init(label: String = "e2e", orchestratorFlags: [String] = []) async throws {
+    /// Starts the orchestrator in a new directory `/tmp/wu-<label>-XXXXXX` and makes tokens and a
+    /// requester key; with `tls`, over https with a certificate of a private CA made for it.
+    public init(label: String = "e2e", orchestratorFlags: [String] = [], tls: Bool = false) async throws {
         var template = Array("/tmp/wu-\(label)-XXXXXX".utf8CString)
         _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         chmod(directory, 0o711)
         port = Cluster.freePort()
-        self.orchestratorFlags = orchestratorFlags
+        certificates = tls ? try TestCertificates(in: directory) : nil
+        self.orchestratorFlags = orchestratorFlags + (certificates.map { ["--tls-cert", $0.certificateFile, "--tls-key", $0.keyFile] } ?? [])
+        http = try OrchestratorClient.http(trustingCA: certificates?.caFile)
         key = try KeyFiles.generate(prefix: directory + "/requester")
         try await startOrchestrator()
         requesterToken = try admin(["token", "create", "--role", "requester", "--name", "tester"])
@@ -39,10 +46,10 @@ public final class Cluster: @unchecked Sendable {  // used from one test at a ti
     }
 
     public var dataDirectory: String { directory + "/data" }
-    public var url: String { "http://127.0.0.1:\(port)" }
-    public var requester: OrchestratorClient { OrchestratorClient(baseURL: url, token: requesterToken) }
-    public var operatorClient: OrchestratorClient { OrchestratorClient(baseURL: url, token: adminToken) }
-    public var runnerClient: OrchestratorClient { OrchestratorClient(baseURL: url, token: runnerToken) }
+    public var url: String { (certificates == nil ? "http" : "https") + "://127.0.0.1:\(port)" }
+    public var requester: OrchestratorClient { OrchestratorClient(baseURL: url, token: requesterToken, http: http) }
+    public var operatorClient: OrchestratorClient { OrchestratorClient(baseURL: url, token: adminToken, http: http) }
+    public var runnerClient: OrchestratorClient { OrchestratorClient(baseURL: url, token: runnerToken, http: http) }
 
     /// A volunteer's own runner token, made on first use: copies of one unit go to distinct tokens.
     public func volunteerToken(_ volunteer: String) throws -> String {
@@ -54,7 +61,7 @@ public final class Cluster: @unchecked Sendable {  // used from one test at a ti
 
     /// A protocol client speaking for the volunteer `volunteer` with its own token.
     public func runnerClient(volunteer: String) throws -> OrchestratorClient {
-        OrchestratorClient(baseURL: url, token: try volunteerToken(volunteer))
+        OrchestratorClient(baseURL: url, token: try volunteerToken(volunteer), http: http)
     }
 
     public static func freePort() -> Int {
@@ -106,7 +113,7 @@ public final class Cluster: @unchecked Sendable {  // used from one test at a ti
                 binDirectory + "/wu-runner", "--orchestrator", url, "--token", token, "--cpus", cpus, "--memory", memory, "--disk", disk,
                 "--work-dir", directory + "/runner-" + name, "--trust", trust ?? directory + "/requester.pub", "--name", name, "--claim-wait", "2",
                 "--drain-timeout", "20",
-            ] + extra,
+            ] + (certificates.map { ["--ca", $0.caFile] } ?? []) + extra,
             log: directory + "/runner-\(name).log"
         )
         runners.append(runner)

@@ -3,6 +3,8 @@ import FoundationEssentials
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+import Synchronization
 import WUProtocol
 import WUCore
 #if canImport(Glibc)
@@ -35,14 +37,44 @@ public struct OrchestratorClient: Sendable {
     /// checked byte for byte against their digest), and fails a connection that cannot be made
     /// (refused, or https to a plain server) at once instead of retrying it until the request's
     /// deadline: the runner retries with its own backoff, and `wu` says what failed.
-    public static let http: HTTPClient = {
+    public static let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration(tls: nil))
+
+    static func configuration(tls: TLSConfiguration?) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration.singletonConfiguration
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(10)
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }()
+        configuration.tlsConfiguration = tls
+        return configuration
+    }
+
+    /// Clients that trust a private CA, one per CA file, kept for the life of the process (an
+    /// `HTTPClient` must be shut down before it is freed; these never are).
+    private static let trustingCA = Mutex<[String: HTTPClient]>([:])
+
+    /// The client for an orchestrator whose certificate a private CA signed (`--ca FILE`, PEM):
+    /// that CA is the only root trusted, and the host name is still checked. With no file, `http`,
+    /// which trusts the system's roots.
+    public static func http(trustingCA file: String?) throws -> HTTPClient {
+        guard let file else { return http }
+        return try trustingCA.withLock { clients in
+            if let client = clients[file] { return client }
+            let roots: [NIOSSLCertificate]
+            do {
+                roots = try NIOSSLCertificate.fromPEMFile(file)
+            } catch {
+                throw WUError(.invalidArgument, "--ca \(file) is not a readable PEM certificate (\(error))")
+            }
+            guard !roots.isEmpty else { throw WUError(.invalidArgument, "--ca \(file) holds no certificate") }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(roots)
+            tls.minimumTLSVersion = .tlsv12
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration(tls: tls))
+            clients[file] = client
+            return client
+        }
+    }
 
     /// The largest JSON answer read: a claim's assignments list at most their manifests' files, and a
     /// manifest is at most 16 MiB. Anything larger is a protocol error, read no further.
@@ -123,6 +155,9 @@ public struct OrchestratorClient: Sendable {
         let text = "\(error)"
         if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused: is wu-orchestrator running there?" }
+        if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("certificate verify failed") {
+            return "the orchestrator's certificate is not trusted: give --ca FILE (the PEM of the CA that signed it) or WU_CA"
+        }
         if text.contains("SSL") || text.contains("handshake") {
             return "the TLS handshake failed: the server may not speak https (use http:// for a plain server) or its certificate is not trusted"
         }

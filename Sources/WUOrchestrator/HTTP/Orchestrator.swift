@@ -35,10 +35,10 @@ public final class Orchestrator: Sendable {
     }
 
     /// The HTTP server plus the lease sweeper, as one service for a `ServiceGroup`.
-    public func application(logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    public func application(logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         Application(
             router: router(),
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))),
+            server: try serverBuilder(),
             configuration: .init(
                 address: .hostname(config.host, port: config.port), serverName: "wu-orchestrator",
                 availableConnectionsDelegate: .maximum(config.maxConnections, logger: logger)
@@ -95,16 +95,7 @@ public final class Orchestrator: Sendable {
                 try session.insert(db)
             }
             var response = try json(SessionResponse(name: identity.name, role: identity.role.rawValue, expiresAt: expires))
-            response.setCookie(
-                Cookie(
-                    name: AuthMiddleware.cookieName,
-                    value: secret,
-                    maxAge: config.sessionSeconds,
-                    path: "/",
-                    httpOnly: true,
-                    sameSite: .strict
-                )
-            )
+            response.setCookie(self.sessionCookie(value: secret, maxAge: config.sessionSeconds))
             return response
         }
 

@@ -38,9 +38,11 @@ public final class Runner: Service, Sendable {
         var stoppedBecause: String?
     }
 
-    public init(configuration: RunnerConfiguration, logger: Logger) {
+    public init(configuration: RunnerConfiguration, logger: Logger) throws {
         self.configuration = configuration
-        self.client = OrchestratorClient(baseURL: configuration.orchestratorURL, token: configuration.token)
+        self.client = OrchestratorClient(
+            baseURL: configuration.orchestratorURL, token: configuration.token, http: try OrchestratorClient.http(trustingCA: configuration.caFile)
+        )
         self.logger = logger
     }
 

@@ -1,4 +1,5 @@
 public import WUCore
+import WUClient
 public import WUProtocol
 import WUProfiles
 #if canImport(Glibc)
@@ -26,6 +27,8 @@ public struct RunnerConfiguration: Sendable {
     public var claimWaitSeconds: Int
     public var gpus: Int
     public var arch: String
+    /// A private CA (PEM) that signed the orchestrator's certificate; nil trusts the system's roots.
+    public var caFile: String?
 
     /// `wu-runner`'s defaults, in one place: the initializer, the flags' help and the `WU_…`
     /// fallbacks read them here.
@@ -73,6 +76,7 @@ public struct RunnerConfiguration: Sendable {
     ///
     /// - Throws: `WUError.invalidArgument` naming the flag and, for caps, this machine's figures.
     public func validate() throws {
+        _ = try OrchestratorClient.http(trustingCA: caFile)  // a bad --ca is one error at start, not a failed handshake per request
         guard orchestratorURL.hasPrefix("http://") || orchestratorURL.hasPrefix("https://") else {
             throw WUError(
                 .invalidArgument, "--orchestrator must start with http:// or https://, e.g. http://\(orchestratorURL), not '\(orchestratorURL)'"

@@ -15,6 +15,9 @@ struct OrchestratorOptions: ParsableArguments {
     @Option(help: "A requester or admin token (or WU_TOKEN).")
     var token: String?
 
+    @Option(help: "Trust only this CA (PEM) for an https orchestrator with a private CA (or WU_CA); default the system's roots.")
+    var ca: String?
+
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
@@ -25,7 +28,7 @@ struct OrchestratorOptions: ParsableArguments {
         guard let token = token ?? env("WU_TOKEN") else {
             throw ValidationError("give --token or set WU_TOKEN (an operator makes one with `wu-orchestrator token create --role requester`)")
         }
-        return OrchestratorClient(baseURL: url, token: token)
+        return OrchestratorClient(baseURL: url, token: token, http: try OrchestratorClient.http(trustingCA: ca ?? env("WU_CA")))
     }
 
     func env(_ name: String) -> String? { ProcessEnvironment.value(name) }

@@ -70,6 +70,12 @@ extension WUOrchestratorCommand {
         @Option(help: "Failed token attempts an address may make per minute before it gets 429 for the rest of it (env WU_MAX_FAILED_AUTH_PER_MINUTE; default \(defaults.maxFailedAuthPerMinute)).")
         var maxFailedAuthPerMinute: Int?
 
+        @Option(help: "Serve https with this PEM certificate chain; needs --tls-key (env WU_TLS_CERT).")
+        var tlsCert: String?
+
+        @Option(help: "The PEM private key of --tls-cert (env WU_TLS_KEY).")
+        var tlsKey: String?
+
         func run() async throws {
             let config = try serverConfiguration()
             let mode = config.synchronous.rawValue
@@ -90,8 +96,9 @@ extension WUOrchestratorCommand {
             }
             let host = config.host
             let dataDirectory = config.dataDirectory
-            let app = orchestrator.application(logger: logger) { port in
-                print("wu-orchestrator listening on http://\(host):\(port) (data in \(dataDirectory), synchronous=\(mode))")
+            let scheme = config.tls == nil ? "http" : "https"
+            let app = try orchestrator.application(logger: logger) { port in
+                print("wu-orchestrator listening on \(scheme)://\(host):\(port) (data in \(dataDirectory), synchronous=\(mode))")
                 fflush(nil)
             }
             let group = ServiceGroup(
@@ -141,7 +148,19 @@ extension WUOrchestratorCommand {
             config.idleTimeoutSeconds = try ProcessEnvironment.number(idleTimeoutSeconds, "WU_IDLE_TIMEOUT_SECONDS", option: "idle-timeout-seconds", default: config.idleTimeoutSeconds, minimum: 1)
             config.maxConnections = try ProcessEnvironment.number(maxConnections, "WU_MAX_CONNECTIONS", option: "max-connections", default: config.maxConnections, minimum: 1)
             config.maxFailedAuthPerMinute = try ProcessEnvironment.number(maxFailedAuthPerMinute, "WU_MAX_FAILED_AUTH_PER_MINUTE", option: "max-failed-auth-per-minute", default: config.maxFailedAuthPerMinute, minimum: 1)
+            config.tls = try tlsFiles()
             return config
+        }
+
+        /// Both of `--tls-cert` and `--tls-key` (or their variables), or neither.
+        func tlsFiles() throws -> OrchestratorConfiguration.TLSFiles? {
+            let cert = tlsCert ?? Environment.string("WU_TLS_CERT")
+            let key = tlsKey ?? Environment.string("WU_TLS_KEY")
+            switch (cert, key) {
+            case (nil, nil): return nil
+            case let (cert?, key?): return .init(certificateChain: cert, privateKey: key)
+            default: throw Environment.invalid("give both --tls-cert and --tls-key (or WU_TLS_CERT and WU_TLS_KEY), or neither")
+            }
         }
     }
 }
