@@ -34,11 +34,14 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var onUnitFailure: OnUnitFailure?
     /// Every payload file, sorted by path; the archive holds them in this order.
     public var files: [File]
+    /// The OCI image the units run in, or nil for the profile's binds of the runner's own `/usr`.
+    /// Absent from the JSON when nil, so bundles without an image are what they were before.
+    public var image: Image?
 
     public init(
         name: String, version: String, command: [String], env: [String: String] = [:], profile: String = "default",
         resources: Resources = Resources(), units: [Unit], redundancy: Redundancy = Redundancy(), aggregate: Aggregate? = nil,
-        files: [File], profileFile: String? = nil, onUnitFailure: OnUnitFailure? = nil
+        files: [File], profileFile: String? = nil, onUnitFailure: OnUnitFailure? = nil, image: Image? = nil
     ) {
         self.format = Manifest.currentFormat
         self.name = name
@@ -53,10 +56,11 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.aggregate = aggregate
         self.files = files
         self.onUnitFailure = onUnitFailure
+        self.image = image
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, name, version, command, env, profile, resources, units, redundancy, aggregate, files
+        case format, name, version, command, env, profile, resources, units, redundancy, aggregate, files, image
         case profileFile = "profile_file"
         case onUnitFailure = "on_unit_failure"
     }

@@ -116,6 +116,7 @@ extension Manifest {
         } else if paths.contains(Manifest.profileEntryName) {
             throw fail("it holds \(Manifest.profileEntryName) but names no profile_file")
         }
+        try validateImage(fail)
         guard !units.isEmpty else { throw fail("it lists no units") }
         var ids = Set<String>()
         for unit in units {
