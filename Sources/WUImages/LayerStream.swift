@@ -109,7 +109,10 @@ final class LayerStream {
 
     /// Reads what is left (the tar's padding, the file's tail) and returns both digests and the size.
     func finish() throws -> (digest: String, size: Int64, diffID: String) {
-        while try read(into: fileBuffer) > 0 {}
+        // Not into fileBuffer: it holds the compressed bytes libarchive is still inflating.
+        let rest = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { rest.deallocate() }
+        while try read(into: rest) > 0 {}
         var out: UnsafeRawPointer?
         while true {
             let n = readFile(&out)

@@ -1,3 +1,4 @@
+import CArchive
 import Testing
 import WUCore
 @testable import WUImages

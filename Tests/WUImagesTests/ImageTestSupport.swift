@@ -6,12 +6,12 @@ import WUCore
 import Glibc
 #endif
 
-/// A fresh directory under /tmp, removed by `remove()`.
+/// A fresh directory under /tmp (or `base`), removed by `remove()`.
 struct Scratch {
     let path: String
 
-    init(_ label: String = "wu-image-test") {
-        var template = Array("/tmp/\(label)-XXXXXX".utf8CString)
+    init(_ label: String = "wu-image-test", base: String = "/tmp") {
+        var template = Array("\(base)/\(label)-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
