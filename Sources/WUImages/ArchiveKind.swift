@@ -114,23 +114,9 @@ final class TarFile {
         return WUError(.corruptArchive, "image: \(path) is not a readable tar, plain, gzip or zstd (\(what): \(reason))")
     }
 
-    func next() throws -> OpaquePointer? {
-        var entry: OpaquePointer?
-        let status = archive_read_next_header(archive, &entry)
-        if status == ARCHIVE_EOF { return nil }
-        guard status >= ARCHIVE_WARN, let entry else { throw failed("reading an entry header") }
-        return entry
-    }
+    func next() throws -> OpaquePointer? { try ArchiveEntries.next(archive, failed: failed) }
 
     func readData(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var block: UnsafeRawPointer?
-        var size = 0
-        var offset: Int64 = 0
-        while true {
-            let status = archive_read_data_block(archive, &block, &size, &offset)
-            if status == ARCHIVE_EOF { return }
-            guard status >= ARCHIVE_WARN else { throw failed("reading data") }
-            if size > 0 { try body(UnsafeRawBufferPointer(start: block, count: size)) }
-        }
+        try ArchiveEntries.readData(archive, failed: failed, sparse: { WUError(.unsafeEntry, "image: \(path) holds a sparse entry") }, body)
     }
 }

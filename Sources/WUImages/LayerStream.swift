@@ -186,28 +186,13 @@ final class TarEntries {
     }
 
     /// The next entry, or nil at the tar's end.
-    func next() throws -> OpaquePointer? {
-        var entry: OpaquePointer?
-        let status = archive_read_next_header(archive, &entry)
-        if status == ARCHIVE_EOF { return nil }
-        guard status >= ARCHIVE_WARN, let entry else { throw failed("reading an entry header") }
-        return entry
-    }
+    func next() throws -> OpaquePointer? { try ArchiveEntries.next(archive, failed: failed) }
 
     /// The current entry's data in libarchive's blocks; a gap (a sparse entry) is refused.
     func readData(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var block: UnsafeRawPointer?
-        var size = 0
-        var offset: Int64 = 0
-        var expected: Int64 = 0
-        while true {
-            let status = archive_read_data_block(archive, &block, &size, &offset)
-            if status == ARCHIVE_EOF { return }
-            guard status >= ARCHIVE_WARN else { throw failed("reading data") }
-            guard offset == expected else { throw WUError(.unsafeEntry, "\(stream.name) holds a sparse entry; wu unpacks plain files only") }
-            expected += Int64(size)
-            if size > 0 { try body(UnsafeRawBufferPointer(start: block, count: size)) }
-        }
+        try ArchiveEntries.readData(
+            archive, failed: failed, sparse: { WUError(.unsafeEntry, "\(stream.name) holds a sparse entry; wu unpacks plain files only") }, body
+        )
     }
 }
 

@@ -226,28 +226,14 @@ final class ArchiveReader {
 
     /// The next entry, or nil at a clean end of archive.
     func nextEntry() throws -> OpaquePointer? {
-        var entry: OpaquePointer?
-        let status = archive_read_next_header(archive, &entry)
-        if status == ARCHIVE_EOF { return nil }
-        guard status >= ARCHIVE_WARN, let entry else { throw failure("reading an entry header") }
-        return entry
+        try ArchiveEntries.next(archive, failed: failure)
     }
 
     /// Streams the current entry's data in libarchive's own blocks (no copy).
     func readData(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var block: UnsafeRawPointer?
-        var size = 0
-        var offset: Int64 = 0
-        var expected: Int64 = 0
-        while true {
-            let status = archive_read_data_block(archive, &block, &size, &offset)
-            if status == ARCHIVE_EOF { return }
-            guard status >= ARCHIVE_WARN else { throw failure("reading data") }
-            // tar never has holes, but a crafted sparse entry could: treat a gap as tampering.
-            guard offset == expected else { throw WUError(.unsafeEntry, "an entry is sparse; bundles hold plain files only") }
-            expected += Int64(size)
-            if size > 0 { try body(UnsafeRawBufferPointer(start: block, count: size)) }
-        }
+        try ArchiveEntries.readData(
+            archive, failed: failure, sparse: { WUError(.unsafeEntry, "an entry is sparse; bundles hold plain files only") }, body
+        )
     }
 
     /// Fails once more than the grace bytes have been inflated at a ratio above the limit.
