@@ -29,6 +29,11 @@ import Glibc
         #expect(image.layers == layers.map(\.layer))
         #expect(packed.manifest.resources.arch == Platform.hostMachine)
         #expect(packed.manifest.files.map(\.path) == ["code/run.sh"])
+        // Format 2, so a reader from before images refuses the job instead of running it on its own /usr.
+        #expect(packed.manifest.format == Manifest.imageFormat)
+        var old = packed.manifest
+        old.format = Manifest.currentFormat
+        expectWUError(.invalidManifest, containing: "format 1 cannot carry an image") { try old.validate() }
         // The payload, then the config and each layer, named by digest; no scratch left beside the bundle.
         let names = try bundleEntries(tmp.path + "/job.wu").map(\.name)
         #expect(names == ["WU-MANIFEST.json", "WU-SIGNATURE", "code/run.sh", "WU-IMAGE/sha256/" + image.config.sha256] + layers.map { "WU-IMAGE/sha256/" + $0.layer.sha256 })
