@@ -81,6 +81,20 @@ import Glibc
         }
     }
 
+    /// Docker v2 media types (a docker image copied by skopeo keeps them); the layers unpack as OCI's.
+    @Test func dockerV2MediaTypesAreRead() throws {
+        let tmp = Scratch()
+        defer { tmp.remove() }
+        let layers = [try layer(try busyboxEntries(), .gzip), try layer([.text("etc/.wh.marker", "")], .none)]
+        try writeLayout(tmp.path + "/layout", [ImageSpec(layers: layers, docker: true)])
+        let packable = try ImageReader.load(path: tmp.path + "/layout", arch: nil, scratch: tmp.path)
+        #expect(packable.image.config.mediaType == "application/vnd.docker.container.image.v1+json")
+        #expect(packable.image.layers.map(\.mediaType) == ["application/vnd.docker.image.rootfs.diff.tar.gzip", "application/vnd.docker.image.rootfs.diff.tar"])
+        let blobs = packable.image.layers.map { LayerUnpacker.Blob(path: packable.blobSources[$0.sha256]!, layer: $0) }
+        _ = try LayerUnpacker.unpack(blobs, into: tmp.path + "/root", limits: .init(maxBytes: 64 << 20))
+        #expect(listTree(tmp.path + "/root") == ["bin", "bin/busybox", "bin/sh", "etc"])
+    }
+
     @Test func anImageForAnotherArchitectureIsRefused() throws {
         let tmp = Scratch()
         defer { tmp.remove() }

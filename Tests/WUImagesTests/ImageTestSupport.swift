@@ -176,6 +176,8 @@ struct ImageSpec {
     var platformInIndex = false
     /// Replaces the config's diff_ids (to make them lie).
     var diffIDs: [String]?
+    /// Docker v2's media types (`docker save` through skopeo keeps them) instead of OCI's.
+    var docker = false
 }
 
 /// Writes an OCI image layout at `directory` holding `images` (one index entry each).
@@ -198,19 +200,22 @@ func writeLayout(_ directory: String, _ images: [ImageSpec]) throws -> [String] 
     for image in images {
         var layerDescriptors: [String] = []
         for layer in image.layers {
-            layerDescriptors.append(#"{"mediaType":"\#(layer.mediaType)","digest":"\#(try put(layer.blob))","size":\#(layer.blob.count)}"#)
+            let mediaType = image.docker ? "application/vnd.docker.image.rootfs.diff.tar" + (layer.compression == .gzip ? ".gzip" : "") : layer.mediaType
+            layerDescriptors.append(#"{"mediaType":"\#(mediaType)","digest":"\#(try put(layer.blob))","size":\#(layer.blob.count)}"#)
         }
         let config = Array(
             #"{"architecture":"\#(image.architecture)","os":"linux","config":{"Entrypoint":["/bin/sh"],"Env":["PATH=/bin"],"WorkingDir":"/srv","User":"1000"},"rootfs":{"type":"layers","diff_ids":\#(strings(image.diffIDs ?? image.layers.map(\.diffID)))}}"#.utf8
         )
-        let configDescriptor = #"{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\#(try put(config))","size":\#(config.count)}"#
+        let configType = image.docker ? "application/vnd.docker.container.image.v1+json" : "application/vnd.oci.image.config.v1+json"
+        let manifestType = image.docker ? "application/vnd.docker.distribution.manifest.v2+json" : "application/vnd.oci.image.manifest.v1+json"
+        let configDescriptor = #"{"mediaType":"\#(configType)","digest":"\#(try put(config))","size":\#(config.count)}"#
         let manifest = Array(
-            #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":\#(configDescriptor),"layers":[\#(layerDescriptors.joined(separator: ","))]}"#.utf8
+            #"{"schemaVersion":2,"mediaType":"\#(manifestType)","config":\#(configDescriptor),"layers":[\#(layerDescriptors.joined(separator: ","))]}"#.utf8
         )
         let digest = try put(manifest)
         manifestDigests.append(digest)
         let platform = image.platformInIndex ? #","platform":{"architecture":"\#(image.architecture)","os":"linux"}"# : ""
-        descriptors.append(#"{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\#(digest)","size":\#(manifest.count)\#(platform)}"#)
+        descriptors.append(#"{"mediaType":"\#(manifestType)","digest":"\#(digest)","size":\#(manifest.count)\#(platform)}"#)
     }
     try write(directory + "/oci-layout", Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
     try write(directory + "/index.json", Array(#"{"schemaVersion":2,"manifests":[\#(descriptors.joined(separator: ","))]}"#.utf8))
