@@ -1,7 +1,7 @@
 # wu: two commands do everything on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := git curl openssl libseccomp-dev libcap-dev libarchive-dev libzstd-dev liblz4-dev libacl1-dev libsqlite3-dev zstd python3 chromium
+APT_PACKAGES := git curl openssl libseccomp-dev libcap-dev libarchive-dev libzstd-dev liblz4-dev libacl1-dev libsqlite3-dev zstd python3 chromium busybox-static
 BENCH_PACKAGES := bubblewrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -61,6 +61,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OCI images: read and pin one for `wu pack`, unpack layers safely. No sandbox, no store.
+        .target(
+            name: "WUImages",
+            dependencies: ["WUCore", "CArchive", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WUProtocol",
             swiftSettings: swiftSettings
@@ -147,7 +153,7 @@ let package = Package(
         .executableTarget(
             name: "wu-cli",
             dependencies: [
-                "WUCore", "WUProfiles", "WUProtocol", "WUSandbox", "WURunner", "WUClient", "WUCommandLine",
+                "WUCore", "WUImages", "WUProfiles", "WUProtocol", "WUSandbox", "WURunner", "WUClient", "WUCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -177,6 +183,7 @@ let package = Package(
         // The fuzz harnesses (docs/fuzzing.md): what `make fuzz` drives and FuzzCorpusTests replays.
         .target(name: "WUFuzz", dependencies: ["WUCore", "WUProfiles", "CArchive"], path: "Fuzz/Harness", swiftSettings: swiftSettings),
         .testTarget(name: "WUCoreTests", dependencies: ["WUCore", "CArchive", "WUFuzz"], swiftSettings: swiftSettings),
+        .testTarget(name: "WUImagesTests", dependencies: ["WUImages", "WUCore", "CArchive"], swiftSettings: swiftSettings),
         .testTarget(name: "WUSandboxTests", dependencies: ["WUSandbox", "WUProfiles", "CSandbox"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WUOrchestratorTests",

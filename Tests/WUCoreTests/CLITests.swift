@@ -36,6 +36,34 @@ import Glibc
         #expect(r.status == 2 && r.output.contains("--trust"), "\(r.output)")
     }
 
+    /// A job with a rootfs tar as its image (static busybox): `wu pack` pins it, `wu inspect` shows
+    /// its layer and what wu uses of it, and a flipped layer byte fails `wu verify` with status 4.
+    @Test func packInspectAndVerifyAnImagedJob() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        let wu = wuBinary
+        try tmp.file("job/wu.json", #"{"name": "imaged", "command": ["/bin/sh", "-c", "cat /etc/marker"], "image": "rootfs.tar", "units": [{"id": "u"}]}"#)
+        try tmp.file("job/code/x", "x\n")
+        try tmp.file("rootfs/etc/marker", "from the image\n")
+        var r = try shell(
+            "cd \(tmp.path) && \(wu) keygen alice && mkdir rootfs/bin && cp /bin/busybox rootfs/bin/ && ln -s busybox rootfs/bin/sh && tar -C rootfs -cf job/rootfs.tar ."
+        )
+        #expect(r.status == 0, "\(r.output)")
+        r = try shell("\(wu) pack \(tmp.path)/job -o \(tmp.path)/imaged.wu --key \(tmp.path)/alice.key")
+        #expect(r.status == 0, "\(r.output)")
+        r = try shell("\(wu) verify \(tmp.path)/imaged.wu --trust \(tmp.path)/alice.pub")
+        #expect(r.status == 0, "\(r.output)")
+        r = try shell("\(wu) inspect \(tmp.path)/imaged.wu")
+        #expect(r.status == 0 && r.output.contains("1 layer(s)") && r.output.contains(" tar ") && r.output.contains("used       only the layers"), "\(r.output)")
+
+        var entries = try readEntries(tmp.path + "/imaged.wu")
+        #expect(entries.map(\.name).filter { $0.hasPrefix("WU-IMAGE/sha256/") }.count == 2)
+        entries[entries.count - 1].bytes[600] ^= 0x01
+        try writeTar(entries, to: tmp.path + "/tampered.wu")
+        r = try shell("\(wu) verify \(tmp.path)/tampered.wu --trust \(tmp.path)/alice.pub")
+        #expect(r.status == 4 && r.output.contains("WU-IMAGE/sha256/") && r.output.contains("has SHA-256"), "\(r.output)")
+    }
+
     /// `wu pack` checks a job's own profile with the full profile parser and refuses it naming the problem;
     /// a good one is packed, shown by `wu inspect` and compared by `wu profile check`.
     @Test func packChecksACarriedProfile() throws {

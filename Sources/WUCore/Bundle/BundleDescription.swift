@@ -33,7 +33,26 @@ public enum BundleDescription {
         for file in manifest.files {
             lines.append("  \(String(file.mode, radix: 8)) \(ByteSize.format(file.size).padding(8)) \(file.sha256.prefix(16))… \(file.path)")
         }
+        if let image = manifest.image { lines += imageLines(image) }
         return lines.joined(separator: "\n")
+    }
+
+    /// The image: its layers in order, what its config says, and the one line on what wu uses of it.
+    static func imageLines(_ image: Manifest.Image) -> [String] {
+        let total = image.layers.reduce(Int64(0)) { $0 + $1.size }
+        var lines = ["image      \(image.os)/\(image.architecture), \(image.layers.count) layer(s), \(ByteSize.format(total)), config \(image.config.digest)"]
+        for layer in image.layers {
+            let kind = layer.compression.map { $0 == .none ? "tar" : "tar+\($0.rawValue)" } ?? layer.mediaType
+            lines.append("  \(ByteSize.format(layer.size).padding(8)) \(kind.padding(8)) \(layer.digest)")
+        }
+        func quoted(_ list: [String]?) -> String { list.map { $0.map { "\"\($0)\"" }.joined(separator: " ") } ?? "(none)" }
+        lines.append("  entrypoint \(quoted(image.entrypoint)), cmd \(quoted(image.cmd))")
+        lines.append("  env        \(quoted(image.env))")
+        lines.append("  workdir    \(image.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "(none)"), user \(image.user.flatMap { $0.isEmpty ? nil : $0 } ?? "(none)")")
+        lines.append(
+            "  used       only the layers (the unit's root) and the architecture; the command, env, working dir /code and user are the manifest's"
+        )
+        return lines
     }
 }
 

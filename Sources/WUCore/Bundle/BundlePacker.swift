@@ -24,6 +24,26 @@ public enum BundlePacker {
     /// profile's `name` out. `wu pack` passes the full profile parser (WUProfiles); WUCore cannot link it.
     public typealias ProfileCheck = (_ bytes: [UInt8], _ origin: String) throws -> String
 
+    /// An image read and checked for packing: what the manifest pins, and where each blob's bytes are.
+    public struct PackableImage: Sendable {
+        public var image: Manifest.Image
+        /// The `uname -m` name of the image's architecture, pinned as `resources.arch` when unset.
+        public var machine: String
+        /// Blob SHA-256 (hex) → a file holding exactly its bytes.
+        public var blobSources: [String: String]
+
+        public init(image: Manifest.Image, machine: String, blobSources: [String: String]) {
+            self.image = image
+            self.machine = machine
+            self.blobSources = blobSources
+        }
+    }
+
+    /// Reads the image at an absolute path inside the job, for `arch` (`resources.arch`; nil means the
+    /// host's), writing what it must unpack or make (an archive's blobs, a made config) under `scratch`.
+    /// `wu pack` passes WUImages' reader; WUCore knows no OCI layout.
+    public typealias ImageLoad = (_ path: String, _ arch: String?, _ scratch: String) throws -> PackableImage
+
     /// Packs `jobDirectory` into `output` (written to a temporary file, then renamed into place).
     ///
     /// - Parameter checkProfile: Validates a profile file the job carries (`"profile": {"file": …}`);
@@ -35,7 +55,7 @@ public enum BundlePacker {
     ///   setuid/setgid file; `io` for file system errors.
     public static func pack(
         jobDirectory: String, key: SigningKey, output: String, compressionLevel: Int = 3, checkProfile: ProfileCheck? = nil,
-        knownProfiles: [String]? = nil
+        knownProfiles: [String]? = nil, loadImage: ImageLoad? = nil
     ) throws -> Packed {
         let root = try canonicalPath(jobDirectory)
         let specBytes = try FileIO.readFile(root + "/" + JobSpec.fileName, limit: 4 << 20)
@@ -71,20 +91,37 @@ public enum BundlePacker {
         }
         let units = try expandUnits(spec.units, files: files)
 
+        let scratch = spec.image == nil ? nil : try makeScratch(beside: output)
+        defer { if let scratch { FileIO.removeTree(scratch) } }
+        var packable: PackableImage?
+        if let relative = spec.image, let scratch {
+            guard let loadImage else { throw WUError(.invalidJobSpec, "image: this program cannot pack images; use `wu pack`") }
+            packable = try loadImage(try resolveInside(relative, root: root, field: "image"), spec.resources.arch, scratch)
+        }
+        var resources = spec.resources
+        if resources.arch == nil, let packable { resources.arch = packable.machine }
+
         let manifest = Manifest(
             name: spec.name, version: spec.version, command: spec.command, env: spec.env, profile: profileName,
-            resources: spec.resources, units: units, redundancy: spec.redundancy, aggregate: spec.aggregate, files: files,
-            profileFile: carried == nil ? nil : Manifest.profileEntryName, onUnitFailure: spec.onUnitFailure
+            resources: resources, units: units, redundancy: spec.redundancy, aggregate: spec.aggregate, files: files,
+            profileFile: carried == nil ? nil : Manifest.profileEntryName, onUnitFailure: spec.onUnitFailure, image: packable?.image
         )
         try manifest.validate()
         let manifestBytes = try manifest.encoded()
         let signatureBytes = try BundleSignature.sign(manifestBytes, with: key).encoded()
 
+        var sourceByPath = Dictionary(uniqueKeysWithValues: sources.map { ($0.path, $0.source) })
+        for entry in manifest.imageEntries {
+            guard let source = packable?.blobSources[entry.sha256] else {
+                throw WUError(.io, "image: no bytes for blob sha256:\(entry.sha256); the image reader lost it")
+            }
+            sourceByPath[entry.path] = source
+        }
         let temporary = output + ".tmp-\(getpid())"
         do {
             try writeArchive(
-                to: temporary, manifestBytes: manifestBytes, signatureBytes: signatureBytes, files: files,
-                sources: Dictionary(uniqueKeysWithValues: sources.map { ($0.path, $0.source) }), level: compressionLevel
+                to: temporary, manifestBytes: manifestBytes, signatureBytes: signatureBytes, files: files + manifest.imageEntries,
+                sources: sourceByPath, level: compressionLevel
             )
             guard rename(temporary, output) == 0 else {
                 throw WUError(.io, "cannot move the bundle into place at \(output)", cause: SystemCallError("rename", path: output, errno: errno))
@@ -97,17 +134,33 @@ public enum BundlePacker {
         return Packed(manifest: manifest, manifestBytes: manifestBytes, signer: key.publicKey, bundleBytes: size)
     }
 
-    /// Reads `"profile": {"file": relative}`: a regular file inside the job directory, at most
-    /// ``Manifest/maxProfileBytes``; a symlink is followed only while it stays inside.
-    static func readProfileFile(_ relative: String, root: String) throws -> (source: String, bytes: [UInt8]) {
+    /// A new directory beside `output` for what packing an image must write, removed after packing.
+    static func makeScratch(beside output: String) throws -> String {
+        var template = Array((output + ".image-XXXXXX").utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw WUError(.io, "cannot make a scratch directory beside \(output)", cause: SystemCallError("mkdtemp", path: output, errno: errno))
+        }
+        return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The real path of `relative` (a `wu.json` field), which must stay inside the job directory;
+    /// a symlink is followed only while it stays inside.
+    static func resolveInside(_ relative: String, root: String, field: String) throws -> String {
         guard let resolved = realpath(root + "/" + relative, nil) else {
-            throw WUError(.invalidJobSpec, "profile.file: cannot find \(relative) in the job directory")
+            throw WUError(.invalidJobSpec, "\(field): cannot find \(relative) in the job directory")
         }
         let source = String(cString: resolved)
         free(resolved)
         guard source.hasPrefix(root + "/") else {
-            throw WUError(.invalidJobSpec, "profile.file: \(relative) leads outside the job directory (to \(source))")
+            throw WUError(.invalidJobSpec, "\(field): \(relative) leads outside the job directory (to \(source))")
         }
+        return source
+    }
+
+    /// Reads `"profile": {"file": relative}`: a regular file inside the job directory, at most
+    /// ``Manifest/maxProfileBytes``; a symlink is followed only while it stays inside.
+    static func readProfileFile(_ relative: String, root: String) throws -> (source: String, bytes: [UInt8]) {
+        let source = try resolveInside(relative, root: root, field: "profile.file")
         var st = stat()
         guard stat(source, &st) == 0, FileIO.fileType(st) == S_IFREG else {
             throw WUError(.invalidJobSpec, "profile.file: \(relative) is not a regular file")

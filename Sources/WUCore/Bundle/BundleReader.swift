@@ -86,19 +86,21 @@ public enum BundleReader {
         let signatureBytes = try reader.readMetadataEntry(named: BundleSignature.entryName, position: "second", limit: limits.maxManifestBytes)
         let (manifest, signer) = try BundleSignature.verify(manifestBytes: manifestBytes, signatureBytes: signatureBytes, trusting: trust)
 
-        guard manifest.files.count <= limits.maxEntries else {
-            throw WUError(.limitExceeded, "the manifest lists \(manifest.files.count) files, more than the limit of \(limits.maxEntries) entries")
+        // The payload, then the image's blobs: every entry the archive must hold, in order.
+        let expected = manifest.files + manifest.imageEntries
+        guard expected.count <= limits.maxEntries else {
+            throw WUError(.limitExceeded, "the manifest lists \(expected.count) files, more than the limit of \(limits.maxEntries) entries")
         }
         // Each size first: summing a signed manifest's sizes unchecked could overflow (and trap).
-        if let big = manifest.files.first(where: { $0.size > limits.maxFileBytes }) {
+        if let big = expected.first(where: { $0.size > limits.maxFileBytes }) {
             throw WUError(.limitExceeded, "\(big.path) is \(ByteSize.format(big.size)), more than the per-file limit of \(ByteSize.format(limits.maxFileBytes))")
         }
-        let declared = manifest.files.reduce(Int64(0)) { $0 + $1.size }
+        let declared = expected.reduce(Int64(0)) { $0 + $1.size }
         guard declared <= limits.maxTotalBytes else {
             throw WUError(.limitExceeded, "the manifest declares \(ByteSize.format(declared)) of files, more than the limit of \(ByteSize.format(limits.maxTotalBytes))")
         }
 
-        let indexByPath = Dictionary(uniqueKeysWithValues: manifest.files.enumerated().map { ($1.path, $0) })
+        let indexByPath = Dictionary(uniqueKeysWithValues: expected.enumerated().map { ($1.path, $0) })
         var next = 0
         var total: Int64 = 0
         var entries = 0
@@ -113,10 +115,10 @@ public enum BundleReader {
             }
             if index < next { throw WUError(.duplicateEntry, "\(path) appears twice in the archive") }
             if index > next {
-                throw WUError(.entryOrder, "\(path) comes before \(manifest.files[next].path): entries must follow the manifest's order (the archive was reordered or a file is missing)")
+                throw WUError(.entryOrder, "\(path) comes before \(expected[next].path): entries must follow the manifest's order (the archive was reordered or a file is missing)")
             }
             next += 1
-            let file = manifest.files[index]
+            let file = expected[index]
             let headerSize = archive_entry_size_is_set(entry) != 0 ? archive_entry_size(entry) : -1
             guard headerSize == file.size else {
                 throw WUError(.tamperedFile, "\(path) is \(headerSize) bytes in the archive but \(file.size) in the manifest")
@@ -141,8 +143,8 @@ public enum BundleReader {
             }
             try sink.end(file)
         }
-        guard next == manifest.files.count else {
-            throw WUError(.missingEntry, "\(manifest.files[next].path) is listed in the manifest but missing from the archive (\(manifest.files.count - next) file(s) missing)")
+        guard next == expected.count else {
+            throw WUError(.missingEntry, "\(expected[next].path) is listed in the manifest but missing from the archive (\(expected.count - next) file(s) missing)")
         }
         return VerifiedBundle(manifest: manifest, manifestBytes: manifestBytes, signatureBytes: signatureBytes, signer: signer)
     }
@@ -172,7 +174,7 @@ public enum BundleReader {
         if archive_entry_mode(entry) & (S_ISUID | S_ISGID) != 0 {
             throw WUError(.unsafeEntry, "\(path) has the setuid or setgid bit; bundles may not carry privileged files")
         }
-        guard Validate.isPayloadPath(path) else {
+        guard Validate.isPayloadPath(path) || path.hasPrefix(Manifest.Image.entryPrefix) else {
             throw WUError(.unlistedEntry, "\(path) is not under code/ or inputs/ and is not in the signed manifest")
         }
         return path
@@ -224,28 +226,14 @@ final class ArchiveReader {
 
     /// The next entry, or nil at a clean end of archive.
     func nextEntry() throws -> OpaquePointer? {
-        var entry: OpaquePointer?
-        let status = archive_read_next_header(archive, &entry)
-        if status == ARCHIVE_EOF { return nil }
-        guard status >= ARCHIVE_WARN, let entry else { throw failure("reading an entry header") }
-        return entry
+        try ArchiveEntries.next(archive, failed: failure)
     }
 
     /// Streams the current entry's data in libarchive's own blocks (no copy).
     func readData(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var block: UnsafeRawPointer?
-        var size = 0
-        var offset: Int64 = 0
-        var expected: Int64 = 0
-        while true {
-            let status = archive_read_data_block(archive, &block, &size, &offset)
-            if status == ARCHIVE_EOF { return }
-            guard status >= ARCHIVE_WARN else { throw failure("reading data") }
-            // tar never has holes, but a crafted sparse entry could: treat a gap as tampering.
-            guard offset == expected else { throw WUError(.unsafeEntry, "an entry is sparse; bundles hold plain files only") }
-            expected += Int64(size)
-            if size > 0 { try body(UnsafeRawBufferPointer(start: block, count: size)) }
-        }
+        try ArchiveEntries.readData(
+            archive, failed: failure, sparse: { WUError(.unsafeEntry, "an entry is sparse; bundles hold plain files only") }, body
+        )
     }
 
     /// Fails once more than the grace bytes have been inflated at a ratio above the limit.

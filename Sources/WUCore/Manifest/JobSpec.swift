@@ -21,6 +21,9 @@ public struct JobSpec: Sendable, Equatable {
     public var redundancy: Manifest.Redundancy
     public var aggregate: Manifest.Aggregate?
     public var onUnitFailure: Manifest.OnUnitFailure = .failJob
+    /// `"image": "PATH"`: an OCI image layout directory, an `oci-archive` tar or a rootfs tar inside
+    /// the job directory, which `wu pack` pins in the manifest and carries after the payload.
+    public var image: String? = nil
 
     public enum Units: Sendable, Equatable {
         /// An explicit list.
@@ -119,7 +122,7 @@ extension JobSpec {
         let value: JobSpec
 
         init(from decoder: any Decoder) throws {
-            try decoder.rejectUnknownKeys(["name", "version", "command", "env", "profile", "resources", "units", "redundancy", "aggregate", "on_unit_failure"])
+            try decoder.rejectUnknownKeys(["name", "version", "command", "env", "profile", "resources", "units", "redundancy", "aggregate", "on_unit_failure", "image"])
             let c = try decoder.container(keyedBy: AnyCodingKey.self)
             func key(_ name: String) -> AnyCodingKey { AnyCodingKey(name) }
 
@@ -161,9 +164,13 @@ extension JobSpec {
                 }
                 onUnitFailure = choice
             }
+            let image = try c.decodeIfPresent(String.self, forKey: key("image"))
+            if let image, !Validate.isSafeRelativePath(image) {
+                throw WUError(.invalidJobSpec, "image must be a relative path inside the job directory without '..', got '\(image)'")
+            }
             value = JobSpec(
                 name: name, version: version, command: command, env: env, profile: profile, profileFile: profileFile, resources: resources,
-                units: units, redundancy: redundancy, aggregate: aggregate, onUnitFailure: onUnitFailure
+                units: units, redundancy: redundancy, aggregate: aggregate, onUnitFailure: onUnitFailure, image: image
             )
         }
     }

@@ -5,8 +5,11 @@
 public struct Manifest: Codable, Sendable, Equatable {
     /// The entry name of the manifest inside a bundle; always the first entry.
     public static let entryName = "WU-MANIFEST.json"
-    /// The format this code writes and reads.
+    /// The format this code writes and reads for a job without an image.
     public static let currentFormat = 1
+    /// The format of a manifest with an ``image``: a reader from before images refuses it
+    /// ("format 2 is not supported") instead of ignoring the key and running the unit on its own `/usr`.
+    public static let imageFormat = 2
     /// The bundle path of a requester's own profile (``profileFile``): a payload file like any other,
     /// pinned in ``files`` and so covered by the signature, but never placed in a unit's tree.
     public static let profileEntryName = "WU-PROFILE.json"
@@ -34,13 +37,16 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var onUnitFailure: OnUnitFailure?
     /// Every payload file, sorted by path; the archive holds them in this order.
     public var files: [File]
+    /// The OCI image the units run in, or nil for the profile's binds of the runner's own `/usr`.
+    /// Absent from the JSON when nil, so bundles without an image are what they were before.
+    public var image: Image?
 
     public init(
         name: String, version: String, command: [String], env: [String: String] = [:], profile: String = "default",
         resources: Resources = Resources(), units: [Unit], redundancy: Redundancy = Redundancy(), aggregate: Aggregate? = nil,
-        files: [File], profileFile: String? = nil, onUnitFailure: OnUnitFailure? = nil
+        files: [File], profileFile: String? = nil, onUnitFailure: OnUnitFailure? = nil, image: Image? = nil
     ) {
-        self.format = Manifest.currentFormat
+        self.format = image == nil ? Manifest.currentFormat : Manifest.imageFormat
         self.name = name
         self.version = version
         self.command = command
@@ -53,10 +59,11 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.aggregate = aggregate
         self.files = files
         self.onUnitFailure = onUnitFailure
+        self.image = image
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, name, version, command, env, profile, resources, units, redundancy, aggregate, files
+        case format, name, version, command, env, profile, resources, units, redundancy, aggregate, files, image
         case profileFile = "profile_file"
         case onUnitFailure = "on_unit_failure"
     }

@@ -75,7 +75,12 @@ extension Manifest {
     /// - Throws: `WUError.invalidManifest` naming the rule broken.
     public func validate() throws {
         func fail(_ message: String) -> WUError { WUError(.invalidManifest, "\(Manifest.entryName): \(message)") }
-        guard format == Manifest.currentFormat else { throw fail("format \(format) is not supported (this wu reads \(Manifest.currentFormat))") }
+        guard format == Manifest.currentFormat || format == Manifest.imageFormat else {
+            throw fail("format \(format) is not supported (this wu reads \(Manifest.currentFormat) and \(Manifest.imageFormat))")
+        }
+        guard (format == Manifest.imageFormat) == (image != nil) else {
+            throw fail("format \(format) \(image == nil ? "needs an image" : "cannot carry an image"); an image comes with format \(Manifest.imageFormat)")
+        }
         guard Validate.isIdentifier(name) else { throw fail("name '\(name)' is not a valid job name") }
         guard Validate.isIdentifier(profile) else { throw fail("profile '\(profile)' is not a valid profile name") }
         do {
@@ -116,6 +121,7 @@ extension Manifest {
         } else if paths.contains(Manifest.profileEntryName) {
             throw fail("it holds \(Manifest.profileEntryName) but names no profile_file")
         }
+        try validateImage(fail)
         guard !units.isEmpty else { throw fail("it lists no units") }
         var ids = Set<String>()
         for unit in units {

@@ -46,8 +46,18 @@ public enum DirectoryTree {
     public static func walk(
         _ path: String, visit: (Int32, Name, Entry) -> Bool, leave: (Int32, Name) -> Void = { _, _ in }
     ) -> Bool {
-        var fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return false }
+        return walk(directory: fd, visit: visit, leave: leave)
+    }
+
+    /// ``walk(_:visit:leave:)`` from a directory already open (and closed here): for trees reached
+    /// by descriptor, whose path may be longer than `PATH_MAX` or not trusted.
+    @discardableResult
+    public static func walk(
+        directory: Int32, visit: (Int32, Name, Entry) -> Bool, leave: (Int32, Name) -> Void = { _, _ in }
+    ) -> Bool {
+        var fd = directory
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { return false }
@@ -104,6 +114,31 @@ public enum DirectoryTree {
             )
             if rmdir(path) == 0 || errno == ENOENT { return }
         }
+    }
+
+    /// `rm -rf` of the entry `name` in the directory `dirfd`, never following a link: a tree reached
+    /// by descriptor (an image being unpacked) is removed without a path.
+    ///
+    /// - Returns: false when something could not be removed.
+    @discardableResult
+    public static func remove(in dirfd: Int32, name: String) -> Bool {
+        var st = stat()
+        guard fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return errno == ENOENT }
+        guard st.st_mode & S_IFMT == S_IFDIR else { return unlinkat(dirfd, name, 0) == 0 }
+        for _ in 0..<8 {
+            let child = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard child >= 0 else { return false }
+            walk(
+                directory: child,
+                visit: { parent, entry, info in
+                    if !info.isDirectory { unlinkat(parent, entry, 0) }
+                    return true
+                },
+                leave: { parent, entry in unlinkat(parent, entry, AT_REMOVEDIR) }
+            )
+            if unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT { return true }
+        }
+        return false
     }
 
     /// Usage of a tree, not following links: allocated bytes (each entry charged at least 4 KiB,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import WUCore
+import WUImages
 import WUProfiles
 
 extension WU {
@@ -20,7 +21,7 @@ extension WU {
             let signingKey = try KeyFiles.loadPrivate(key)
             let packed = try BundlePacker.pack(
                 jobDirectory: directory, key: signingKey, output: output, checkProfile: SandboxProfile.checkForPacking,
-                knownProfiles: SandboxProfile.builtinNames
+                knownProfiles: SandboxProfile.builtinNames, loadImage: ImageReader.load
             )
             let payload = packed.manifest.files.reduce(Int64(0)) { $0 + $1.size }
             print(
