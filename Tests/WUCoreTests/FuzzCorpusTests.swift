@@ -45,6 +45,8 @@ import WUFuzz
         (FuzzTarget.profile, "repro-errno-above-int-max.json"),
         // DurationText converted a bare number of seconds beyond Int64 milliseconds with Int64(_:).
         (FuzzTarget.profile, "repro-wall-time-above-int64.json"),
+        // verify accepted a file whose directory the tar never listed; extract could not place it.
+        (FuzzTarget.verify, "repro-verify-extract-differ"),
     ])
     func reproducerIsRefused(target: FuzzTarget, name: String) throws {
         #expect(try target.run(Self.input(target, name)) == .rejected)

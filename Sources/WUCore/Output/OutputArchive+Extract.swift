@@ -15,7 +15,9 @@ extension OutputArchive {
     ) throws {
         let tar = destination + ".tar-\(UInt32.random(in: 0...UInt32.max))"
         defer { unlink(tar) }
-        let digest = try decompress(path, to: tar, limit: limits.maxFileBytes + Int64(limits.maxEntries) * 1024 + (1 << 20))
+        // The same inflated bound as `verify`: what the orchestrator accepted must extract here.
+        let headers = Int64(limits.maxEntries + 1) * InflatingStream.headerAllowance + InflatingStream.slack
+        let digest = try decompress(path, to: tar, limit: limits.maxFileBytes + headers)
         guard digest == expectedOutputDigest else {
             throw WUError(.tamperedFile, "the output archive \(path) has digest \(digest), expected \(expectedOutputDigest)")
         }

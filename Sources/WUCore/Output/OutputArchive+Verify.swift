@@ -47,6 +47,9 @@ extension OutputArchive {
         var entries = 0
         var fileBytes: Int64 = 0
         var failure: WUError?
+        /// Every path seen so far, by a 128-bit key of its SHA-256 (a hostile tar's 100,000 paths
+        /// of 4 KiB would otherwise be held whole), and whether it is a directory.
+        var seen: [PathKey: Bool] = [:]
 
         init(path: String, limits: Limits) throws {
             guard let archive = archive_read_new() else { throw WUError(.io, "libarchive could not allocate a reader") }
@@ -133,8 +136,10 @@ extension OutputArchive {
                 throw WUError(.limitExceeded, "the output nests deeper than \(OutputArchive.maxDepth) levels")
             }
             switch mode_t(archive_entry_filetype(entry)) {
-            case S_IFDIR: break
+            case S_IFDIR:
+                try place(path, directory: true)
             case S_IFREG where archive_entry_hardlink(entry) == nil:
+                try place(path, directory: false)
                 fileBytes += archive_entry_size(entry)
                 guard fileBytes <= limits.maxFileBytes else {
                     throw WUError(.limitExceeded, "the output is larger than \(ByteSize.format(limits.maxFileBytes))")
@@ -142,6 +147,23 @@ extension OutputArchive {
             default:
                 throw WUError(.unsafeEntry, "the output holds '\(name.prefix(200))', which is not a regular file or directory")
             }
+        }
+
+        /// The extractor's tree rules, so that what is accepted here extracts (FuzzTarget.verify):
+        /// an entry's directory came earlier, as the canonical tar orders them; a file appears once
+        /// and nothing is placed over it; a directory may be listed again.
+        func place(_ path: String, directory: Bool) throws {
+            if let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) {
+                let parent = String(path[..<slash])
+                guard seen[PathKey(parent)] == true else {
+                    throw WUError(.unsafeEntry, "the output lists '\(path.prefix(200))' before its directory '\(parent.prefix(200))'")
+                }
+            }
+            let key = PathKey(path)
+            if let wasDirectory = seen[key], !(wasDirectory && directory) {
+                throw WUError(.unsafeEntry, "the output lists '\(path.prefix(200))' twice")
+            }
+            seen[key] = directory
         }
 
         /// Hashes whatever follows the tar's end marker: it is part of the digest too.
@@ -155,5 +177,17 @@ extension OutputArchive {
                 throw WUError(.corruptArchive, "the blob is not an output tar: \(archive_error_string(tar).map { String(cString: $0) } ?? "unreadable")")
             }
         }
+    }
+}
+
+/// A path's identity in `InflatingStream.seen`: the first 128 bits of its SHA-256.
+struct PathKey: Hashable {
+    let high: UInt64
+    let low: UInt64
+
+    init(_ path: String) {
+        let digest = Array(SHA256.hash(data: Array(path.utf8)))
+        high = digest[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        low = digest[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
     }
 }
