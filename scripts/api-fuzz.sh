@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make api-fuzz: schemathesis (PyPI) against a real orchestrator's /openapi.json, once per role.
-# Fails on any 5xx, and on a response that does not match the document (status, content type,
-# schema). API_FUZZ_EXAMPLES (default 50) bounds the examples per operation, API_FUZZ_SECONDS
+# Fails on any 5xx, on a response that does not match the document (status, content type,
+# schema), and on an undocumented method that is not answered 405 with a matching `Allow`. API_FUZZ_EXAMPLES (default 50) bounds the examples per operation, API_FUZZ_SECONDS
 # (default 120) the time per role. A claim long-polls up to 60 s, hence the 70 s request timeout.
 set -euo pipefail
 bin=$(cd "${1:-.build/debug}" && pwd)
@@ -21,7 +21,7 @@ for role in requester runner admin; do
   echo "== schemathesis as $role"
   schemathesis run "http://127.0.0.1:$port/openapi.json" \
     --header "Authorization: Bearer $token" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,unsupported_method,allow_header_conformance \
     --max-examples "$examples" --max-time "${API_FUZZ_SECONDS:-120}" --request-timeout 70 \
     || status=1
 done
