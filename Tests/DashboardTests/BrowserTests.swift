@@ -231,7 +231,8 @@ struct BrowserTests {
         let cookies = try await chrome.send("Storage.getCookies", toPage: false)
         let session = try #require(cookies["cookies"]?.array?.first { $0["name"]?.string == "wu_session" }?["value"]?.string)
         let crafted = try Self.curl(
-            cluster, ["-X", "POST", "-H", "Cookie: wu_session=\(session)", "-H", "Origin: http://evil.example", cluster.url + "/v1/jobs/\(job)/cancel"]
+            cluster,
+            ["-X", "POST", "-H", "Cookie: wu_session=\(session)", "-H", "Origin: http://evil.example", cluster.url + "/v1/jobs/\(job)/cancel"]
         )
         #expect(crafted.hasPrefix("403 ") && crafted.contains("\"cross-origin\""), "\(crafted)")
         #expect(try await stored() == "pending", "the crafted request changed nothing")

@@ -89,7 +89,12 @@ import WUProtocol
             #expect(status == .ok)
             #expect(html.contains("id=\"jobs\"") && html.contains("id=\"runners\"") && html.contains("id=\"leaderboard\""))
 
-            let out = try await client.executeRequest(uri: "/v1/session", method: .delete, headers: [.cookie: cookie, .origin: Self.ownOrigin], body: nil)
+            let out = try await client.executeRequest(
+                uri: "/v1/session",
+                method: .delete,
+                headers: [.cookie: cookie, .origin: Self.ownOrigin],
+                body: nil
+            )
             #expect(out.status == .noContent)
             let cleared = try #require(out.headers[.setCookie])
             #expect(cleared.hasPrefix("wu_session=;") && cleared.contains("Max-Age=0"), "\(cleared)")
@@ -135,8 +140,8 @@ import WUProtocol
             // The denied syscalls, as the runner reported them (escaped: a runner is not trusted).
             #expect(detail.contains("<td class=\"denied\">mount×3 &lt;b&gt;bpf&lt;/b&gt;</td>"), "\(detail)")
             // Each copy's output digest, shortened, whole on hover: copies of a unit agree when these are equal.
-            let digest = try #require(try await h.scheduler.units(h.admin, job, Scheduler.UnitQuery(limit: 10)).units
-                .flatMap(\.copies).compactMap(\.outputDigest).first)
+            let units = try await h.scheduler.units(h.admin, job, Scheduler.UnitQuery(limit: 10)).units
+            let digest = try #require(units.flatMap(\.copies).compactMap(\.outputDigest).first)
             #expect(detail.contains("<code class=\"digest\" title=\"\(digest)\">\(digest.prefix(12))</code>"), "\(detail)")
             // The runner's disk: what it offers units, explained on the page.
             #expect(html.contains("id=\"disk-note\"") && html.contains("three quarters of its --disk"))
