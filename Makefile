@@ -32,8 +32,13 @@ release: deps
 
 ## test: the whole test suite, built once. Suites run one after another: several measure CPU quotas,
 ## wall clocks and cgroup peaks for real, and two cores shared with parallel suites make them flaky.
+## Then a one-minute schemathesis smoke (20 s per role, the fuzzing phase) on the orchestrator `swift test`
+## built: no 5xx, every answer as documented. It leaves out the event stream and the claim, whose
+## long polls hold a request for up to a minute each; `make api-fuzz` covers them.
+API_FUZZ_SMOKE := API_FUZZ_SECONDS=20 API_FUZZ_EXAMPLES=10 API_FUZZ_PHASES=fuzzing API_FUZZ_EXCLUDE='^/v1/(events|runners/claim)$$'
 test: deps
 	$(SWIFT) test --no-parallel
+	$(API_FUZZ_SMOKE) bash scripts/api-fuzz.sh .build/debug
 
 ## demo: the main job end to end. Builds every product: the demo runs wu, wu-cli,
 ## wu-orchestrator and wu-runner (`.ci/run` runs it first, on a fresh clone, to keep that true).

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import GRDB
 import Testing
 import WUCore
 import WUProtocol
@@ -170,6 +171,126 @@ struct BrowserTests {
         try await chrome.waitFor("!document.getElementById('signin').hidden", seconds: 30, "the sign-in form after sign-out")
         #expect(try await chrome.evaluate("document.getElementById('view').children.length") == 0)
         #expect(try await chrome.evaluate("fetch('/v1/session').then((r) => r.status)") == 401)
+    }
+
+    /// The owner pauses, resumes and cancels their job with the view's buttons; a page of another origin
+    /// (another port of the same host: the same site, so SameSite=Strict still sends the cookie), a
+    /// crafted request with the session cookie and a foreign Origin, and another requester change nothing.
+    @Test func ownerControlsTheJobFromThePageAndNobodyElseCan() async throws {
+        let cluster = try await Cluster(label: "dash-act")
+        defer { cluster.shutdown() }
+        let mallory = try cluster.admin(["token", "create", "--role", "requester", "--name", "mallory"])
+        let bundle = try cluster.bundle(
+            "held",
+            spec: #"{"name": "held", "command": ["/bin/sh", "/code/slow.sh"], "units": [{"id": "a"}, {"id": "b"}]}"#,
+            files: ["code/slow.sh": Self.slowScript]
+        )
+        // No runner: the job waits, pending, until it is controlled.
+        let job = try await cluster.submit(bundle)
+        let store = try OrchestratorStore(dataDirectory: cluster.dataDirectory)
+        func stored() async throws -> String {
+            try await store.read { db in try String.fetchOne(db, sql: "SELECT state FROM job WHERE id = ?", arguments: [Int64(job)]) } ?? "missing"
+        }
+
+        try FileIO.makeDirectories(cluster.directory + "/chromium")
+        let chrome = try DevTools(profileDirectory: cluster.directory + "/chromium")
+        defer { chrome.shutdown() }
+        try await chrome.openPage()
+        try await Self.signIn(chrome, cluster.url, token: cluster.requesterToken)
+        let detail = "document.querySelector('#job-detail[data-job-id=\"\(job)\"]')"
+        let button = { (action: String) in "document.querySelector('#job-actions button[data-action=\"\(action)\"]')" }
+        _ = try await chrome.evaluate("location.hash = '#job=\(job)'; true")
+        try await chrome.waitFor("!!\(button("pause")) && !!\(button("cancel")) && !\(button("resume"))", seconds: 30, "pause and cancel")
+
+        _ = try await chrome.evaluate("\(button("pause")).click(); true")
+        try await chrome.waitFor("\(detail)?.dataset.state === 'paused' && !!\(button("resume"))", seconds: 30, "the job paused on the page")
+        #expect(try await chrome.evaluate("document.getElementById('notice').textContent") == .string("Job \(job) is paused."))
+        #expect(try await stored() == "paused")
+        _ = try await chrome.evaluate("\(button("resume")).click(); true")
+        try await chrome.waitFor("\(detail)?.dataset.state === 'pending' && !!\(button("pause"))", seconds: 30, "the job resumed on the page")
+        #expect(try await stored() == "pending")
+
+        // A page on another loopback port posts with the browser's cookie: the server refuses it.
+        let evilPort = Cluster.freePort()
+        try FileIO.makeDirectories(cluster.directory + "/evil")
+        try cluster.write(cluster.directory + "/evil/index.html", "<!doctype html><title>evil</title>")
+        let evil = try ChildProcess(
+            ["/usr/bin/python3", "-m", "http.server", String(evilPort), "--bind", "127.0.0.1", "--directory", cluster.directory + "/evil"],
+            log: cluster.directory + "/evil.log"
+        )
+        defer { evil.stop() }
+        try await Self.navigateWhenUp(chrome, "http://127.0.0.1:\(evilPort)/index.html")
+        let forged = try await chrome.evaluate(
+            "fetch('\(cluster.url)/v1/jobs/\(job)/cancel', { method: 'POST', mode: 'no-cors', credentials: 'include' })"
+                + ".then(() => 'sent', (error) => 'not sent: ' + error)"
+        )
+        #expect(forged == "sent")
+        // The fetch settled once the answer came: the server has acted on it, or refused it.
+        #expect(try await stored() == "pending", "the other origin's page changed nothing")
+        // The same request as a crafted one, with the browser's own session cookie and a foreign Origin: 403.
+        let cookies = try await chrome.send("Storage.getCookies", toPage: false)
+        let session = try #require(cookies["cookies"]?.array?.first { $0["name"]?.string == "wu_session" }?["value"]?.string)
+        let crafted = try Self.curl(
+            cluster,
+            ["-X", "POST", "-H", "Cookie: wu_session=\(session)", "-H", "Origin: http://evil.example", cluster.url + "/v1/jobs/\(job)/cancel"]
+        )
+        #expect(crafted.hasPrefix("403 ") && crafted.contains("\"cross-origin\""), "\(crafted)")
+        #expect(try await stored() == "pending", "the crafted request changed nothing")
+
+        // Another requester: no buttons, and a post from the page is refused.
+        try await Self.signIn(chrome, cluster.url, token: mallory, signOutFirst: true)
+        _ = try await chrome.evaluate("location.hash = '#job=\(job)'; true")
+        try await chrome.waitFor("!!document.querySelector('#job-detail p.error')", seconds: 30, "the job refused to mallory")
+        #expect(try await chrome.evaluate("document.querySelectorAll('button[data-action]').length") == 0)
+        #expect(try await chrome.evaluate("fetch('/v1/jobs/\(job)/cancel', { method: 'POST' }).then((r) => r.status)") == 404)
+        #expect(try await stored() == "pending")
+
+        // The owner again: cancel (after the confirmation), shown in its own colour, not the failure red.
+        try await Self.signIn(chrome, cluster.url, token: cluster.requesterToken, signOutFirst: true)
+        _ = try await chrome.evaluate("location.hash = '#job=\(job)'; true")
+        try await chrome.waitFor("!!\(button("cancel"))", seconds: 30, "the cancel button")
+        _ = try await chrome.evaluate("window.confirm = () => true; \(button("cancel")).click(); true")
+        try await chrome.waitFor("\(detail)?.dataset.state === 'cancelled'", seconds: 30, "the job cancelled on the page")
+        #expect(try await stored() == "cancelled")
+        #expect(try await chrome.evaluate("document.querySelectorAll('#job-actions button').length") == 0)
+        let colour = "getComputedStyle(document.querySelector('#jobs tr[data-job-id=\"\(job)\"] .badge')).backgroundColor"
+        #expect(try await chrome.evaluate(colour) == "rgb(230, 231, 234)", "cancelled is grey, not failed's rgb(251, 227, 227)")
+    }
+
+    /// Opens the dashboard and signs in with `token` through the form (signing out first when asked).
+    static func signIn(_ chrome: DevTools, _ url: String, token: String, signOutFirst: Bool = false) async throws {
+        if signOutFirst {
+            try await chrome.navigate(url + "/")
+            try await chrome.waitFor("document.body.dataset.signedIn === 'true'", seconds: 30, "the page signed in by its cookie")
+            _ = try await chrome.evaluate("document.getElementById('signout').click(); true")
+            try await chrome.waitFor("!document.getElementById('signin').hidden", seconds: 30, "the sign-in form after sign-out")
+        } else {
+            try await chrome.navigate(url + "/")
+            try await chrome.waitFor("!document.getElementById('signin').hidden", seconds: 30, "the sign-in form")
+        }
+        _ = try await chrome.evaluate("document.getElementById('token').value = '\(token)'; document.getElementById('signin').requestSubmit(); true")
+        try await chrome.waitFor("document.getElementById('live').dataset.state === 'live'", seconds: 30, "the event stream")
+    }
+
+    /// Navigates to `url` once its server answers (a just-started one may not listen yet).
+    static func navigateWhenUp(_ chrome: DevTools, _ url: String) async throws {
+        for _ in 0..<100 {
+            if (try? await chrome.navigate(url)) != nil,
+                (try? await chrome.waitFor("document.title === 'evil'", seconds: 5, "the page of another origin")) != nil
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw DevTools.Failure(description: "\(url) did not come up")
+    }
+
+    /// Runs curl with `arguments` and returns "STATUS BODY".
+    static func curl(_ cluster: Cluster, _ arguments: [String]) throws -> String {
+        let log = cluster.directory + "/curl-\(UInt32.random(in: 0...UInt32.max)).log"
+        let process = try ChildProcess(["/usr/bin/curl", "-s", "-w", "%{http_code} ", "-o", log + ".body"] + arguments, log: log)
+        guard process.wait() == 0 else { throw DevTools.Failure(description: "curl failed: \(process.output)") }
+        return process.output + String(decoding: (try? FileIO.readFile(log + ".body")) ?? [], as: UTF8.self)
     }
 
     /// A job whose name no bundle may carry (`wu pack` and the server refuse it), written straight

@@ -89,7 +89,12 @@ import WUProtocol
             #expect(status == .ok)
             #expect(html.contains("id=\"jobs\"") && html.contains("id=\"runners\"") && html.contains("id=\"leaderboard\""))
 
-            let out = try await client.executeRequest(uri: "/v1/session", method: .delete, headers: [.cookie: cookie], body: nil)
+            let out = try await client.executeRequest(
+                uri: "/v1/session",
+                method: .delete,
+                headers: [.cookie: cookie, .origin: Self.ownOrigin],
+                body: nil
+            )
             #expect(out.status == .noContent)
             let cleared = try #require(out.headers[.setCookie])
             #expect(cleared.hasPrefix("wu_session=;") && cleared.contains("Max-Age=0"), "\(cleared)")
@@ -134,6 +139,12 @@ import WUProtocol
             #expect(detail.contains("1.5 s"), "the valid copy's wall time")
             // The denied syscalls, as the runner reported them (escaped: a runner is not trusted).
             #expect(detail.contains("<td class=\"denied\">mount×3 &lt;b&gt;bpf&lt;/b&gt;</td>"), "\(detail)")
+            // Each copy's output digest, shortened, whole on hover: copies of a unit agree when these are equal.
+            let units = try await h.scheduler.units(h.admin, job, Scheduler.UnitQuery(limit: 10)).units
+            let digest = try #require(units.flatMap(\.copies).compactMap(\.outputDigest).first)
+            #expect(detail.contains("<code class=\"digest\" title=\"\(digest)\">\(digest.prefix(12))</code>"), "\(detail)")
+            // The runner's disk: what it offers units, explained on the page.
+            #expect(html.contains("id=\"disk-note\"") && html.contains("three quarters of its --disk"))
         }
     }
 
@@ -163,6 +174,98 @@ import WUProtocol
             #expect(detail.contains("<td>no runner registered</td></tr>"), "each waiting unit says why: \(detail)")
             let css = try await client.executeRequest(uri: "/dashboard/app.css", method: .get, headers: [:], body: nil)
             #expect(String(buffer: css.body).contains(".badge.cancelled { background: #e6e7ea"))
+        }
+    }
+
+    /// The origin of the in-process test server (HummingbirdTesting sends `Host: localhost`).
+    static let ownOrigin = "http://localhost"
+
+    func post(_ client: some TestClientProtocol, _ uri: String, _ headers: HTTPFields) async throws -> TestResponse {
+        try await client.executeRequest(uri: uri, method: .post, headers: headers, body: nil)
+    }
+
+    func state(_ h: Harness, _ job: String) async throws -> String {
+        try await h.scheduler.job(h.admin, job).state
+    }
+
+    /// The owner sees pause and cancel on a running job's view and they work from the page's origin;
+    /// another requester sees no button and is refused.
+    @Test func ownerControlsTheirJobFromTheViewOthersCannot() async throws {
+        let h = try Harness()
+        let job = try await h.makeJob(name: "controlled", units: 2)
+        try await withClient(h) { client in
+            let cookie = try await signIn(client, h.requesterToken)
+            let (_, detail) = try await view(client, cookie, job: job)
+            #expect(detail.contains("data-action=\"pause\" data-job-id=\"\(job)\"") && detail.contains("data-action=\"cancel\""), "\(detail)")
+            #expect(!detail.contains("data-action=\"resume\""), "a pending job cannot be resumed")
+
+            let paused = try await post(client, "/v1/jobs/\(job)/pause", [.cookie: cookie, .origin: Self.ownOrigin])
+            #expect(paused.status == .ok, "\(String(buffer: paused.body))")
+            #expect(try await state(h, job) == "paused")
+            let (_, after) = try await view(client, cookie, job: job)
+            #expect(after.contains("data-state=\"paused\"") && after.contains("data-action=\"resume\"") && !after.contains("data-action=\"pause\""))
+
+            // Without Origin the Referer names the page.
+            let resumed = try await post(client, "/v1/jobs/\(job)/resume", [.cookie: cookie, .referer: Self.ownOrigin + "/#job=\(job)"])
+            #expect(resumed.status == .ok)
+            #expect(try await state(h, job) == "pending")
+
+            let bob = try await signIn(client, h.otherToken)
+            let (_, theirs) = try await view(client, bob, job: job)
+            #expect(!theirs.contains("data-action="), "no buttons on a job that is not theirs: \(theirs)")
+            let refused = try await post(client, "/v1/jobs/\(job)/cancel", [.cookie: bob, .origin: Self.ownOrigin])
+            #expect(refused.status == .notFound)
+            #expect(try await state(h, job) == "pending")
+
+            let cancelled = try await post(client, "/v1/jobs/\(job)/cancel", [.cookie: cookie, .origin: Self.ownOrigin])
+            #expect(cancelled.status == .ok)
+            #expect(try await state(h, job) == "cancelled")
+            let (_, done) = try await view(client, cookie, job: job)
+            #expect(!done.contains("data-action="), "a cancelled job takes no action: \(done)")
+        }
+    }
+
+    /// Cross-site request forgery: a change riding on the session cookie from another origin, or
+    /// naming none, is refused 403 before it acts; a bearer token is not a browser's ambient credential.
+    @Test func aCookieRequestFromAnotherOriginIsRefused() async throws {
+        let h = try Harness()
+        let job = try await h.makeJob(name: "target", units: 1)
+        try await withClient(h) { client in
+            let cookie = try await signIn(client, h.requesterToken)
+            let foreign: [HTTPFields] = [
+                [.cookie: cookie, .origin: "http://evil.example"],
+                [.cookie: cookie, .origin: "http://localhost:8081"],
+                [.cookie: cookie, .origin: "null"],
+                [.cookie: cookie, .referer: "http://evil.example/page"],
+                [.cookie: cookie],
+            ]
+            for headers in foreign {
+                for action in ["pause", "cancel"] {
+                    let response = try await post(client, "/v1/jobs/\(job)/\(action)", headers)
+                    #expect(response.status == .forbidden, "\(action) with \(headers)")
+                    let body = String(buffer: response.body)
+                    #expect(body.contains("\"cross-origin\"") && body.contains("must come from this server's own pages"), "\(body)")
+                }
+            }
+            #expect(try await state(h, job) == "pending", "nothing changed")
+            // Signing out and signing in are changes too (a forged sign-in would log the victim in as the attacker).
+            let signOut = try await client.executeRequest(
+                uri: "/v1/session", method: .delete, headers: [.cookie: cookie, .origin: "http://evil.example"], body: nil
+            )
+            #expect(signOut.status == .forbidden)
+            #expect(try await view(client, cookie).0 == .ok, "the session is still alive")
+            let signIn = try await client.executeRequest(
+                uri: "/v1/session",
+                method: .post,
+                headers: [.contentType: "application/json", .origin: "http://evil.example"],
+                body: ByteBuffer(string: #"{"token":"\#(h.requesterToken)"}"#)
+            )
+            #expect(signIn.status == .forbidden)
+            // Reading is not a change; an API client with a bearer token is unaffected, whatever it says its origin is.
+            #expect(try await view(client, cookie).0 == .ok)
+            let api = try await post(client, "/v1/jobs/\(job)/pause", [.authorization: "Bearer \(h.requesterToken)", .origin: "http://evil.example"])
+            #expect(api.status == .ok)
+            #expect(try await state(h, job) == "paused")
         }
     }
 

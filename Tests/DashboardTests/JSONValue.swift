@@ -52,6 +52,11 @@ enum JSONValue: Codable, Sendable, Equatable, ExpressibleByStringLiteral, Expres
         return nil
     }
 
+    var array: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
     var number: Double? {
         if case .number(let n) = self { return n }
         return nil

@@ -301,6 +301,87 @@ extension OrchestratorTests {
             }
         }
 
+        /// A known path with a method it does not take: 405 and `Allow` naming the methods it does
+        /// (the router alone says 404); an unknown path stays 404.
+        @Test func aWrongMethodIsA405WithAllow() async throws {
+            let h = try Harness()
+            try await withClient(h) { client in
+                let cases: [(String, HTTPRequest.Method, String)] = [
+                    ("/v1/jobs", .put, "GET, POST"), ("/v1/jobs", .delete, "GET, POST"), ("/v1/jobs/1", .post, "GET"),
+                    ("/v1/jobs/1/units", .delete, "GET"), ("/v1/jobs/1/units", .post, "GET"), ("/v1/jobs/1/cancel", .get, "POST"),
+                    ("/health", .post, "GET"), ("/", .delete, "GET"), ("/v1/session", .put, "DELETE, GET, POST"),
+                    ("/v1/blobs/\(Harness.codeDigest)", .post, "GET, PUT"), ("/v1/runners/claim", .get, "POST"), ("/openapi.json", .patch, "GET"),
+                ]
+                for (uri, method, allow) in cases {
+                    let response = try await client.executeRequest(uri: uri, method: method, headers: Self.auth(h.adminToken), body: nil)
+                    #expect(response.status == .methodNotAllowed, "\(method) \(uri)")
+                    #expect(response.headers[.allow] == allow, "\(method) \(uri)")
+                    #expect(Self.errorCode(response) == "method-not-allowed", "\(method) \(uri)")
+                }
+                for uri in ["/nope", "/v1/jobs/1/units/2", "/v1"] {
+                    let response = try await client.executeRequest(uri: uri, method: .get, headers: Self.auth(h.adminToken), body: nil)
+                    #expect(response.status == .notFound, "\(uri)")
+                    #expect(response.headers[.allow] == nil)
+                }
+            }
+        }
+
+        /// Every path parameter of the document carries the pattern the server enforces, so a client
+        /// generating ids from the document (schemathesis) makes only ids the server reads.
+        @Test func openAPIPathParametersCarryTheServersPattern() throws {
+            let doc = try JSONDecoder().decode(OpenAPIShape.self, from: Data(OpenAPIDocument.json.utf8))
+            #expect(doc.components.responses["MethodNotAllowed"] != nil, "the 405 answer is documented")
+            var checked = 0
+            for (path, operations) in doc.paths {
+                for (method, operation) in operations {
+                    for parameter in operation.parameters ?? [] where parameter.location == "path" {
+                        let pattern = try #require(parameter.schema.pattern, "\(method) \(path) {\(parameter.name)}")
+                        try Self.checkPattern(pattern, digest: parameter.name == "sha256", "\(method) \(path)")
+                        checked += 1
+                    }
+                }
+            }
+            #expect(checked >= 10, "every id in a path: \(checked)")
+        }
+
+        /// `pattern` takes what the server reads and refuses what it refuses.
+        static func checkPattern(_ pattern: String, digest: Bool, _ route: String) throws {
+            let regex = try Regex(pattern)
+            func serverReads(_ id: String) -> Bool { digest ? WireID.isSHA256(id) : WireID.isValid(id) }
+            let valid: [String] = digest ? [Harness.codeDigest] : ["1", "job_1-a", String(repeating: "x", count: 64)]
+            let invalid: [String] =
+                digest
+                ? [String(repeating: "A", count: 64), "abc", Harness.codeDigest + "0"]
+                : ["../etc", "a.b", String(repeating: "x", count: 65), "é", "a b", ""]
+            for id in valid {
+                let matches = id.wholeMatch(of: regex) != nil
+                #expect(matches && serverReads(id), "\(route): \(id)")
+            }
+            for id in invalid {
+                let matches = id.wholeMatch(of: regex) != nil
+                #expect(!matches && !serverReads(id), "\(route): \(id)")
+            }
+        }
+
+        /// What `openAPIPathParametersCarryTheServersPattern` reads of the document.
+        struct OpenAPIShape: Decodable {
+            struct Schema: Decodable { let pattern: String? }
+            struct Parameter: Decodable {
+                let name: String
+                let location: String
+                let schema: Schema
+                enum CodingKeys: String, CodingKey {
+                    case name, schema
+                    case location = "in"
+                }
+            }
+            struct Operation: Decodable { let parameters: [Parameter]? }
+            struct Components: Decodable { let responses: [String: Ignored] }
+            struct Ignored: Decodable { init(from decoder: any Decoder) throws {} }
+            let paths: [String: [String: Operation]]
+            let components: Components
+        }
+
         @Test func submitClaimFetchCompleteResults() async throws {
             let h = try Harness()
             let key = SigningKey.generate(name: "alice")

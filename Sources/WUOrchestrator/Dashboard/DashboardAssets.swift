@@ -17,6 +17,7 @@ enum DashboardAssets {
         <p>Paste a token from <code>wu-orchestrator token create</code>. It is traded for a session cookie and not kept by the page.</p>
         <input id="token" type="password" autocomplete="off" spellcheck="false" placeholder="wu_…" aria-label="token" required>
         <button type="submit">Sign in</button><p id="signin-error" role="alert"></p></form>
+        <p id="notice" role="status" hidden></p>
         <div id="view" aria-live="polite"></div>
         </main>
         <noscript>The dashboard needs JavaScript; the same data is at /v1/jobs, /v1/runners and /v1/leaderboard.</noscript>
@@ -117,6 +118,7 @@ enum DashboardAssets {
             clearTimeout(statusTimer);
             if (source) { source.close(); source = null; }
             $('view').replaceChildren();
+            notice('', false);
             $('who').textContent = '';
             $('signout').hidden = true;
             $('signin').hidden = false;
@@ -167,7 +169,36 @@ enum DashboardAssets {
             signedOut();
           });
 
-          window.addEventListener('hashchange', () => schedule(0));
+          // What an action did (or why it was refused): outside #view, so a re-render keeps it.
+          function notice(text, failed) {
+            $('notice').textContent = text;
+            $('notice').dataset.failed = failed ? 'true' : 'false';
+            $('notice').hidden = text === '';
+          }
+
+          // Pause, resume and cancel buttons on the job view post to the API with the session cookie;
+          // the browser adds Origin, which the server checks (SameOriginMiddleware).
+          $('view').addEventListener('click', async (event) => {
+            const button = event.target.closest('button[data-action]');
+            if (!button) return;
+            const action = button.dataset.action;
+            const job = button.dataset.jobId;
+            if (!/^[a-z]{1,16}$/.test(action) || !/^\d{1,19}$/.test(job)) return;
+            if (action === 'cancel' && !confirm('Cancel job ' + job + '? Its units stop and it cannot be resumed.')) return;
+            button.disabled = true;
+            try {
+              const response = await fetch('/v1/jobs/' + job + '/' + action, { method: 'POST', cache: 'no-store' });
+              const body = await response.json().catch(() => null);
+              if (response.status === 401) { signedOut(); return; }
+              if (response.ok) notice('Job ' + job + ' is ' + body.state + '.', false);
+              else notice(action + ' refused: ' + ((body && body.error && body.error.message) || response.status), true);
+            } catch (error) {
+              notice(action + ' failed: the orchestrator cannot be reached.', true);
+            }
+            schedule(0);
+          });
+
+          window.addEventListener('hashchange', () => { notice('', false); schedule(0); });
           start();
         })();
         """#
@@ -234,5 +265,12 @@ enum DashboardAssets {
         ul.reasons { color: var(--failed); }
         .error { color: var(--failed); }
         a.close { float: right; font-weight: normal; }
+        p.actions { margin: 0 0 .6em; }
+        p.actions button { font: inherit; padding: .2em .9em; border: 1px solid var(--line); border-radius: 4px; background: #fff; cursor: pointer; }
+        p.actions button.cancel { color: var(--failed); border-color: var(--failed); }
+        p.actions button:disabled { opacity: .5; cursor: default; }
+        #notice { margin: 0 0 1em; padding: .4em .8em; border-radius: 4px; background: #e1ebfa; color: #24508f; }
+        #notice[data-failed="true"] { background: #fbe3e3; color: #922; }
+        code.digest { font-size: .85em; }
         """
 }

@@ -12,7 +12,7 @@ enum DashboardView {
         if data.identity.role != .runner {
             sections.append(jobs(data))
             sections.append(throughput(data.throughput))
-            if let selected = data.selected { sections.append(job(selected, now: data.now)) }
+            if let selected = data.selected { sections.append(job(selected, by: data.identity, now: data.now)) }
         }
         if let runners = data.runners { sections.append(self.runners(runners, leases: data.nowRunning, now: data.now)) }
         sections.append(leaderboard(data.leaderboard))
@@ -121,7 +121,7 @@ enum DashboardView {
 
     // MARK: One job
 
-    static func job(_ selected: DashboardData.Selected, now: Int64) -> HTML {
+    static func job(_ selected: DashboardData.Selected, by identity: Identity, now: Int64) -> HTML {
         guard let job = selected.job else {
             return """
                 <section id="job-detail"><h2>Job \(selected.id)</h2><p class="error">\(selected.error ?? "not found")</p>\
@@ -135,7 +135,7 @@ enum DashboardView {
         for unit in selected.units {
             let unitName: String = unit.isAggregate ? "aggregate" : unit.unitID
             if unit.copies.isEmpty {
-                rows.append("<tr class=\"unit\" data-unit=\"\(unitName)\"><td>\(unitName)</td><td>\(unit.state)</td><td colspan=\"10\"></td></tr>")
+                rows.append("<tr class=\"unit\" data-unit=\"\(unitName)\"><td>\(unitName)</td><td>\(unit.state)</td><td colspan=\"11\"></td></tr>")
             }
             for copy in unit.copies {
                 let usage = copy.usage
@@ -151,6 +151,7 @@ enum DashboardView {
                     <td class="num">\(usage.map { bytes($0.peakMemoryBytes) } ?? "")</td>\
                     <td class="num">\(usage.map { exit($0) } ?? "")</td>\
                     <td class="denied">\(usage.map { $0.deniedSummary } ?? "")</td>\
+                    <td>\(digest(copy.outputDigest))</td>\
                     <td>\(unit.failure?.message ?? unit.waitingReason ?? copy.failReason.map { firstLine($0, limit: 200) } ?? "")</td></tr>
                     """
                 )
@@ -159,16 +160,33 @@ enum DashboardView {
         }
         let more: HTML = selected.units.count > 0 && rows.count >= limit ? "<p class=\"legend\">First \(limit) copies shown.</p>" : .empty
         return """
-            <section id="job-detail" data-job-id="\(job.jobID)"><h2>Job \(job.jobID): <span class="name">\(job.name)</span> \
+            <section id="job-detail" data-job-id="\(job.jobID)" data-state="\(job.state)"><h2>Job \(job.jobID): <span class="name">\(job.name)</span> \
             <span class="badge \(job.state)">\(job.state)</span> <a class="close" href="#">close</a></h2>\
+            \(identity.role == .admin || identity.name == job.owner ? actions(job) : .empty)\
             <p>version \(job.version) · owner \(job.owner) · signed by \(job.signerKeyID) · \(job.replicas) replicas, quorum \(job.quorum) · \
             priority \(job.priority) · \(percent(job.progress)) of \(job.unitsTotal) units valid\
             \(job.resultDigest == nil ? HTML.empty : " · result ready")</p>\
             \(reasons.isEmpty ? HTML.empty : "<ul class=\"reasons\">\(reasons)</ul>")\
             \(waiting.isEmpty ? HTML.empty : "<h3>Why units wait</h3><ul id=\"waiting\" class=\"waiting\">\(waiting)</ul>")\
             <table id="units"><thead><tr><th>unit</th><th>unit state</th><th>copy</th><th>runner</th><th>attempts</th><th>progress</th>\
-            <th>wall</th><th>cpu</th><th>peak memory</th><th>exit</th><th>denied syscalls</th><th>reason</th></tr></thead><tbody>\(rows)</tbody></table>\(more)</section>
+            <th>wall</th><th>cpu</th><th>peak memory</th><th>exit</th><th>denied syscalls</th>\
+            <th title="the digest of the copy's output: copies of a unit agree when their digests are equal">output</th><th>reason</th></tr></thead><tbody>\(rows)</tbody></table>\(more)</section>
             """
+    }
+
+    /// Pause, resume and cancel, as far as the job's state allows them (the rules of `Scheduler.control`);
+    /// the page's script posts each to `/v1/jobs/{id}/{action}`.
+    static func actions(_ job: JobView) -> HTML {
+        let buttons: [HTML] = Scheduler.JobAction.allCases.filter { $0.applies(to: job.state) }.map { action in
+            "<button type=\"button\" class=\"action \(action.rawValue)\" data-action=\"\(action.rawValue)\" data-job-id=\"\(job.jobID)\">\(action.label)</button>"
+        }
+        return buttons.isEmpty ? .empty : "<p id=\"job-actions\" class=\"actions\">\(buttons)</p>"
+    }
+
+    /// A copy's output digest, shortened, the whole of it on hover.
+    static func digest(_ value: String?) -> HTML {
+        guard let value else { return .empty }
+        return "<code class=\"digest\" title=\"\(value)\">\(value.prefix(12))</code>"
     }
 
     // MARK: Runners, leaderboard, failures
@@ -191,10 +209,15 @@ enum DashboardView {
         let body: HTML = rows.isEmpty ? "<tr><td colspan=\"12\" class=\"empty\">No runners registered.</td></tr>" : HTML(rows)
         return """
             <section id="runners-section"><h2>Runners</h2><table id="runners"><thead><tr><th>name</th><th>status</th><th>cpus</th>\
-            <th>memory</th><th>disk</th><th>gpus</th><th>running</th><th>reputation</th><th>valid/invalid</th><th>arch</th><th>version</th>\
-            <th>last seen</th></tr></thead><tbody>\(body)</tbody></table></section>
+            <th>memory</th><th title="\(diskNote)">disk *</th><th>gpus</th><th>running</th><th>reputation</th><th>valid/invalid</th><th>arch</th><th>version</th>\
+            <th>last seen</th></tr></thead><tbody>\(body)</tbody></table><p id="disk-note" class="legend">* \(diskNote)</p></section>
             """
     }
+
+    /// Why a runner started with `--disk 1G` shows 768 MiB.
+    static let diskNote =
+        "disk is what a runner offers units: three quarters of its --disk (a quarter is kept for its bundle cache), "
+        + "so --disk 1G shows as 768 MiB"
 
     static func leaderboard(_ entries: [LeaderboardEntry]) -> HTML {
         let rows: [HTML] = entries.map { e in
@@ -266,5 +289,16 @@ enum DashboardView {
     static func tenths(_ n: Int64, _ unit: Int64) -> String {
         let t = (n * 10 + unit / 2) / unit
         return t % 10 == 0 ? "\(t / 10)" : "\(t / 10).\(t % 10)"
+    }
+}
+
+extension Scheduler.JobAction {
+    /// The button's text.
+    var label: String {
+        switch self {
+        case .cancel: "Cancel job"
+        case .pause: "Pause"
+        case .resume: "Resume"
+        }
     }
 }

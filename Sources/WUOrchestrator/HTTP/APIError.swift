@@ -12,12 +12,15 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     public let message: String
     /// Sent as `Retry-After` (a 429 says when to come back).
     public let retryAfterSeconds: Int?
+    /// Sent as `Allow` (a 405 says which methods the path takes).
+    public let allow: String?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfterSeconds: Int? = nil) {
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfterSeconds: Int? = nil, allow: String? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.retryAfterSeconds = retryAfterSeconds
+        self.allow = allow
     }
 
     public var description: String { "\(status.code) \(code): \(message)" }
@@ -28,6 +31,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         headers[.contentType] = "application/json; charset=utf-8"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"wu\"" }
         if let retryAfterSeconds { headers[.retryAfter] = "\(retryAfterSeconds)" }
+        if let allow { headers[.allow] = allow }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 

@@ -56,6 +56,8 @@ public final class Orchestrator: Sendable {
         router.add(middleware: LatencyMiddleware(metrics: metrics))
         // Per-route request counts and durations through swift-metrics: `serve` bootstraps it onto this registry.
         router.add(middleware: MetricsMiddleware())
+        // Cross-site request forgery: a cookie-borne change must come from the server's own pages.
+        router.add(middleware: SameOriginMiddleware())
         let scheduler = self.scheduler
         let blobs = self.blobs
         let config = self.config
@@ -240,6 +242,8 @@ public final class Orchestrator: Sendable {
             _ = try context.require(.admin)
             return try json(try await scheduler.sweep())
         }
+        // Last: it wraps only the not-found answer (see the type).
+        router.add(middleware: MethodNotAllowedMiddleware(router.routes))
         return router
     }
 }

@@ -111,28 +111,38 @@ extension Scheduler {
 
     public enum JobAction: String, Sendable, CaseIterable {
         case cancel, pause, resume
+
+        /// Whether a job in `state` can take this action (the dashboard offers only these).
+        public func applies(to state: String) -> Bool {
+            switch self {
+            case .cancel: !["completed", "failed", "cancelled"].contains(state)
+            case .pause: ["pending", "running", "aggregating"].contains(state)
+            case .resume: state == "paused"
+            }
+        }
+
+        /// `cancelled`, `paused`, `resumed`: for messages.
+        public var past: String { self == .cancel ? "cancelled" : rawValue + "d" }
     }
 
     /// Cancels, pauses or resumes a job the caller may see.
     public func control(_ identity: Identity, jobID: String, _ action: JobAction) async throws {
         try await transaction { tx in
             var job = try Self.visibleJob(tx.db, identity, jobID)
+            guard action.applies(to: job.state) else {
+                throw APIError.conflict(
+                    action == .resume ? "job \(jobID) is \(job.state), not paused" : "job \(jobID) is \(job.state) and cannot be \(action.past)"
+                )
+            }
             switch action {
             case .cancel:
-                guard !["completed", "failed", "cancelled"].contains(job.state) else {
-                    throw APIError.conflict("job \(jobID) is \(job.state) and cannot be cancelled")
-                }
                 try Self.finishJob(tx, &job, state: "cancelled", reason: "cancelled by \(identity.name)")
             case .pause:
-                guard ["pending", "running", "aggregating"].contains(job.state) else {
-                    throw APIError.conflict("job \(jobID) is \(job.state) and cannot be paused")
-                }
                 job.resumeState = job.state
                 job.state = "paused"
                 try job.update(tx.db)
                 tx.emit("job", job: job, ["state": "paused"])
             case .resume:
-                guard job.state == "paused" else { throw APIError.conflict("job \(jobID) is \(job.state), not paused") }
                 job.state = job.resumeState ?? "running"
                 job.resumeState = nil
                 try job.update(tx.db)
