@@ -42,7 +42,7 @@ struct TLSTests {
         let ca = try #require(cluster.certificates).caFile
         let curl = try ChildProcess(
             [
-                "/usr/bin/curl", "-sS", "-i", "--cacert", ca, "-X", "POST", "-H", "Content-Type: application/json",
+                "/usr/bin/curl", "-sS", "-i", "--cacert", ca, "-X", "POST", "-H", "Content-Type: application/json", "-H", "Origin: \(cluster.url)",
                 "--data", #"{"token":"\#(cluster.requesterToken)"}"#, cluster.url + "/v1/session",
             ],
             log: cluster.directory + "/curl.log"
