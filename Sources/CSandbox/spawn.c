@@ -161,7 +161,7 @@ static int wu_clone_child(int namespaces, void *_Nullable *_Nonnull shared_out, 
     //    ever maps another unit's arguments.
     void *shared = mmap(NULL, WU_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) {
-        wu_fail(res, WU_STAGE_PIPE, errno, "shared config");
+        wu_fail(res, WU_STAGE_SHARED_MEMORY, errno, "shared config");
         wu_close_channels(&caller);
         wu_close_channels(&init);
         pthread_mutex_unlock(&wu_spawn_lock);
@@ -286,13 +286,13 @@ static void wu_result_init(wu_spawn_result *res) {
 /// A prepared sandbox that holds nothing.
 static void wu_prepared_clear(wu_prepared *p) {
     memset(p, 0, sizeof *p);
-    p->pid = p->pidfd = p->status_fd = p->error_fd = p->sync_fd = p->socket_fd = -1;
+    p->pid = p->pidfd = p->status_fd = p->error_fd = p->sync_fd = p->hand_over_fd = -1;
 }
 
 /// Moves everything `p` holds into handles (and `*shared`), leaving `p` holding nothing.
 static struct wu_handles wu_take_handles(wu_prepared *p, void *_Nullable *_Nonnull shared) {
     struct wu_handles h = {
-        .pid = p->pid, .pidfd = p->pidfd, .ch = {.error_fd = p->error_fd, .sync_fd = p->sync_fd, .status_fd = p->status_fd, .hand_over_fd = p->socket_fd},
+        .pid = p->pid, .pidfd = p->pidfd, .ch = {.error_fd = p->error_fd, .sync_fd = p->sync_fd, .status_fd = p->status_fd, .hand_over_fd = p->hand_over_fd},
     };
     *shared = p->shared;
     wu_prepared_clear(p);
@@ -334,7 +334,7 @@ int wu_sandbox_clone(int namespaces, wu_prepared *p, wu_spawn_result *res) {
     p->status_fd = h.ch.status_fd;
     p->error_fd = h.ch.error_fd;
     p->sync_fd = h.ch.sync_fd;
-    p->socket_fd = h.ch.hand_over_fd;
+    p->hand_over_fd = h.ch.hand_over_fd;
     p->shared = shared;
     p->namespaces = namespaces;
     return 0;
@@ -370,7 +370,7 @@ int wu_sandbox_configure(wu_prepared *p, const wu_spawn_config *c, wu_spawn_resu
             if (wu_write_file(c->cgroup_procs[i], num) < 0) { stage = WU_STAGE_CGROUP; err = errno; why = c->cgroup_procs[i]; goto fail; }
         }
     }
-    if (wu_send_hand_over(p->socket_fd, 's', passed, npassed) < 0) { err = errno; why = "passing the setup to the sandbox"; goto fail; }
+    if (wu_send_hand_over(p->hand_over_fd, 's', passed, npassed) < 0) { err = errno; why = "passing the setup to the sandbox"; goto fail; }
     p->configured = 1;
     return 0;
 fail:;
@@ -461,6 +461,7 @@ const char *wu_sandbox_stage_name(int stage) {
     case WU_STAGE_LISTENER: return "seccomp listener";
     case WU_STAGE_READY: return "ready";
     case WU_STAGE_START: return "start in a prepared sandbox";
+    case WU_STAGE_SHARED_MEMORY: return "shared memory";
     default: return "unknown";
     }
 }

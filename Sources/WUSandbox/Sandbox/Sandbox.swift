@@ -142,7 +142,7 @@ public struct Sandbox: Sendable {
     /// ``runBlocking(_:)`` in `cloned` (an init cloned on this thread before the profile was
     /// loaded) unless a prepared sandbox is taken.
     func runBlocking(_ request: SandboxRequest, cloned: ClonedSandbox?) throws(SandboxError) -> Result {
-        try UnitExecution(sandbox: self, request: request, cancel: CancelSignal(), cloned: cloned).execute().get()
+        try UnitExecution(sandbox: self, request: request, cancel: CancelSignal(), clonedAhead: cloned).execute().get()
     }
 }
 

@@ -97,30 +97,30 @@ struct SandboxSetup {
     /// Clones a sandbox's init, which then does the profile's part of the setup (with `mounts`)
     /// and waits for its unit (wu_sandbox_start).
     static func prepare(_ profile: SandboxProfile, mounts plan: [UnitExecution.PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) -> wu_prepared {
-        var shell = try clone()
-        try configure(&shell, profile, mounts: plan, identity: identity, group: group)
-        return shell
+        var sandboxInit = try clone()
+        try configure(&sandboxInit, profile, mounts: plan, identity: identity, group: group)
+        return sandboxInit
     }
 
     /// Clones a sandbox's init into ``namespaces``; it makes its network namespace (the costliest
     /// part of a spawn) while the caller goes on, then waits for ``configure(_:_:mounts:identity:group:)``.
     static func clone() throws(SandboxError) -> wu_prepared {
-        var shell = wu_prepared()
+        var sandboxInit = wu_prepared()
         var result = wu_spawn_result()
-        guard wu_sandbox_clone(namespaces, &shell, &result) == 0 else {
+        guard wu_sandbox_clone(namespaces, &sandboxInit, &result) == 0 else {
             throw SandboxError(.spawn, "could not start a sandbox", stage: CSandboxBridge.stageName(result.stage), errno: result.error)
         }
-        return shell
+        return sandboxInit
     }
 
     /// Hands a cloned init the profile's part of the setup (with `mounts`); the init does it and
     /// then waits for its unit (wu_sandbox_start). On failure the init is discarded.
-    static func configure(_ shell: inout wu_prepared, _ profile: SandboxProfile, mounts plan: [UnitExecution.PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) {
+    static func configure(_ sandboxInit: inout wu_prepared, _ profile: SandboxProfile, mounts plan: [UnitExecution.PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) {
         let strings = CStrings()
         defer { strings.free() }
         var setup: SandboxSetup
         do { setup = try SandboxSetup(profile, identity: identity, group: group, strings: strings) } catch {
-            wu_sandbox_discard(&shell)
+            wu_sandbox_discard(&sandboxInit)
             throw error
         }
         defer { setup.closeDescriptors() }  // the init has its own copies
@@ -129,7 +129,7 @@ struct SandboxSetup {
         let rc = mounts.withUnsafeMutableBufferPointer { buffer in
             var config = emptyConfig(strings)
             setup.fill(&config, mounts: buffer)
-            return wu_sandbox_configure(&shell, &config, &result)
+            return wu_sandbox_configure(&sandboxInit, &config, &result)
         }
         guard rc == 0 else {
             throw SandboxError(.spawn, "could not start a sandbox", stage: CSandboxBridge.stageName(result.stage), errno: result.error)
@@ -154,22 +154,25 @@ struct SandboxSetup {
 /// unit made at start: its namespaces, the network's above all, are made while the caller loads
 /// the profile and claims the unit's cgroup. Discarded if no unit takes it.
 final class ClonedSandbox: @unchecked Sendable {  // handed to one unit on one thread; take() empties it
-    private var shell: wu_prepared?
+    private var sandboxInit: wu_prepared?
 
     /// Clones one now. As with every spawn, the init dies with the calling thread: the unit must
     /// run on it.
-    init() throws(SandboxError) { shell = try SandboxSetup.clone() }
+    init() throws(SandboxError) { sandboxInit = try SandboxSetup.clone() }
 
     /// Its init's host pid while no unit has taken it.
-    var initPID: Int32? { shell?.pid }
+    var initPID: Int32? { sandboxInit?.pid }
 
     /// The clone, once: nil after the first call.
     func take() -> wu_prepared? {
-        defer { shell = nil }
-        return shell
+        defer { sandboxInit = nil }
+        return sandboxInit
     }
 
-    deinit {
-        if var s = shell { wu_sandbox_discard(&s) }
+    /// Kills the clone now, if no unit took it.
+    func discard() {
+        if var s = take() { wu_sandbox_discard(&s) }
     }
+
+    deinit { discard() }
 }

@@ -11,7 +11,7 @@ struct UnitExecution: Sendable {
     let cancel: CancelSignal
     /// An init the caller cloned for this unit before loading its profile (`wu sandbox exec`), used
     /// when no prepared sandbox is taken; otherwise one is cloned at the start of the unit.
-    var cloned: ClonedSandbox? = nil
+    var clonedAhead: ClonedSandbox? = nil
 
     /// The effective limits: the request's, bounded by the profile's maximum.
     func effectiveLimits() throws(SandboxError) -> (memory: Int64, millicpus: Int, pids: Int, disk: Int64, wallMs: Int64) {
@@ -62,16 +62,15 @@ struct UnitExecution: Sendable {
         let identity = prepared?.identity ?? UnitIdentity.next()
         var unitGroup: UnitCgroup? = prepared?.unitGroup
         defer { unitGroup?.release() }
-        var shell = prepared?.shell
-        defer { if shell != nil { wu_sandbox_discard(&shell!) } }
+        var sandboxInit = prepared?.sandboxInit
+        defer { if sandboxInit != nil { wu_sandbox_discard(&sandboxInit!) } }
         // Without a prepared one, the init is cloned now (or was, by the caller): it makes its
         // network namespace while the cgroup is claimed and the config made. If cloning fails,
         // the sandbox is made in one go below, which reports why.
-        let early = cloned?.take()
         if prepared == nil {
-            shell = early ?? (try? SandboxSetup.clone())
-        } else if var unused = early {
-            wu_sandbox_discard(&unused)  // not kept idle for the unit's life
+            sandboxInit = clonedAhead?.take() ?? (try? SandboxSetup.clone())
+        } else {
+            clonedAhead?.discard()  // not kept idle for the unit's life
         }
 
         // The unit's writable host paths belong to its host uid.
@@ -102,10 +101,10 @@ struct UnitExecution: Sendable {
         // directories included, bound before pivot_root) while the unit's part is made here.
         if prepared == nil {
             let plan = try UnitExecution.profileMounts(sandbox.profile) + unitMounts(tmpBytes: tmpBytes)
-            if shell != nil {
-                try SandboxSetup.configure(&shell!, sandbox.profile, mounts: plan, identity: identity, group: group)  // discards it on failure
+            if sandboxInit != nil {
+                try SandboxSetup.configure(&sandboxInit!, sandbox.profile, mounts: plan, identity: identity, group: group)  // discards it on failure
             } else {
-                shell = try SandboxSetup.prepare(sandbox.profile, mounts: plan, identity: identity, group: group)
+                sandboxInit = try SandboxSetup.prepare(sandbox.profile, mounts: plan, identity: identity, group: group)
             }
         }
         let attachLate = prepared != nil
@@ -186,8 +185,8 @@ struct UnitExecution: Sendable {
                     config.seccomp_listener = sandbox.supervision == nil ? 0 : 1
                     config.late_mounts = UnsafePointer(lateBuf.baseAddress)
                     config.late_mount_count = Int32(lateBuf.count)
-                    defer { shell = nil }  // consumed, started or not
-                    return wu_sandbox_start(&shell!, &config, &result)
+                    defer { sandboxInit = nil }  // consumed, started or not
+                    return wu_sandbox_start(&sandboxInit!, &config, &result)
                 }
             }
         }
