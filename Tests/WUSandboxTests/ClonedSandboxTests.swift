@@ -93,7 +93,7 @@ import WUProtocol
         // Configured already: refused, and the sandbox is left as it is (it still gets ready).
         var configured = try SandboxSetup.prepare(
             SandboxProfile.load(named: "default"),
-            mounts: try UnitExecution.profileMounts(SandboxProfile.load(named: "default")) + UnitExecution.unitMountPoints,
+            mounts: try MountPlan.profileMounts(SandboxProfile.load(named: "default")) + MountPlan.unitMountPoints,
             identity: UnitIdentity.next(),
             group: nil
         )

@@ -121,7 +121,7 @@ final class PreparedSandboxes: Sendable {
         do throws(SandboxError) {
             var sandboxInit = try SandboxSetup.prepare(
                 profile,
-                mounts: try UnitExecution.profileMounts(profile) + UnitExecution.unitMountPoints,
+                mounts: try MountPlan.profileMounts(profile) + MountPlan.unitMountPoints,
                 identity: identity,
                 group: unitGroup?.group
             )

@@ -2,41 +2,6 @@ import CSandbox
 import Glibc
 import Synchronization
 
-/// Who a unit is on the host: its own block of 65536 host ids, so that its processes are
-/// identifiable there (and never host uid 0 or the runner's uid).
-struct UnitIdentity: Sendable {
-    /// This process's count of units, for the ids and the v2 group's name.
-    let number: Int
-    /// Not root: one id, the caller's own, mapped to 0 inside.
-    let rootless: Bool
-    let hostBase: UInt32
-    /// The uid and gid inside the user namespace.
-    let unitUID: UInt32
-    let hostUID: UInt32
-    let hostGID: UInt32
-
-    private static let counter = Atomic<Int>(0)
-
-    static func next() -> UnitIdentity {
-        let rootless = geteuid() != 0
-        let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
-        let slot = UInt32((Int(getpid()) &* 64 &+ n) % 16000)
-        let hostBase: UInt32 = rootless ? geteuid() : 0x4000_0000 + slot * 65536
-        let unitUID: UInt32 = rootless ? 0 : Sandbox.unitUID
-        return UnitIdentity(
-            number: n,
-            rootless: rootless,
-            hostBase: hostBase,
-            unitUID: unitUID,
-            hostUID: rootless ? geteuid() : hostBase + unitUID,
-            hostGID: rootless ? getegid() : hostBase + unitUID
-        )
-    }
-
-    var uidMap: String { rootless ? "0 \(hostBase) 1\n" : "0 \(hostBase) 65536\n" }
-    var gidMap: String { rootless ? "0 \(getegid()) 1\n" : "0 \(hostBase) 65536\n" }
-}
-
 /// The part of a spawn's config that does not depend on the unit (namespaces, id maps, cgroups,
 /// the root and its mounts, hostname, loopback), and the call that starts a sandbox with it.
 struct SandboxSetup {
@@ -52,7 +17,7 @@ struct SandboxSetup {
     static let capLastCap = Int32(FileSystem.readText("/proc/sys/kernel/cap_last_cap")?.trimmingWhitespace() ?? "") ?? 63
 
     private init(_ profile: SandboxProfile, identity: UnitIdentity, group: Cgroup?, strings: CStrings) throws(SandboxError) {
-        self.rootDir = try UnitExecution.rootDirectory()
+        self.rootDir = try MountPlan.rootDirectory()
         self.hostname = profile.hostname
         self.identity = identity
         self.strings = strings
@@ -96,7 +61,7 @@ struct SandboxSetup {
 
     /// Clones a sandbox's init, which then does the profile's part of the setup (with `mounts`)
     /// and waits for its unit (wu_sandbox_start).
-    static func prepare(_ profile: SandboxProfile, mounts plan: [UnitExecution.PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) -> wu_prepared {
+    static func prepare(_ profile: SandboxProfile, mounts plan: [PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) -> wu_prepared {
         var sandboxInit = try clone()
         try configure(&sandboxInit, profile, mounts: plan, identity: identity, group: group)
         return sandboxInit
@@ -115,7 +80,7 @@ struct SandboxSetup {
 
     /// Hands a cloned init the profile's part of the setup (with `mounts`); the init does it and
     /// then waits for its unit (wu_sandbox_start). On failure the init is discarded.
-    static func configure(_ sandboxInit: inout wu_prepared, _ profile: SandboxProfile, mounts plan: [UnitExecution.PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) {
+    static func configure(_ sandboxInit: inout wu_prepared, _ profile: SandboxProfile, mounts plan: [PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) {
         let strings = CStrings()
         defer { strings.free() }
         var setup: SandboxSetup
@@ -148,31 +113,4 @@ struct SandboxSetup {
             cgroup_self_fd_count: 0, seccomp_listener: 0, late_mounts: nil, late_mount_count: 0
         )
     }
-}
-
-/// A sandbox's init cloned before its unit's config is known (``SandboxSetup/clone()``), for one
-/// unit made at start: its namespaces, the network's above all, are made while the caller loads
-/// the profile and claims the unit's cgroup. Discarded if no unit takes it.
-final class ClonedSandbox: @unchecked Sendable {  // handed to one unit on one thread; take() empties it
-    private var sandboxInit: wu_prepared?
-
-    /// Clones one now. As with every spawn, the init dies with the calling thread: the unit must
-    /// run on it.
-    init() throws(SandboxError) { sandboxInit = try SandboxSetup.clone() }
-
-    /// Its init's host pid while no unit has taken it.
-    var initPID: Int32? { sandboxInit?.pid }
-
-    /// The clone, once: nil after the first call.
-    func take() -> wu_prepared? {
-        defer { sandboxInit = nil }
-        return sandboxInit
-    }
-
-    /// Kills the clone now, if no unit took it.
-    func discard() {
-        if var s = take() { wu_sandbox_discard(&s) }
-    }
-
-    deinit { discard() }
 }
