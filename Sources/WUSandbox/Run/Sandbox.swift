@@ -1,7 +1,7 @@
 import CSandbox
 import Glibc
 import Synchronization
-public import WUProtocol
+import WUProtocol
 
 /// Runs units in the sandbox a profile describes, under a volunteer cap.
 ///
