@@ -17,7 +17,8 @@ struct UnitOutput {
 
     private(set) var stdout: Stream
     private(set) var stderr: Stream
-    private var buffer = [UInt8](repeating: 0, count: 65536)
+    /// 64 KiB, made at the first read: by the watch's own copy, so that it is never copied.
+    private var buffer: [UInt8] = []
 
     init(tailBytes: Int, echo: Bool) throws(SandboxError) {
         var outPipe: [Int32] = [-1, -1]
@@ -80,6 +81,7 @@ struct UnitOutput {
 
     /// Reads what is there; false at EOF. At most 1 MiB per call so the clock keeps ticking.
     private static func drain(_ stream: inout Stream, through buffer: inout [UInt8]) -> Bool {
+        if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: 65536) }
         var budget = 16
         while budget > 0 {
             budget -= 1
