@@ -79,21 +79,21 @@ import WUProtocol
 
     @Test(.enabled(if: isRoot, "needs root for user namespaces with a range of ids")) func configureChecksWhatItIsGiven() throws {
         // Other namespaces than the clone's: refused, and the init is gone.
-        var shell = try SandboxSetup.clone()
-        let pid = shell.pid
+        var sandboxInit = try SandboxSetup.clone()
+        let pid = sandboxInit.pid
         let strings = CStrings()
         defer { strings.free() }
         var config = SandboxSetup.emptyConfig(strings)
         config.namespaces = Int32(WU_NS_USER | WU_NS_PID)
         var result = wu_spawn_result()
-        #expect(wu_sandbox_configure(&shell, &config, &result) == -1)
+        #expect(wu_sandbox_configure(&sandboxInit, &config, &result) == -1)
         #expect(result.error == EINVAL)
-        #expect(shell.pid == -1 && shell.pidfd == -1)
+        #expect(sandboxInit.pid == -1 && sandboxInit.pidfd == -1)
         #expect(!FileSystem.exists("/proc/\(pid)"))
         // Configured already: refused, and the sandbox is left as it is (it still gets ready).
         var configured = try SandboxSetup.prepare(
             SandboxProfile.load(named: "default"),
-            mounts: try UnitExecution.profileMounts(SandboxProfile.load(named: "default")) + UnitExecution.unitMountPoints,
+            mounts: try MountPlan.profileMounts(SandboxProfile.load(named: "default")) + MountPlan.unitMountPoints,
             identity: UnitIdentity.next(),
             group: nil
         )

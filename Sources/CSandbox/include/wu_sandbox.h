@@ -4,7 +4,7 @@
 // CSandbox: the only C in wu. It spawns one process inside namespaces, a fresh root, no
 // capabilities and a seccomp filter, and it compiles that filter (libseccomp) in the parent.
 //
-// Rules of this header (STYLE.md §10): plain C ints, structs and pointers only; no variadic
+// Rules of this header (docs/sandbox.md, "The rules of the C code"): plain C ints, structs and pointers only; no variadic
 // functions, no function-like macros, no library headers. Everything that allocates happens in
 // the caller (Swift) before wu_sandbox_prepare and wu_sandbox_start; between clone and execve
 // the child makes raw syscalls only.
@@ -185,6 +185,8 @@ enum {
     WU_STAGE_START = 35,
     /// unshare(CLONE_NEWNET): the child makes its own network namespace.
     WU_STAGE_NET_NS = 36,
+    /// mmap of the region shared with the init (the config is copied into it).
+    WU_STAGE_SHARED_MEMORY = 37,
 };
 
 /// The outcome of wu_sandbox_start.
@@ -213,12 +215,13 @@ typedef struct wu_prepared {
     int pid;
     int pidfd;
     int status_fd;
+    /// The error pipe's read end: a setup failure, or READY; EOF once the unit has exec'd.
     int error_fd;
     /// The sync pipe's write end, held open until the unit has exec'd (the init checks it).
     int sync_fd;
-    /// The caller's end of the socketpair: the unit's descriptors go out on it, the listener
-    /// comes back.
-    int socket_fd;
+    /// The caller's end of the hand-over socket: the setup and the unit's descriptors go out on
+    /// it, the listener comes back.
+    int hand_over_fd;
     /// A MAP_SHARED region, at the same address in the init, the unit's config is copied into.
     void *_Nullable shared;
     /// The WU_NS_* it was cloned into.

@@ -3,7 +3,7 @@ import Glibc
 /// One cgroup (a directory in each v1 hierarchy, or one directory in v2) that the sandbox
 /// created and will remove: a volunteer cap or a unit's group nested under it.
 ///
-/// The parent writes these files directly (STYLE.md §10); CSandbox writes the child's pid into
+/// The parent writes these files directly (docs/sandbox.md); CSandbox writes the child's pid into
 /// ``procsFiles`` before the child runs a single instruction of the unit.
 public struct Cgroup: Sendable {
     public let hierarchy: CgroupHierarchy
@@ -265,21 +265,6 @@ public struct Cgroup: Sendable {
             removeDirectoryTree(d + "/" + child)
         }
         rmdir(d)
-    }
-}
-
-/// Monotonic clock in milliseconds.
-enum Monotonic {
-    static func nowMs() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
-
-    static func nowNs() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }
 

@@ -5,7 +5,7 @@ import WUCore
 public import WUProtocol
 
 /// `wu run`: verifies a bundle, runs its units and then its aggregate in the sandbox on this
-/// machine, and writes DESIGN.md's output layout (`OUT/<unit>/out/`, `OUT/<unit>/usage.json`,
+/// machine, and writes the results layout of docs/formats.md (`OUT/<unit>/out/`, `OUT/<unit>/usage.json`,
 /// `OUT/aggregate/out/`).
 ///
 /// Units run one after another under a volunteer cap of their own. Each unit's `/out` lives in a

@@ -1,7 +1,7 @@
 import CSandbox
 import Glibc
 import Synchronization
-public import WUProtocol
+import WUProtocol
 
 /// Runs units in the sandbox a profile describes, under a volunteer cap.
 ///
@@ -92,23 +92,10 @@ public struct Sandbox: Sendable {
 
 
     /// What a finished unit reports.
-    public struct Result: Sendable {
-        public var usage: ResourceUsage
-        /// The host uid the unit ran as (inside it was ``unitUID``).
-        public var hostUID: UInt32
-        /// The init's pid in the host's pid namespace.
-        public var initPID: Int32
-        /// Under ``Sandbox/learning(profile:cap:)``: every syscall the unit made, with counts.
-        public var learnedSyscalls: [ResourceUsage.DeniedSyscall] = []
-        /// CPU time the calling side spent on this unit (setup, watching it, answering its denied
-        /// calls), in nanoseconds: what the runner pays, not the unit.
-        public var runnerCPUNs: Int64 = 0
-        /// The unit started in a sandbox prepared ahead (see `prepareAhead`).
-        public var wasPrepared = false
-    }
+    public typealias Result = SandboxResult
 
     /// The uid and gid a unit has inside its user namespace (root runs only; rootless it is 0).
-    public static let unitUID: UInt32 = 1000
+    public static let unitUID: UInt32 = UnitIdentity.unitUID
 
     /// Runs `request` to the end and reports its usage.
     ///
@@ -123,7 +110,7 @@ public struct Sandbox: Sendable {
         let cancel = CancelSignal()
         let outcome: Swift.Result<Result, SandboxError> = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Swift.Result<Result, SandboxError>, Never>) in
-                let work = UnitExecution(sandbox: self, request: request, cancel: cancel)
+                let work = execution(request, cancel: cancel)
                 DedicatedThread.start {
                     continuation.resume(returning: work.execute())
                 }
@@ -142,64 +129,13 @@ public struct Sandbox: Sendable {
     /// ``runBlocking(_:)`` in `cloned` (an init cloned on this thread before the profile was
     /// loaded) unless a prepared sandbox is taken.
     func runBlocking(_ request: SandboxRequest, cloned: ClonedSandbox?) throws(SandboxError) -> Result {
-        try UnitExecution(sandbox: self, request: request, cancel: CancelSignal(), cloned: cloned).execute().get()
-    }
-}
-
-/// An eventfd the poll loop watches; firing it kills the unit.
-final class CancelSignal: Sendable {
-    private let fd = Mutex<Int32>(-1)
-
-    init() {
-        let e = wu_eventfd()
-        fd.withLock { $0 = e }
+        try execution(request, cancel: CancelSignal(), clonedAhead: cloned).execute().get()
     }
 
-    var descriptor: Int32 { fd.withLock { $0 } }
-
-    func fire() {
-        fd.withLock { e in
-            guard e >= 0 else { return }
-            var one: UInt64 = 1
-            _ = Glibc.write(e, &one, 8)
-        }
-    }
-
-    deinit {
-        fd.withLock { e in
-            if e >= 0 { close(e) }
-            e = -1
-        }
-    }
-}
-
-/// Starts a detached pthread running `body` (the spawning thread must live as long as the unit:
-/// the init's parent-death signal follows the thread that cloned it).
-enum DedicatedThread {
-    final class Box: @unchecked Sendable {  // handed to exactly one new thread, then released there
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-
-    static func start(_ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-        var thread = pthread_t()
-        let rc = pthread_create(
-            &thread,
-            &attr,
-            { raw in
-                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-                box.body()
-                return nil
-            },
-            box
+    private func execution(_ request: SandboxRequest, cancel: CancelSignal, clonedAhead: ClonedSandbox? = nil) -> UnitExecution {
+        UnitExecution(
+            profile: profile, cap: cap, filter: installedFilter, supervision: supervision, pool: prepared, request: request, cancel: cancel,
+            clonedAhead: clonedAhead
         )
-        pthread_attr_destroy(&attr)
-        if rc != 0 {
-            Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()
-        }
     }
 }

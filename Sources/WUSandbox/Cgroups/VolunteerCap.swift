@@ -1,7 +1,7 @@
 import Glibc
 
 /// The volunteer's cap: a parent cgroup under which every unit's cgroup is nested, so that all
-/// units together never pass `--cpus`, `--memory` or `--pids` (hostile item 31).
+/// units together never pass `--cpus`, `--memory` or `--pids` (docs/threat-model.md, item 31).
 ///
 /// Layout: `<hierarchy>/wu/<name>/slot-<i>` on v1 (reused, see UnitCgroup), `…/unit-<pid>-<n>` on
 /// v2. A runner makes one cap at start (removing what a previous run left there) and removes it

@@ -1,8 +1,8 @@
 public import WUCore
 
 extension SandboxRequest {
-    /// The request for one unit of a manifest, or for its aggregate when `unit` is nil: DESIGN.md's unit
-    /// view, shared by `wu run` and the runner.
+    /// The request for one unit of a manifest, or for its aggregate when `unit` is nil: the unit
+    /// view of docs/formats.md, shared by `wu run` and the runner.
     ///
     /// argv is the manifest's `command` plus the unit's `args` (the aggregate's own `command`); the
     /// environment is the manifest's `env` plus `WU_JOB_ID`, `WU_UNIT_ID` and `WU_PROGRESS`; the working

@@ -17,13 +17,13 @@ import Synchronization
 final class PreparedSandboxes: Sendable {
     /// One prepared sandbox, handed to exactly one unit.
     struct Prepared: @unchecked Sendable {  // wu_prepared holds the address of a region shared with its init
-        var shell: wu_prepared
+        var sandboxInit: wu_prepared
         let identity: UnitIdentity
         let unitGroup: UnitCgroup?
 
         /// Kills its init and frees its cgroup: for one no unit will take.
         mutating func discard() {
-            wu_sandbox_discard(&shell)
+            wu_sandbox_discard(&sandboxInit)
             unitGroup?.release()
         }
     }
@@ -53,8 +53,8 @@ final class PreparedSandboxes: Sendable {
     func take() -> Prepared? {
         while var p = state.withLock({ $0.idle.isEmpty ? nil : $0.idle.removeFirst() }) {
             var watch = [
-                pollfd(fd: p.shell.pidfd, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: p.shell.error_fd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: p.sandboxInit.pidfd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: p.sandboxInit.error_fd, events: Int16(POLLIN), revents: 0),
             ]
             if poll(&watch, 2, 0) == 0 { return p }
             p.discard()
@@ -72,7 +72,7 @@ final class PreparedSandboxes: Sendable {
     var readyCount: Int { state.withLock { $0.idle.count } }
 
     /// The ready ones' inits (host pid) and host base ids, for tests.
-    var ready: [(initPID: Int32, hostBase: UInt32)] { state.withLock { $0.idle.map { ($0.shell.pid, $0.identity.hostBase) } } }
+    var ready: [(initPID: Int32, hostBase: UInt32)] { state.withLock { $0.idle.map { ($0.sandboxInit.pid, $0.identity.hostBase) } } }
 
     /// Discards every idle sandbox and prepares no more (before the cap is removed): waits for one
     /// being prepared (at most its setup's 60 s bound), which is then discarded too.
@@ -119,17 +119,17 @@ final class PreparedSandboxes: Sendable {
             unitGroup = try UnitCgroup.claim(under: capGroup, name: "unit-\(getpid())-\(identity.number)", limits: .init())
         }
         do throws(SandboxError) {
-            var shell = try SandboxSetup.prepare(
+            var sandboxInit = try SandboxSetup.prepare(
                 profile,
-                mounts: try UnitExecution.profileMounts(profile) + UnitExecution.unitMountPoints,
+                mounts: try MountPlan.profileMounts(profile) + MountPlan.unitMountPoints,
                 identity: identity,
                 group: unitGroup?.group
             )
             var result = wu_spawn_result()
-            guard wu_sandbox_await_ready(&shell, &result) == 0 else {
+            guard wu_sandbox_await_ready(&sandboxInit, &result) == 0 else {
                 throw SandboxError(.spawn, "could not prepare a sandbox", stage: CSandboxBridge.stageName(result.stage), errno: result.error)
             }
-            return Prepared(shell: shell, identity: identity, unitGroup: unitGroup)
+            return Prepared(sandboxInit: sandboxInit, identity: identity, unitGroup: unitGroup)
         } catch {
             unitGroup?.release()
             throw error

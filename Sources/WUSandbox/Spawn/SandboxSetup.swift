@@ -2,41 +2,6 @@ import CSandbox
 import Glibc
 import Synchronization
 
-/// Who a unit is on the host: its own block of 65536 host ids, so that its processes are
-/// identifiable there (and never host uid 0 or the runner's uid).
-struct UnitIdentity: Sendable {
-    /// This process's count of units, for the ids and the v2 group's name.
-    let number: Int
-    /// Not root: one id, the caller's own, mapped to 0 inside.
-    let rootless: Bool
-    let hostBase: UInt32
-    /// The uid and gid inside the user namespace.
-    let unitUID: UInt32
-    let hostUID: UInt32
-    let hostGID: UInt32
-
-    private static let counter = Atomic<Int>(0)
-
-    static func next() -> UnitIdentity {
-        let rootless = geteuid() != 0
-        let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
-        let slot = UInt32((Int(getpid()) &* 64 &+ n) % 16000)
-        let hostBase: UInt32 = rootless ? geteuid() : 0x4000_0000 + slot * 65536
-        let unitUID: UInt32 = rootless ? 0 : Sandbox.unitUID
-        return UnitIdentity(
-            number: n,
-            rootless: rootless,
-            hostBase: hostBase,
-            unitUID: unitUID,
-            hostUID: rootless ? geteuid() : hostBase + unitUID,
-            hostGID: rootless ? getegid() : hostBase + unitUID
-        )
-    }
-
-    var uidMap: String { rootless ? "0 \(hostBase) 1\n" : "0 \(hostBase) 65536\n" }
-    var gidMap: String { rootless ? "0 \(getegid()) 1\n" : "0 \(hostBase) 65536\n" }
-}
-
 /// The part of a spawn's config that does not depend on the unit (namespaces, id maps, cgroups,
 /// the root and its mounts, hostname, loopback), and the call that starts a sandbox with it.
 struct SandboxSetup {
@@ -52,7 +17,7 @@ struct SandboxSetup {
     static let capLastCap = Int32(FileSystem.readText("/proc/sys/kernel/cap_last_cap")?.trimmingWhitespace() ?? "") ?? 63
 
     private init(_ profile: SandboxProfile, identity: UnitIdentity, group: Cgroup?, strings: CStrings) throws(SandboxError) {
-        self.rootDir = try UnitExecution.rootDirectory()
+        self.rootDir = try MountPlan.rootDirectory()
         self.hostname = profile.hostname
         self.identity = identity
         self.strings = strings
@@ -96,31 +61,31 @@ struct SandboxSetup {
 
     /// Clones a sandbox's init, which then does the profile's part of the setup (with `mounts`)
     /// and waits for its unit (wu_sandbox_start).
-    static func prepare(_ profile: SandboxProfile, mounts plan: [UnitExecution.PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) -> wu_prepared {
-        var shell = try clone()
-        try configure(&shell, profile, mounts: plan, identity: identity, group: group)
-        return shell
+    static func prepare(_ profile: SandboxProfile, mounts plan: [PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) -> wu_prepared {
+        var sandboxInit = try clone()
+        try configure(&sandboxInit, profile, mounts: plan, identity: identity, group: group)
+        return sandboxInit
     }
 
     /// Clones a sandbox's init into ``namespaces``; it makes its network namespace (the costliest
     /// part of a spawn) while the caller goes on, then waits for ``configure(_:_:mounts:identity:group:)``.
     static func clone() throws(SandboxError) -> wu_prepared {
-        var shell = wu_prepared()
+        var sandboxInit = wu_prepared()
         var result = wu_spawn_result()
-        guard wu_sandbox_clone(namespaces, &shell, &result) == 0 else {
+        guard wu_sandbox_clone(namespaces, &sandboxInit, &result) == 0 else {
             throw SandboxError(.spawn, "could not start a sandbox", stage: CSandboxBridge.stageName(result.stage), errno: result.error)
         }
-        return shell
+        return sandboxInit
     }
 
     /// Hands a cloned init the profile's part of the setup (with `mounts`); the init does it and
     /// then waits for its unit (wu_sandbox_start). On failure the init is discarded.
-    static func configure(_ shell: inout wu_prepared, _ profile: SandboxProfile, mounts plan: [UnitExecution.PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) {
+    static func configure(_ sandboxInit: inout wu_prepared, _ profile: SandboxProfile, mounts plan: [PlannedMount], identity: UnitIdentity, group: Cgroup?) throws(SandboxError) {
         let strings = CStrings()
         defer { strings.free() }
         var setup: SandboxSetup
         do { setup = try SandboxSetup(profile, identity: identity, group: group, strings: strings) } catch {
-            wu_sandbox_discard(&shell)
+            wu_sandbox_discard(&sandboxInit)
             throw error
         }
         defer { setup.closeDescriptors() }  // the init has its own copies
@@ -129,7 +94,7 @@ struct SandboxSetup {
         let rc = mounts.withUnsafeMutableBufferPointer { buffer in
             var config = emptyConfig(strings)
             setup.fill(&config, mounts: buffer)
-            return wu_sandbox_configure(&shell, &config, &result)
+            return wu_sandbox_configure(&sandboxInit, &config, &result)
         }
         guard rc == 0 else {
             throw SandboxError(.spawn, "could not start a sandbox", stage: CSandboxBridge.stageName(result.stage), errno: result.error)
@@ -147,29 +112,5 @@ struct SandboxSetup {
             stderr_fd: -1, seccomp_filter: nil, seccomp_filter_len: 0, cap_last_cap: 63, loopback_up: 0, cgroup_self_fds: nil,
             cgroup_self_fd_count: 0, seccomp_listener: 0, late_mounts: nil, late_mount_count: 0
         )
-    }
-}
-
-/// A sandbox's init cloned before its unit's config is known (``SandboxSetup/clone()``), for one
-/// unit made at start: its namespaces, the network's above all, are made while the caller loads
-/// the profile and claims the unit's cgroup. Discarded if no unit takes it.
-final class ClonedSandbox: @unchecked Sendable {  // handed to one unit on one thread; take() empties it
-    private var shell: wu_prepared?
-
-    /// Clones one now. As with every spawn, the init dies with the calling thread: the unit must
-    /// run on it.
-    init() throws(SandboxError) { shell = try SandboxSetup.clone() }
-
-    /// Its init's host pid while no unit has taken it.
-    var initPID: Int32? { shell?.pid }
-
-    /// The clone, once: nil after the first call.
-    func take() -> wu_prepared? {
-        defer { shell = nil }
-        return shell
-    }
-
-    deinit {
-        if var s = shell { wu_sandbox_discard(&s) }
     }
 }
