@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 
-int wu_sandbox_abi_version(void) { return 5; }
+int wu_sandbox_abi_version(void) { return 6; }
 
 // MARK: - Small async-signal-safe helpers (no allocation)
 
@@ -242,6 +242,15 @@ static int wu_apply_mount(const char *root, const wu_mount *m, int err_fd) {
     case WU_MOUNT_TMPFS:
         if (wu_mkdir_p(dst, 0755) < 0) return -1;
         if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, m->data) < 0) return -1;
+        return 0;
+    // compat: the unit's own /dev/shm and /dev/pts (ABI 6).
+    case WU_MOUNT_TMPFS_NOEXEC:
+        if (wu_mkdir_p(dst, 0755) < 0) return -1;
+        if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, m->data) < 0) return -1;
+        return 0;
+    case WU_MOUNT_DEVPTS:
+        if (wu_mkdir_p(dst, 0755) < 0) return -1;
+        if (mount("devpts", dst, "devpts", MS_NOSUID | MS_NOEXEC, m->data) < 0) return -1;
         return 0;
     case WU_MOUNT_PROC:
         if (wu_mkdir_p(dst, 0555) < 0) return -1;

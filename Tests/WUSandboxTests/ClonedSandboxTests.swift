@@ -91,10 +91,11 @@ import WUProtocol
         #expect(shell.pid == -1 && shell.pidfd == -1)
         #expect(!FileSystem.exists("/proc/\(pid)"))
         // Configured already: refused, and the sandbox is left as it is (it still gets ready).
+        let identity = UnitIdentity.next()
         var configured = try SandboxSetup.prepare(
             SandboxProfile.load(named: "default"),
-            mounts: try UnitExecution.profileMounts(SandboxProfile.load(named: "default")) + UnitExecution.unitMountPoints,
-            identity: UnitIdentity.next(),
+            mounts: try UnitExecution.profileMounts(SandboxProfile.load(named: "default"), unitUID: identity.unitUID) + UnitExecution.unitMountPoints,
+            identity: identity,
             group: nil
         )
         let live = configured.pid

@@ -121,7 +121,7 @@ final class PreparedSandboxes: Sendable {
         do throws(SandboxError) {
             var shell = try SandboxSetup.prepare(
                 profile,
-                mounts: try UnitExecution.profileMounts(profile) + UnitExecution.unitMountPoints,
+                mounts: try UnitExecution.profileMounts(profile, unitUID: identity.unitUID) + UnitExecution.unitMountPoints,
                 identity: identity,
                 group: unitGroup?.group
             )

@@ -101,7 +101,7 @@ struct UnitExecution: Sendable {
         // A new sandbox starts its setup now: its init does the profile's part (the unit's
         // directories included, bound before pivot_root) while the unit's part is made here.
         if prepared == nil {
-            let plan = try UnitExecution.profileMounts(sandbox.profile) + unitMounts(tmpBytes: tmpBytes)
+            let plan = try UnitExecution.profileMounts(sandbox.profile, unitUID: identity.unitUID) + unitMounts(tmpBytes: tmpBytes)
             if shell != nil {
                 try SandboxSetup.configure(&shell!, sandbox.profile, mounts: plan, identity: identity, group: group)  // discards it on failure
             } else {
@@ -153,7 +153,8 @@ struct UnitExecution: Sendable {
         var late: [PlannedMount] = []
         if attachLate {
             late = unitMounts(tmpBytes: tmpBytes).filter { $0.kind != Int32(WU_MOUNT_DIR) }
-            for i in late.indices where late[i].kind != Int32(WU_MOUNT_TMPFS) {
+            // The binds become detached mounts; the tmpfs mounts are made inside.
+            for i in late.indices where late[i].kind == Int32(WU_MOUNT_BIND_RO) || late[i].kind == Int32(WU_MOUNT_BIND_RW) {
                 let writable = late[i].kind == Int32(WU_MOUNT_BIND_RW)
                 let fd = wu_open_tree(late[i].source!, writable ? 1 : 0)
                 guard fd >= 0 else { throw SandboxError(.spawn, "cannot bind \(late[i].source!) for the unit", errno: errno) }
@@ -411,8 +412,8 @@ struct UnitExecution: Sendable {
     }
 
     /// The profile's part of the mount plan, the same for each of its units: its binds, the
-    /// host's name and loopback, /proc with its masks, /dev.
-    static func profileMounts(_ profile: SandboxProfile) throws(SandboxError) -> [PlannedMount] {
+    /// generated /etc files, /proc with its masks, /dev with its own ptys.
+    static func profileMounts(_ profile: SandboxProfile, unitUID: UInt32) throws(SandboxError) -> [PlannedMount] {
         var plan: [PlannedMount] = []
         for m in profile.mounts {
             if FileSystem.isSymlink(m.source), let link = FileSystem.readLink(m.source) {
@@ -424,12 +425,8 @@ struct UnitExecution: Sendable {
                 throw SandboxError(.unsupported, "the '\(profile.name)' profile binds \(m.source), which this host does not have")
             }
         }
-        // What programs expect to find about their host: its name (the sandbox's own) and loopback.
-        let hostname = profile.hostname
-        for (path, text) in [("/etc/hostname", "\(hostname)\n"), ("/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n127.0.1.1 \(hostname)\n")]
-        where !profile.mounts.contains(where: { $0.target == path || $0.target == "/etc" }) {
-            plan.append(.init(kind: Int32(WU_MOUNT_FILE), optional: false, target: path, data: text))
-        }
+        // What programs expect to find about their host and its users, generated (see UnitEtc).
+        plan += UnitEtc.mounts(profile, unitUID: unitUID)
         plan.append(.init(kind: Int32(WU_MOUNT_PROC), optional: false, target: "/proc"))
         for p in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/kcore", "/proc/timer_list"] {
             plan.append(.init(kind: Int32(WU_MOUNT_REMOUNT_RO), optional: true, target: p))
@@ -438,6 +435,7 @@ struct UnitExecution: Sendable {
         for d in profile.devices {
             plan.append(.init(kind: Int32(WU_MOUNT_DEVICE), optional: false, source: "/dev/" + d, target: "/dev/" + d))
         }
+        plan += UnitEtc.devptsMounts
         plan.append(.init(kind: Int32(WU_MOUNT_SYMLINK), optional: false, source: "/proc/self/fd", target: "/dev/fd"))
         for (i, name) in ["stdin", "stdout", "stderr"].enumerated() {
             plan.append(.init(kind: Int32(WU_MOUNT_SYMLINK), optional: false, source: "/proc/self/fd/\(i)", target: "/dev/" + name))
@@ -451,12 +449,14 @@ struct UnitExecution: Sendable {
         PlannedMount(kind: Int32(WU_MOUNT_DIR), optional: false, target: $0)
     } + [PlannedMount(kind: Int32(WU_MOUNT_FILE), optional: false, target: "/run/wu/progress", data: "")]
 
-    /// The unit's part of the mount plan: /tmp, and its directories (empty ones where it has none).
+    /// The unit's part of the mount plan: /tmp, /dev/shm, and its directories (empty ones where it
+    /// has none).
     func unitMounts(tmpBytes: Int64) -> [PlannedMount] {
         var plan: [PlannedMount] = []
         plan.append(
             .init(kind: Int32(WU_MOUNT_TMPFS), optional: false, target: "/tmp", data: "size=\(max(tmpBytes, 4096)),nr_inodes=65536,mode=1777")
         )
+        plan.append(UnitEtc.shm(bytes: tmpBytes))
         func bind(_ source: String?, _ target: String, writable: Bool) {
             if let source {
                 plan.append(.init(kind: Int32(writable ? WU_MOUNT_BIND_RW : WU_MOUNT_BIND_RO), optional: false, source: source, target: target))
