@@ -116,7 +116,7 @@ import WUProtocol
         let h = try Harness("c-pty", mode: mode)
         defer { h.close() }
         // A pty of the host's, open while the unit runs: it must not appear inside.
-        let hostPty = posix_openpt(O_RDWR | O_NOCTTY)
+        let hostPty = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
         #expect(hostPty >= 0)
         defer { close(hostPty) }
         let (r, v) = try await h.python(

@@ -335,17 +335,17 @@ public enum ProfileLint {
     /// `AF_UNIX`, `AF_INET`, `AF_INET6` of any protocol, and `AF_NETLINK` with `NETLINK_ROUTE`
     /// (protocol 0) only: what `getaddrinfo(AI_ADDRCONFIG)` and interface lookups need.
     static let reviewedSockets: ArgumentSet = {
-        func socket(family: UInt64, protocol: UInt64?) -> ArgumentSet.Cube {
+        func socket(family: UInt64, netlinkProtocol: UInt64?) -> ArgumentSet.Cube {
             var c = ArgumentSet.Cube.any
             c.mask[0] = 0xFFFF_FFFF
             c.bits[0] = family
-            if let protocol {
+            if let netlinkProtocol {
                 c.mask[2] = 0xFFFF_FFFF
-                c.bits[2] = protocol
+                c.bits[2] = netlinkProtocol
             }
             return c
         }
-        return ArgumentSet(cubes: [1, 2, 10].map { socket(family: $0, protocol: nil) } + [socket(family: 16, protocol: 0)])
+        return ArgumentSet(cubes: [1, 2, 10].map { socket(family: $0, netlinkProtocol: nil) } + [socket(family: 16, netlinkProtocol: 0)])
     }()
 
     /// Arguments the kernel declares `int` or `unsigned int`, by syscall (ioctl's request has its own rule).
