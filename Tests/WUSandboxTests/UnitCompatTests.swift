@@ -48,7 +48,7 @@ import WUProtocol
         #expect(v["tcp"] == "6")
         #expect(v["hostname"] == "wu")
         #expect(v["hosts"] == "127.0.0.1 localhost|::1 localhost|127.0.1.1 wu|")
-        #expect(v["write_passwd"] == E.EROFS)
+        #expect([E.EACCES, E.EROFS].contains(v["write_passwd"]), "\(v["write_passwd"] ?? "")")  // root's file, on the read-only root
     }
 
     @Test(.enabled(if: isRoot), arguments: SandboxMode.allCases) func idNamesTheUnitsUser(_ mode: SandboxMode) async throws {
