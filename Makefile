@@ -5,7 +5,7 @@ APT_PACKAGES := git curl openssl libseccomp-dev libcap-dev libarchive-dev libzst
 BENCH_PACKAGES := bubblewrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: api-fuzz deps bench-deps build release test demo bench-bundle bench-sandbox bench-orchestrator bench-e2e fuzz clean
+.PHONY: api-fuzz deps bench-deps build release test demo bench-bundle bench-sandbox bench-compat bench-orchestrator bench-e2e fuzz clean
 
 ## deps: install the C libraries wu builds against, when missing (apt-get).
 deps:
@@ -54,6 +54,11 @@ bench-bundle: deps
 ## bench-sandbox: wu sandbox exec against bubblewrap and unshare starting /bin/true.
 bench-sandbox: bench-deps
 	bash scripts/bench-sandbox.sh
+
+## bench-compat: CPython's own regression tests on the host, under bubblewrap and under wu's default
+## profile: the share of the host's passing cases each keeps, and the cases lost (tens of minutes).
+bench-compat: deps
+	bash scripts/bench-compat.sh
 
 ## bench-orchestrator: claim -> complete throughput of a real server on loopback.
 bench-orchestrator: deps

@@ -91,6 +91,16 @@ int wu_apply_mount(const char *root, const wu_mount *m, int error_fd) {
         if (wu_mkdir_p(dst, 0755) < 0) return -1;
         if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, m->data) < 0) return -1;
         return 0;
+    // The unit's own /dev/shm and /dev/pts (ABI 6): shared memory never holds programs, and a
+    // devpts instance cannot be nodev, since its nodes are the ptys it serves.
+    case WU_MOUNT_TMPFS_NOEXEC:
+        if (wu_mkdir_p(dst, 0755) < 0) return -1;
+        if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, m->data) < 0) return -1;
+        return 0;
+    case WU_MOUNT_DEVPTS:
+        if (wu_mkdir_p(dst, 0755) < 0) return -1;
+        if (mount("devpts", dst, "devpts", MS_NOSUID | MS_NOEXEC, m->data) < 0) return -1;
+        return 0;
     case WU_MOUNT_PROC:
         if (wu_mkdir_p(dst, 0555) < 0) return -1;
         if (mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) return -1;

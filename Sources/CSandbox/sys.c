@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int wu_sandbox_abi_version(void) { return 5; }
+int wu_sandbox_abi_version(void) { return 6; }
 
 // MARK: - Async-signal-safe (the child)
 

@@ -91,10 +91,11 @@ import WUProtocol
         #expect(sandboxInit.pid == -1 && sandboxInit.pidfd == -1)
         #expect(!FileSystem.exists("/proc/\(pid)"))
         // Configured already: refused, and the sandbox is left as it is (it still gets ready).
+        let identity = UnitIdentity.next()
         var configured = try SandboxSetup.prepare(
             SandboxProfile.load(named: "default"),
-            mounts: try MountPlan.profileMounts(SandboxProfile.load(named: "default")) + MountPlan.unitMountPoints,
-            identity: UnitIdentity.next(),
+            mounts: try MountPlan.profileMounts(SandboxProfile.load(named: "default"), unitUID: identity.unitUID) + MountPlan.unitMountPoints,
+            identity: identity,
             group: nil
         )
         let live = configured.pid

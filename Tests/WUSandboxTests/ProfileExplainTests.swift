@@ -26,7 +26,7 @@ import Testing
                 "Namespaces (all 7; nothing of the host's is shared):",
                 "  user    own user ids: uid 1000 inside is an unprivileged host id; no capability counts on the host",
                 "  pid     own process tree: sees and signals only its own processes; pid 1 is the sandbox's init",
-                "  mount   own mount table: a fresh root holding only the paths below and its own /code /in /out /tmp",
+                "  mount   own mount table: a fresh root holding only the paths below, its own /code /in /out /tmp, generated /etc files",
                 "  net     own network stack with only its loopback: no host interface, no host loopback",
                 "  uts     own hostname (t): the volunteer's machine name is hidden",
                 "  ipc     own System V IPC and POSIX message queues: nothing of the host's is visible",
@@ -36,7 +36,7 @@ import Testing
                 "  /usr                read-only",
                 "  /opt/tool -> /tool  read-only, optional (skipped when the host lacks it)",
                 "",
-                "Devices: /dev/null (plus /dev/fd and /dev/std{in,out,err})",
+                "Devices: /dev/null (plus /dev/fd, /dev/std{in,out,err}, its own /dev/pts and /dev/shm)",
                 "",
                 "Network: none (its own loopback only; no route to the host or beyond)",
                 "",
@@ -106,5 +106,12 @@ import Testing
         let (byFile, fileOrigin) = try SandboxProfile.load(reference: path)
         #expect(byFile.name == "default" && fileOrigin == path)
         #expect(throws: SandboxError.self) { try SandboxProfile.load(reference: "/nonexistent/x.json") }
+    }
+
+    @Test func defaultShowsTheNetlinkRuleAndWhy() throws {
+        let lines = ProfileExplanation(try SandboxProfile.load(named: "default"), origin: "default").lines
+        let socket = try #require(lines.first { $0.hasPrefix("  socket ") })
+        #expect(socket.contains("family & 0xFFFFFFFF == AF_NETLINK and protocol & 0xFFFFFFFF == NETLINK_ROUTE"), "\(socket)")
+        #expect(socket.contains("CAP_NET_ADMIN"), "the why: \(socket)")
     }
 }

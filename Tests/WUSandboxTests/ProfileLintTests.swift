@@ -105,6 +105,13 @@ enum ProfileFixture {
         Case(rule: "privileged-syscall", severity: .medium, json: ProfileFixture.allow("open_by_handle_at")),
         Case(rule: "process-inspection", severity: .medium, json: ProfileFixture.allow("pidfd_getfd")),
         Case(rule: "socket-families", severity: .medium, json: ProfileFixture.allow("socket")),
+        Case(
+            rule: "socket-families",
+            severity: .medium,
+            json: ProfileFixture.allowing(
+                #"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 4294967295, "valueTwo": 16, "op": "SCMP_CMP_MASKED_EQ"}]}"#
+            )
+        ),
         Case(rule: "personality", severity: .medium, json: ProfileFixture.allow("personality")),
         Case(
             rule: "mixed-actions",
@@ -137,6 +144,13 @@ enum ProfileFixture {
         Case(rule: "memlock", severity: .low, json: ProfileFixture.allow("mlock")),
         Case(rule: "fileless-exec", severity: .low, json: ProfileFixture.allow("memfd_create", "execveat")),
         Case(rule: "sync", severity: .low, json: ProfileFixture.allow("sync")),
+        Case(
+            rule: "netlink-route",
+            severity: .low,
+            json: ProfileFixture.allowing(
+                #"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 4294967295, "valueTwo": 16, "op": "SCMP_CMP_MASKED_EQ"}, {"index": 2, "value": 4294967295, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}"#
+            )
+        ),
         Case(
             rule: "errno-zero",
             severity: .low,
@@ -175,10 +189,10 @@ enum ProfileFixture {
     }
 
     @Test func shippedProfilesHaveExactlyTheKnownLowerFindings() throws {
-        // Known and accepted: see sandbox-profiles/README.md (mlock; fileless exec in default). The
+        // Known and accepted: see sandbox-profiles/README.md (mlock; fileless exec and rtnetlink in default). The
         // ioctl high-bits finding is fixed: the TIOCSTI guard judges the low 32 bits the kernel reads.
         let expected: [String: [String]] = [
-            "default.json": ["low memlock", "low fileless-exec"],
+            "default.json": ["low memlock", "low fileless-exec", "low netlink-route"],
             "strict.json": ["low memlock"],
         ]
         for file in ProfileFixture.shippedFiles {
@@ -187,6 +201,23 @@ enum ProfileFixture {
             let got = ProfileLint.lint(bytes, origin: file).map { "\($0.severity.rawValue) \($0.rule)" }
             if let want = expected[base] { #expect(got == want, "\(base)") } else { #expect(!got.contains { $0.hasPrefix("high") }) }
         }
+    }
+
+    @Test func netlinkRouteOnlyIsNotAWiderFamily() {
+        // default's rule: AF_NETLINK with NETLINK_ROUTE only is its own low finding; any other
+        // netlink protocol (audit: 9), or the protocol's upper half only, is a wider family.
+        func socket(protocolCondition: String) -> [String] {
+            let rule =
+                #"{"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 4294967295, "valueTwo": 16, "op": "SCMP_CMP_MASKED_EQ"}, "#
+                + protocolCondition + "]}"
+            return ProfileLint.lint(Array(ProfileFixture.allowing(rule).utf8), origin: "f.json").map(\.rule)
+        }
+        let route = socket(protocolCondition: #"{"index": 2, "value": 4294967295, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}"#)
+        #expect(route.contains("netlink-route") && !route.contains("socket-families"), "\(route)")
+        let audit = socket(protocolCondition: #"{"index": 2, "value": 4294967295, "valueTwo": 9, "op": "SCMP_CMP_MASKED_EQ"}"#)
+        #expect(audit.contains("socket-families"), "\(audit)")
+        let upper = socket(protocolCondition: #"{"index": 2, "value": 18446744069414584320, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}"#)
+        #expect(upper.contains("socket-families"), "\(upper)")
     }
 
     @Test func oneMistakeDoesNotHideTheOthers() {

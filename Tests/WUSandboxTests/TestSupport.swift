@@ -167,4 +167,5 @@ enum E {
     static let EBADF = "\(Glibc.EBADF)"
     static let ECONNREFUSED = "\(Glibc.ECONNREFUSED)"
     static let ENETUNREACH = "\(Glibc.ENETUNREACH)"
+    static let ENOSPC = "\(Glibc.ENOSPC)"
 }

@@ -44,6 +44,11 @@ enum {
     /// namespace, its flags already set) at `target`, which must exist. Only in a prepared
     /// sandbox's late mounts (wu_sandbox_start), where `fd` indexes the descriptors it passes.
     WU_MOUNT_ATTACH = 10,
+    /// Mount a new devpts instance at `target` with `data` as its options (`newinstance,
+    /// ptmxmode=0666,…`), nosuid, noexec, but not nodev: its nodes are the ptys it serves.
+    WU_MOUNT_DEVPTS = 11,
+    /// Like WU_MOUNT_TMPFS, and noexec too (`/dev/shm`: shared memory, never programs).
+    WU_MOUNT_TMPFS_NOEXEC = 12,
 };
 
 /// One step of the mount plan. `target` is absolute inside the sandbox.

@@ -874,6 +874,27 @@ extension SandboxProfile {
       },
       {
         "names": [
+          "socket"
+        ],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [
+          {
+            "index": 0,
+            "value": 4294967295,
+            "valueTwo": 16,
+            "op": "SCMP_CMP_MASKED_EQ"
+          },
+          {
+            "index": 2,
+            "value": 4294967295,
+            "valueTwo": 0,
+            "op": "SCMP_CMP_MASKED_EQ"
+          }
+        ],
+        "comment": "AF_NETLINK with NETLINK_ROUTE only: getaddrinfo(AI_ADDRCONFIG) and interface lookups read the unit's own network namespace (its lo); changing it needs CAP_NET_ADMIN, which the unit lacks; every other netlink protocol (audit, uevents, sock_diag, netfilter…) stays denied"
+      },
+      {
+        "names": [
           "personality"
         ],
         "action": "SCMP_ACT_ALLOW",
@@ -1741,7 +1762,7 @@ extension SandboxProfile {
     /// SHA-256 (hex) of each built-in profile's text above, as generated (see builtinSHA256(of:named:)).
     static func builtinTextSHA256(named name: String) -> String? {
         switch name {
-        case "default": return "e81f9f4756c754d38e69f41048d3ff4e855278c147e83ea5cee96fd057362ecf"
+        case "default": return "22365eebcd0e9e17c982a6f218528d8ddcf52999f63945f81f85eed7f03db38f"
         case "strict": return "c5565aadb9b2ebf8f7c1fd5d338effeee2493eee4da2faad64fdc1a09484d4e8"
         default: return nil
         }

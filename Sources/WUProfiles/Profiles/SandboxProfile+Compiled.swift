@@ -98,6 +98,7 @@ extension SandboxProfile {
             Seccomp.Rule(names: ["socket"], action: .allow, errnoRet: nil, args: [Seccomp.Arg(index: 0, value: 4294967295, valueTwo: 1, op: .maskedEq)], comment: "AF_UNIX"),
             Seccomp.Rule(names: ["socket"], action: .allow, errnoRet: nil, args: [Seccomp.Arg(index: 0, value: 4294967295, valueTwo: 2, op: .maskedEq)], comment: "AF_INET"),
             Seccomp.Rule(names: ["socket"], action: .allow, errnoRet: nil, args: [Seccomp.Arg(index: 0, value: 4294967295, valueTwo: 10, op: .maskedEq)], comment: "AF_INET6"),
+            Seccomp.Rule(names: ["socket"], action: .allow, errnoRet: nil, args: [Seccomp.Arg(index: 0, value: 4294967295, valueTwo: 16, op: .maskedEq), Seccomp.Arg(index: 2, value: 4294967295, valueTwo: 0, op: .maskedEq)], comment: "AF_NETLINK with NETLINK_ROUTE only: getaddrinfo(AI_ADDRCONFIG) and interface lookups read the unit's own network namespace (its lo); changing it needs CAP_NET_ADMIN, which the unit lacks; every other netlink protocol (audit, uevents, sock_diag, netfilter…) stays denied"),
             Seccomp.Rule(names: ["personality"], action: .allow, errnoRet: nil, args: [Seccomp.Arg(index: 0, value: 4294967295, valueTwo: 0, op: .maskedEq)], comment: nil),
             Seccomp.Rule(names: ["personality"], action: .allow, errnoRet: nil, args: [Seccomp.Arg(index: 0, value: 4294967295, valueTwo: 4294967295, op: .maskedEq)], comment: "query or PER_LINUX only"),
         ]

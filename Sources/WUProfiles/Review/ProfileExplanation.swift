@@ -151,7 +151,7 @@ public struct ProfileExplanation: Sendable, Encodable {
         switch ns {
         case .user: "own user ids: uid 1000 inside is an unprivileged host id; no capability counts on the host"
         case .pid: "own process tree: sees and signals only its own processes; pid 1 is the sandbox's init"
-        case .mount: "own mount table: a fresh root holding only the paths below and its own /code /in /out /tmp"
+        case .mount: "own mount table: a fresh root holding only the paths below, its own /code /in /out /tmp, generated /etc files"
         case .net: "own network stack with only its loopback: no host interface, no host loopback"
         case .uts: "own hostname (\(hostname)): the volunteer's machine name is hidden"
         case .ipc: "own System V IPC and POSIX message queues: nothing of the host's is visible"
@@ -187,7 +187,7 @@ public struct ProfileExplanation: Sendable, Encodable {
         out.append("")
         out.append(
             "Devices: " + (devices.isEmpty ? "none" : devices.map { "/dev/" + $0 }.joined(separator: ", "))
-                + " (plus /dev/fd and /dev/std{in,out,err})"
+                + " (plus /dev/fd, /dev/std{in,out,err}, its own /dev/pts and /dev/shm)"
         )
         out.append("")
         out.append(

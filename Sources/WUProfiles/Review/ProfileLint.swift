@@ -247,11 +247,12 @@ public enum ProfileLint {
                 "\(inspecting.joined(separator: ", ")) allowed: compares kernel objects of, or takes descriptors from, other processes of the unit"
             )
         }
-        if g.grant("socket").admits(index: 0, outside: [1, 2, 10], lowHalfOnly: true) {
+        if !g.grant("socket").isSubset(of: Self.reviewedSockets) {
             add(
                 .medium,
                 "socket-families",
-                "socket allowed for families beyond AF_UNIX, AF_INET, AF_INET6 (\(g.conditionText("socket"))): AF_NETLINK, AF_PACKET, AF_VSOCK… reach more kernel code"
+                "socket allowed beyond AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK with NETLINK_ROUTE (\(g.conditionText("socket"))): "
+                    + "AF_PACKET, AF_VSOCK, other netlink protocols (audit, uevents, sock_diag)… reach more kernel code"
             )
         }
         if g.grant("personality").admits(index: 0, outside: [0, 0xFFFF_FFFF], lowHalfOnly: true) {
@@ -313,6 +314,14 @@ public enum ProfileLint {
         if g.allows("memfd_create") && g.allows("execveat") {
             add(.low, "fileless-exec", "memfd_create and execveat allowed: code can run without being written to a file")
         }
+        if g.grant("socket").admits(index: 0, set: 16, clear: 0xFFFF_FFEF) {
+            add(
+                .low,
+                "netlink-route",
+                "socket(AF_NETLINK, NETLINK_ROUTE) allowed: rtnetlink's parsers are reachable; the unit reads only its own network "
+                    + "namespace (its lo), and changing it needs CAP_NET_ADMIN, which the unit lacks"
+            )
+        }
         if g.allows("sync") { add(.low, "sync", "sync allowed: a machine-wide flush can stall the volunteer's disks") }
         let l = profile.limits
         if l.maxPids > 4096 { add(.low, "large-limit", "max_pids \(l.maxPids): more than 4096 processes for one unit") }
@@ -321,6 +330,23 @@ public enum ProfileLint {
         if profile.description.isEmpty { add(.low, "no-description", "no description: say what the profile is for") }
         return sorted(findings)
     }
+
+    /// The sockets a unit may open without a finding, judged on the low 32 bits the kernel reads:
+    /// `AF_UNIX`, `AF_INET`, `AF_INET6` of any protocol, and `AF_NETLINK` with `NETLINK_ROUTE`
+    /// (protocol 0) only: what `getaddrinfo(AI_ADDRCONFIG)` and interface lookups need.
+    static let reviewedSockets: ArgumentSet = {
+        func socket(family: UInt64, netlinkProtocol: UInt64?) -> ArgumentSet.Cube {
+            var c = ArgumentSet.Cube.any
+            c.mask[0] = 0xFFFF_FFFF
+            c.bits[0] = family
+            if let netlinkProtocol {
+                c.mask[2] = 0xFFFF_FFFF
+                c.bits[2] = netlinkProtocol
+            }
+            return c
+        }
+        return ArgumentSet(cubes: [1, 2, 10].map { socket(family: $0, netlinkProtocol: nil) } + [socket(family: 16, netlinkProtocol: 0)])
+    }()
 
     /// Arguments the kernel declares `int` or `unsigned int`, by syscall (ioctl's request has its own rule).
     static let thirtyTwoBitArguments: [(String, [Int])] = [

@@ -75,9 +75,15 @@ struct SeccompGrants: Sendable {
 
     /// One rule's conditions: `flags & 0x7E020080 == 0 and …`.
     static func text(_ syscall: String, _ args: [Seccomp.Arg]) -> String {
-        args.sorted { $0.index < $1.index }.map { a in
+        // A socket's protocol is named by its family: 0 under AF_NETLINK is NETLINK_ROUTE.
+        let netlink = syscall == "socket" && args.contains { $0.index == 0 && ($0.op == .maskedEq ? $0.valueTwo : $0.value) == 16 }
+        func describe(_ index: Int, _ value: UInt64) -> String {
+            if netlink, index == 2, let name = SyscallCatalog.netlinkProtocols[value] { return name }
+            return SyscallCatalog.describe(syscall, index, value)
+        }
+        return args.sorted { $0.index < $1.index }.map { a in
             let n = SyscallCatalog.argumentName(syscall, a.index)
-            let v = SyscallCatalog.describe(syscall, a.index, a.value)
+            let v = describe(a.index, a.value)
             switch a.op {
             case .eq: return "\(n) == \(v)"
             case .ne: return "\(n) != \(v)"
@@ -87,7 +93,7 @@ struct SeccompGrants: Sendable {
             case .ge: return "\(n) >= \(v)"
             case .maskedEq:
                 let mask = "0x" + String(a.value, radix: 16, uppercase: true)
-                return "\(n) & \(mask) == \(SyscallCatalog.describe(syscall, a.index, a.valueTwo))"
+                return "\(n) & \(mask) == \(describe(a.index, a.valueTwo))"
             }
         }.joined(separator: " and ")
     }

@@ -230,6 +230,12 @@ public enum SyscallCatalog {
         31: "AF_BLUETOOTH", 44: "AF_XDP",
     ]
 
+    /// Netlink protocols (socket's third argument under AF_NETLINK).
+    static let netlinkProtocols: [UInt64: String] = [
+        0: "NETLINK_ROUTE", 4: "NETLINK_SOCK_DIAG", 6: "NETLINK_XFRM", 9: "NETLINK_AUDIT", 12: "NETLINK_NETFILTER",
+        15: "NETLINK_KOBJECT_UEVENT", 16: "NETLINK_GENERIC",
+    ]
+
     /// A readable form of `value` for argument `index` of `syscall` (hex, with a symbolic name when one is known).
     static func describe(_ syscall: String, _ index: Int, _ value: UInt64) -> String {
         let hex = value < 10 ? "\(value)" : "0x" + String(value, radix: 16, uppercase: true)

@@ -1,7 +1,7 @@
 import CSandbox
 import Glibc
 
-/// A prepared sandbox's part of the unit's mounts, made after pivot_root: its /tmp (a tmpfs), and
+/// A prepared sandbox's part of the unit's mounts, made after pivot_root: its /tmp and /dev/shm (tmpfs), and
 /// its directories, each bound here, in the host's mount namespace (wu_open_tree), and attached
 /// inside by the init (WU_MOUNT_ATTACH). Binding from outside needs CAP_SYS_ADMIN there, which is
 /// why prepared sandboxes are root only.
@@ -17,7 +17,8 @@ struct LateMounts {
 
     init(_ request: SandboxRequest, tmpBytes: Int64) throws(SandboxError) {
         plan = MountPlan.unitMounts(request, tmpBytes: tmpBytes).filter { $0.kind != Int32(WU_MOUNT_DIR) }
-        for i in plan.indices where plan[i].kind != Int32(WU_MOUNT_TMPFS) {
+        // The binds become detached mounts; the tmpfs mounts are made inside.
+        for i in plan.indices where plan[i].kind == Int32(WU_MOUNT_BIND_RO) || plan[i].kind == Int32(WU_MOUNT_BIND_RW) {
             let writable = plan[i].kind == Int32(WU_MOUNT_BIND_RW)
             let fd = wu_open_tree(plan[i].source!, writable ? 1 : 0)
             guard fd >= 0 else {

@@ -15,9 +15,9 @@ struct PlannedMount {
 /// What the init mounts in its new root, in order (Sources/CSandbox/mounts.c applies it; the
 /// kinds are the header's WU_MOUNT_*; docs/sandbox.md, "Mounts", says why each is there).
 ///
-/// Two parts: the profile's (``profileMounts(_:)``), the same for each of its units, and the
+/// Two parts: the profile's (``profileMounts(_:unitUID:)``), the same for each of its units, and the
 /// unit's (``unitMounts(_:tmpBytes:)``). A sandbox made at the unit's start mounts both before
-/// pivot_root (``madeAtStart(_:_:tmpBytes:)``); a prepared one mounts the profile's part with the
+/// pivot_root (``madeAtStart(_:_:unitUID:tmpBytes:)``); a prepared one mounts the profile's part with the
 /// unit's mount points (``unitMountPoints``) ahead, and the unit's part later (``LateMounts``).
 enum MountPlan {
     /// The mount point the child puts its root tmpfs on (only inside its own mount namespace).
@@ -28,8 +28,8 @@ enum MountPlan {
     }
 
     /// The profile's part of the mount plan, the same for each of its units: its binds, the
-    /// host's name and loopback, /proc with its masks, /dev.
-    static func profileMounts(_ profile: SandboxProfile) throws(SandboxError) -> [PlannedMount] {
+    /// generated /etc files, /proc with its masks, /dev with its own ptys.
+    static func profileMounts(_ profile: SandboxProfile, unitUID: UInt32) throws(SandboxError) -> [PlannedMount] {
         var plan: [PlannedMount] = []
         for m in profile.mounts {
             if FileSystem.isSymlink(m.source), let link = FileSystem.readLink(m.source) {
@@ -41,12 +41,8 @@ enum MountPlan {
                 throw SandboxError(.unsupported, "the '\(profile.name)' profile binds \(m.source), which this host does not have")
             }
         }
-        // What programs expect to find about their host: its name (the sandbox's own) and loopback.
-        let hostname = profile.hostname
-        for (path, text) in [("/etc/hostname", "\(hostname)\n"), ("/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n127.0.1.1 \(hostname)\n")]
-        where !profile.mounts.contains(where: { $0.target == path || $0.target == "/etc" }) {
-            plan.append(.init(kind: Int32(WU_MOUNT_FILE), optional: false, target: path, data: text))
-        }
+        // What programs expect to find about their host and its users, generated (see UnitEtc).
+        plan += UnitEtc.mounts(profile, unitUID: unitUID)
         plan.append(.init(kind: Int32(WU_MOUNT_PROC), optional: false, target: "/proc"))
         for p in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/kcore", "/proc/timer_list"] {
             plan.append(.init(kind: Int32(WU_MOUNT_REMOUNT_RO), optional: true, target: p))
@@ -55,6 +51,7 @@ enum MountPlan {
         for d in profile.devices {
             plan.append(.init(kind: Int32(WU_MOUNT_DEVICE), optional: false, source: "/dev/" + d, target: "/dev/" + d))
         }
+        plan += UnitEtc.devptsMounts
         plan.append(.init(kind: Int32(WU_MOUNT_SYMLINK), optional: false, source: "/proc/self/fd", target: "/dev/fd"))
         for (i, name) in ["stdin", "stdout", "stderr"].enumerated() {
             plan.append(.init(kind: Int32(WU_MOUNT_SYMLINK), optional: false, source: "/proc/self/fd/\(i)", target: "/dev/" + name))
@@ -69,16 +66,20 @@ enum MountPlan {
     } + [PlannedMount(kind: Int32(WU_MOUNT_FILE), optional: false, target: "/run/wu/progress", data: "")]
 
     /// A sandbox made at the unit's start: both parts, all before pivot_root.
-    static func madeAtStart(_ profile: SandboxProfile, _ request: SandboxRequest, tmpBytes: Int64) throws(SandboxError) -> [PlannedMount] {
-        try profileMounts(profile) + unitMounts(request, tmpBytes: tmpBytes)
+    static func madeAtStart(
+        _ profile: SandboxProfile, _ request: SandboxRequest, unitUID: UInt32, tmpBytes: Int64
+    ) throws(SandboxError) -> [PlannedMount] {
+        try profileMounts(profile, unitUID: unitUID) + unitMounts(request, tmpBytes: tmpBytes)
     }
 
-    /// The unit's part of the mount plan: /tmp, and its directories (empty ones where it has none).
+    /// The unit's part of the mount plan: /tmp, /dev/shm, and its directories (empty ones where it
+    /// has none).
     static func unitMounts(_ request: SandboxRequest, tmpBytes: Int64) -> [PlannedMount] {
         var plan: [PlannedMount] = []
         plan.append(
             .init(kind: Int32(WU_MOUNT_TMPFS), optional: false, target: "/tmp", data: "size=\(max(tmpBytes, 4096)),nr_inodes=65536,mode=1777")
         )
+        plan.append(UnitEtc.shm(bytes: tmpBytes))
         func bind(_ source: String?, _ target: String, writable: Bool) {
             if let source {
                 plan.append(.init(kind: Int32(writable ? WU_MOUNT_BIND_RW : WU_MOUNT_BIND_RO), optional: false, source: source, target: target))

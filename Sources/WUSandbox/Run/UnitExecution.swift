@@ -38,7 +38,7 @@ struct UnitExecution: Sendable {
 
         let tmpBytes = min(profile.limits.tmpSizeBytes, limits.memory)
         if !claim.wasPrepared {
-            try claim.configure(profile, mounts: try MountPlan.madeAtStart(profile, request, tmpBytes: tmpBytes))
+            try claim.configure(profile, mounts: try MountPlan.madeAtStart(profile, request, unitUID: claim.identity.unitUID, tmpBytes: tmpBytes))
         }
 
         var output = try UnitOutput(tailBytes: request.tailBytes, echo: request.echoOutput)

@@ -121,7 +121,7 @@ final class PreparedSandboxes: Sendable {
         do throws(SandboxError) {
             var sandboxInit = try SandboxSetup.prepare(
                 profile,
-                mounts: try MountPlan.profileMounts(profile) + MountPlan.unitMountPoints,
+                mounts: try MountPlan.profileMounts(profile, unitUID: identity.unitUID) + MountPlan.unitMountPoints,
                 identity: identity,
                 group: unitGroup?.group
             )
