@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make bench-orchestrator: a real wu-orchestrator on loopback with an empty data dir, one job of
-# UNITS trivial units (replicas 1), K simulated runners in one load process looping claim -> complete
-# (a small pre-uploaded output archive, checked on every complete). Prints units/s, claim p50/p99, duplicate claims and the server's
-# peak RSS, once per SQLite synchronous mode (normal, full).
+# UNITS trivial units (replicas 1), K simulated runners in one load process looping claim -> PUT ->
+# complete, as a runner does (each unit packs and uploads its own output archive; the server checks
+# it on complete). Prints units/s, claim/PUT/complete p50/p99, duplicate claims, the server's peak
+# RSS and CPU per unit, once per SQLite synchronous mode (normal, full).
 #
 # Environment: UNITS (20000), RUNNERS (8), MODES ("normal full"), SWIFT (swift), SCRATCH (.build),
 # BIN (skip the build and use this wu-orchestrator).
