@@ -127,7 +127,9 @@ extension WUOrchestratorCommand {
             done.wait()
             let seconds = Date().timeIntervalSince(start)
             let final = stats.withLock { $0 }
-            let (_, jb) = try control.request("GET", "/v1/jobs/\(job.jobID)", token: requesterToken, body: [])
+            // A fresh connection: the server closes one left idle as long as the run took.
+            let after = try HTTPConnection(port: port)
+            let (_, jb) = try after.request("GET", "/v1/jobs/\(job.jobID)", token: requesterToken, body: [])
             let view = try? JSONDecoder().decode(JobView.self, from: Data(jb))
             print("units completed:   \(final.completed) in \(String(format: "%.2f", seconds)) s")
             print("units/s:           \(String(format: "%.0f", Double(final.completed) / seconds))")
@@ -138,7 +140,7 @@ extension WUOrchestratorCommand {
             print("duplicate claims:  \(final.duplicates)")
             print("errors:            \(final.errors)")
             print("job state:         \(view?.state ?? "unknown")")
-            if let (_, metrics) = try? control.request("GET", "/metrics", token: requesterToken, body: []) {
+            if let (_, metrics) = try? after.request("GET", "/metrics", token: requesterToken, body: []) {
                 var values: [String: Double] = [:]
                 for line in String(decoding: metrics, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
                     let parts = line.split(separator: " ")
