@@ -17,7 +17,7 @@ extension BlobStore {
     /// Checks that the blob a `complete` names is an output archive of `outputDigest` within the
     /// unit's disk (`OutputArchive.verify`), on the thread pool: a runner's word is not enough.
     ///
-    /// - Throws: 409 `blob-missing` when it was never uploaded; 422 `output-invalid` naming what is wrong.
+    /// - Throws: 409 `blob-missing` when it is not stored; 422 `output-invalid` naming what is wrong.
     func checkOutput(_ blobDigest: String, outputDigest: String, diskBytes: Int64) async throws {
         guard exists(blobDigest) else { throw Self.blobMissing(blobDigest) }
         let path = path(blobDigest)
@@ -51,7 +51,7 @@ extension BlobStore {
     }
 
     static func blobMissing(_ blobDigest: String) -> APIError {
-        APIError(.conflict, "blob-missing", "upload the output archive first: PUT /v1/blobs/\(blobDigest)")
+        APIError(.conflict, "blob-missing", "upload the output archive first (this runner's token must upload it): PUT /v1/blobs/\(blobDigest)")
     }
 
     static func outputInvalid(_ blobDigest: String, _ error: WUError) -> APIError {

@@ -75,6 +75,11 @@ extension Scheduler {
             let job = try JobRecord.find(tx.db, copy.jobId),
             let unit = try UnitRecord.find(tx.db, copy.unitId)
         else { throw APIError.notFound("assignment '\(assignmentID)'") }
+        // Only a blob this volunteer uploaded: naming someone else's is answered as if it were not
+        // stored, so a runner learns nothing about other volunteers' blobs and is granted none.
+        guard try uploaded(tx.db, request.blobDigest, by: [runner.tokenId, identity.tokenID]) else {
+            throw BlobStore.blobMissing(request.blobDigest)
+        }
         if case .checkSmall(let blobs) = output,
             try !blobs.checkSmallOutput(request.blobDigest, outputDigest: request.outputDigest, diskBytes: job.diskBytes)
         {
@@ -191,6 +196,20 @@ extension Scheduler {
             }
             return try Self.ack(tx, assignment)
         }
+    }
+
+    /// Remembers that a runner token (a volunteer) uploaded `digest`: `complete` accepts only such a blob.
+    public func recordUpload(_ identity: Identity, blob digest: String) async throws {
+        try await store.write { db in try Self.recordUpload(db, digest, tokenID: identity.tokenID) }
+    }
+
+    static func recordUpload(_ db: Database, _ digest: String, tokenID: Int64) throws {
+        try db.run(sql: "INSERT OR IGNORE INTO blob_upload (digest, token_id) VALUES (?, ?)", arguments: [digest, tokenID])
+    }
+
+    /// Did one of these tokens upload `digest`?
+    static func uploaded(_ db: Database, _ digest: String, by tokenIDs: [Int64]) throws -> Bool {
+        try tokenIDs.contains { try db.int(sql: "SELECT 1 FROM blob_upload WHERE digest = ? AND token_id = ?", arguments: [digest, $0]) != nil }
     }
 
     static func ownedAssignment(_ db: Database, _ runner: RunnerRecord, _ assignmentID: String) throws -> AssignmentRecord {
