@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # make bench-orchestrator: a real wu-orchestrator on loopback with an empty data dir, one job of
-# UNITS trivial units (replicas 1), K simulated runners in one load process looping claim -> complete
-# (a small pre-uploaded output archive, checked on every complete). Prints units/s, claim p50/p99, duplicate claims and the server's
-# peak RSS, once per SQLite synchronous mode (normal, full).
+# UNITS trivial units (replicas 1), K simulated runners in one load process looping claim -> PUT ->
+# complete, as a runner does (each unit packs and uploads its own output archive; the server checks
+# it on complete). Prints units/s, claim/PUT/complete p50/p99, duplicate claims, the server's peak
+# RSS and CPU per unit, once per SQLite synchronous mode (normal, full).
 #
 # Environment: UNITS (20000), RUNNERS (8), MODES ("normal full"), SWIFT (swift), SCRATCH (.build),
-# BIN (skip the build and use this wu-orchestrator).
+# BIN (skip the build and use this wu-orchestrator), SERVER_BIN (serve with this one instead, e.g.
+# another commit's, under the same load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UNITS=${UNITS:-20000}
@@ -18,6 +20,8 @@ if [ -z "${BIN:-}" ]; then
   "$SWIFT" build -c release --scratch-path "$SCRATCH" --product wu-orchestrator >&2
   BIN="$SCRATCH/release/wu-orchestrator"
 fi
+
+SERVER=${SERVER_BIN:-$BIN}
 
 WORK=$(mktemp -d /tmp/wu-bench-orch.XXXXXX)
 SERVER_PID=""
@@ -33,10 +37,10 @@ echo "packing a job of $UNITS units..." >&2
 echo "machine: $(nproc) cores, $(uname -r); units=$UNITS runners=$RUNNERS"
 for MODE in $MODES; do
   DATA="$WORK/data-$MODE"
-  REQ=$("$BIN" token create --data-dir "$DATA" --init --role requester --name bench-requester)
-  RUN=$("$BIN" token create --data-dir "$DATA" --role runner --name bench-runners)
-  "$BIN" keys add --data-dir "$DATA" --name bench "$WORK/bundle/bench.key.pub" >/dev/null
-  "$BIN" serve --data-dir "$DATA" --listen 127.0.0.1:0 --synchronous "$MODE" >"$WORK/server-$MODE.out" 2>"$WORK/server-$MODE.err" &
+  REQ=$("$SERVER" token create --data-dir "$DATA" --init --role requester --name bench-requester)
+  RUN=$("$SERVER" token create --data-dir "$DATA" --role runner --name bench-runners)
+  "$SERVER" keys add --data-dir "$DATA" --name bench "$WORK/bundle/bench.key.pub" >/dev/null
+  "$SERVER" serve --data-dir "$DATA" --listen 127.0.0.1:0 --synchronous "$MODE" >"$WORK/server-$MODE.out" 2>"$WORK/server-$MODE.err" &
   SERVER_PID=$!
   PORT=""
   for _ in $(seq 1 100); do

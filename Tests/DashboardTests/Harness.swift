@@ -113,6 +113,7 @@ final class Harness: Sendable {
         try Data(output.utf8).write(to: URL(fileURLWithPath: out + "/out"))
         let archive = try OutputArchive.pack(directory: out, compressedPath: out + ".zst")
         let blob = try orchestrator.blobs.putSync(try FileIO.readFile(out + ".zst"))
+        try await orchestrator.store.pool.write { db in try Scheduler.recordUpload(db, blob, tokenID: runner.tokenID) }
         let usage = ResourceUsage(wallMs: 1500, exitCode: 0, deniedSyscalls: [.init(name: "mount", count: 3), .init(name: "<b>bpf</b>", count: 1)])
         _ = try await scheduler.complete(
             runner,

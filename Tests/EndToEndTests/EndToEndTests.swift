@@ -211,6 +211,35 @@ struct EndToEndTests {
         #expect(Set(unit.copies.compactMap(\.outputDigest)).count == 3, "\(unit.copies)")
     }
 
+    /// A unit whose /out nests 65 levels deep: the runner does not pack it and fails the copy as
+    /// `output-invalid`, naming the bound (not `disk-exceeded`), and `wu status` says what to change.
+    @Test func anOutputPastTheBoundsFailsAsOutputInvalid() async throws {
+        let cluster = try await Cluster(orchestratorFlags: ["--max-attempts", "1"])
+        defer { cluster.shutdown() }
+        try cluster.startRunner(name: "r1")
+        // 64 directories and a file in the last: 65 levels.
+        let script = "p=/out; i=0; while [ $i -lt 64 ]; do p=$p/d; i=$((i+1)); done; mkdir -p $p && echo x > $p/f"
+        let bundle = try cluster.bundle(
+            "deep", spec: #"{"name": "deep", "command": ["/bin/sh", "-c", "\#(script)"], "units": [{"id": "deep"}]}"#, files: ["code/x": "x\n"]
+        )
+        let job = try await cluster.submit(bundle)
+        let view = try await cluster.waitForJob(job)
+        #expect(view.state == "failed", "\(view.failureReasons)\n\(cluster.logs())")
+        let unit = try #require(try await cluster.requester.units(ofJob: job).units.first)
+        #expect(unit.failure?.reason == "output-invalid", "\(unit)")
+        let copy = try #require(unit.copies.first)
+        #expect(copy.failReason?.hasPrefix("output-invalid: the output is refused: it is deeper than 64 directories") == true, "\(copy)")
+        #expect(copy.usage?.diskExceeded != true, "\(copy)")
+        let log = cluster.directory + "/wu-status.log"
+        let status = try ChildProcess(
+            [binDirectory + "/wu", "status", job], log: log, environment: ["WU_ORCHESTRATOR": cluster.url, "WU_TOKEN": cluster.requesterToken]
+        )
+        #expect(status.wait(seconds: 60) == 0, "\(status.output)")
+        let row = status.output.split(separator: "\n").first { $0.hasPrefix("  deep ") } ?? ""
+        #expect(row.contains("deeper than 64 directories"), "\(status.output)")
+        #expect(row.hasSuffix("keep /out within 100,000 entries, 64 directories deep and paths of 4,096 bytes"), "\(status.output)")
+    }
+
     /// A bundle signed by a key the runner does not trust: the runner runs nothing from it and says why.
     @Test func untrustedSignerRunsNothing() async throws {
         let cluster = try await Cluster(orchestratorFlags: ["--max-attempts", "1"])

@@ -25,7 +25,7 @@ extension OrchestratorTests {
 
         /// Stores a file's bytes as a blob and returns its digest.
         static func store(_ h: Harness, _ path: String) throws -> String {
-            try h.orchestrator.blobs.putSync(try FileIO.readFile(path))
+            try h.upload(try FileIO.readFile(path))
         }
 
         /// Expects `complete` to be refused with 422 `output-invalid` and its reason to contain `why`, and

@@ -147,22 +147,32 @@ final class Harness: Sendable {
         try await scheduler.claim(identity(of: runnerID), ClaimRequest(runnerID: runnerID, free: free, wait: 0, max: max)).assignments
     }
 
-    /// Stores the output archive of a `/out` holding one file, `out`, with `text` in it.
-    func output(_ text: String) throws -> OutputArchive.Summary {
+    /// Stores the output archive of a `/out` holding one file, `out`, with `text` in it, as uploaded by
+    /// `uploader` (by default the "pool" volunteer).
+    func output(_ text: String, by uploader: Identity? = nil) throws -> OutputArchive.Summary {
         let out = directory + "/out-" + Hex.random(bytes: 6)
         try FileIO.makeDirectories(out)
         let fd = try FileIO.open(out + "/out", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
         defer { close(fd) }
         try Array(text.utf8).withUnsafeBytes { try FileIO.writeAll(fd, $0, path: out + "/out") }
         let summary = try OutputArchive.pack(directory: out, compressedPath: out + ".zst")
-        _ = try orchestrator.blobs.putSync(try FileIO.readFile(out + ".zst"))
+        try upload(try FileIO.readFile(out + ".zst"), by: uploader)
         return summary
+    }
+
+    /// Stores `bytes` as a blob uploaded by `uploader` (by default the "pool" volunteer), as `PUT /v1/blobs` does.
+    @discardableResult
+    func upload(_ bytes: [UInt8], by uploader: Identity? = nil) throws -> String {
+        let digest = try orchestrator.blobs.putSync(bytes)
+        let token = (uploader ?? runner).tokenID
+        try orchestrator.store.pool.write { db in try Scheduler.recordUpload(db, digest, tokenID: token) }
+        return digest
     }
 
     /// Uploads the output archive of `output` and completes the assignment with its digests.
     @discardableResult
     func complete(_ assignment: Assignment, by runnerID: String, output: String) async throws -> AssignmentAck {
-        let archive = try self.output(output)
+        let archive = try self.output(output, by: identity(of: runnerID))
         return try await complete(assignment, by: runnerID, outputDigest: archive.outputDigest, blobDigest: archive.blobDigest!)
     }
 

@@ -5,6 +5,16 @@ import Glibc
 #endif
 
 extension OutputArchive {
+    /// Which of DESIGN.md's output bounds a refused output passed: the `cause` of `pack`'s
+    /// `limitExceeded`, so a runner can tell a unit that outgrew its disk from one whose tree no
+    /// runner would take (too many entries, too deep, a path too long).
+    public enum Bound: String, Error, Sendable {
+        case entries
+        case depth
+        case pathLength = "path-length"
+        case disk
+    }
+
     /// Writes the canonical tar of one directory tree, in one pass, in the tar's order.
     ///
     /// The tar is sorted by full path (byte order). A depth-first walk gives the same order when
@@ -81,11 +91,11 @@ extension OutputArchive {
             var items: [Item] = []
             for name in DirectoryTree.names(in: fd) {
                 entries += 1
-                guard entries <= limits.maxEntries else { throw refusal("it holds more than \(limits.maxEntries) entries") }
-                guard depth <= limits.maxDepth else { throw refusal("it is deeper than \(limits.maxDepth) directories (under \(shown(path)))") }
+                guard entries <= limits.maxEntries else { throw refusal("it holds more than \(limits.maxEntries) entries", .entries) }
+                guard depth <= limits.maxDepth else { throw refusal("it is deeper than \(limits.maxDepth) directories (under \(shown(path)))", .depth) }
                 let bytes = name.dropLast().map { UInt8(bitPattern: $0) }
                 guard path.count + 1 + bytes.count <= limits.maxPathBytes else {
-                    throw refusal("a path is longer than \(limits.maxPathBytes) bytes (under \(shown(path)))")
+                    throw refusal("a path is longer than \(limits.maxPathBytes) bytes (under \(shown(path)))", .pathLength)
                 }
                 var st = stat()
                 guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
@@ -149,8 +159,8 @@ extension OutputArchive {
             path.isEmpty ? "/out" : "/out/" + String(decoding: path.prefix(200), as: UTF8.self) + (path.count > 200 ? "…" : "")
         }
 
-        private func refusal(_ what: String) -> WUError {
-            WUError(.limitExceeded, "the output is refused: \(what); every runner refuses the same (DESIGN.md's output bounds)")
+        private func refusal(_ what: String, _ bound: Bound) -> WUError {
+            WUError(.limitExceeded, "the output is refused: \(what); every runner refuses the same (DESIGN.md's output bounds)", cause: bound)
         }
     }
 
@@ -210,7 +220,8 @@ extension OutputArchive {
             guard written + more <= maxBytes else {
                 throw WUError(
                     .limitExceeded,
-                    "the output is refused: its archive (headers included) passes the unit's disk limit of \(ByteSize.format(maxBytes))"
+                    "the output is refused: its archive (headers included) passes the unit's disk limit of \(ByteSize.format(maxBytes))",
+                    cause: Bound.disk
                 )
             }
         }

@@ -221,9 +221,10 @@ public final class Orchestrator: Sendable {
             return Response(status: .ok, headers: headers, body: try await blobs.responseBody(digest, context: context))
         }
         v1.put("blobs/:digest") { request, context in
-            _ = try context.require(.runner, .admin)
+            let identity = try context.require(.runner, .admin)
             let digest = try context.parameters.require("digest")
             let size = try await blobs.put(digest, body: request.body, limit: config.maxBlobBytes)
+            try await scheduler.recordUpload(identity, blob: digest)
             return try json(["sha256": digest, "size": String(size)], status: .created)
         }
 

@@ -54,6 +54,8 @@ enum FailureExplanation {
         case "oom": message = "killed at its memory limit \(ByteSize.format(job.memoryBytes)); raise resources.memory"
         case "timeout": message = "killed at its wall-time limit \(DurationText.format(milliseconds: job.wallTimeMs)); raise resources.wall_time"
         case "disk-exceeded": message = "/out passed its disk limit \(ByteSize.format(job.diskBytes)); raise resources.disk"
+        case "output-invalid":
+            message = firstLine(String(detail)) + "; keep /out within 100,000 entries, 64 directories deep and paths of 4,096 bytes"
         case "exit-code": message = "exited with status \(usage?.exitCode.map(String.init) ?? "?")" + lastLine(usage)
         case "signal": message = "ended by signal \(usage?.signal.map(String.init) ?? "?")" + lastLine(usage)
         default: message = code + ": " + firstLine(String(detail))

@@ -23,80 +23,123 @@ extension Scheduler {
         guard WireID.isSHA256(request.outputDigest), WireID.isSHA256(request.blobDigest) else {
             throw APIError.badRequest("output_digest and blob_digest must be 64 lower-case hex digits")
         }
-        // Who asks comes before any lookup: whether a blob exists is no stranger's business.
-        let now = clock.now()
-        let (identity, diskBytes) = try await store.read { db in
-            let identity = try Transaction.authenticate(db, caller, [.runner, .admin], now: now)
-            return (identity, try Self.diskToCheck(db, identity, assignmentID, request))
-        }
-        if let diskBytes {
-            try await blobs.checkOutput(request.blobDigest, outputDigest: request.outputDigest, diskBytes: diskBytes)
-        }
         let usage = String(decoding: try JSONEncoder().encode(request.usage), as: UTF8.self)
-        return try await transaction { tx in
-            let runner = try Self.ownedRunner(tx, try tx.authenticate(.identity(identity), [.runner, .admin]), request.runnerID)
-            var assignment = try Self.ownedAssignment(tx.db, runner, assignmentID)
-            switch assignment.state {
-            case "completed":
-                guard assignment.outputDigest == request.outputDigest, assignment.blobDigest == request.blobDigest else {
-                    throw APIError.conflict("assignment \(assignmentID) was already completed with a different output")
-                }
-                return try Self.ack(tx, assignment)
-            case "failed", "released":
-                throw APIError.conflict("assignment \(assignmentID) was already reported as \(assignment.state)")
-            default: break
+        // One write transaction in the common case: a small output is checked inside it.
+        let first = try await transaction { tx in try Self.record(tx, caller, assignmentID, request, usage: usage, output: .checkSmall(blobs)) }
+        switch first {
+        case .recorded(let ack): return ack
+        case .needsFullCheck(let identity, let diskBytes):
+            // Too big to inflate while holding the writer: checked on the thread pool, then recorded.
+            try await blobs.checkOutput(request.blobDigest, outputDigest: request.outputDigest, diskBytes: diskBytes)
+            let second = try await transaction { tx in
+                try Self.record(tx, .identity(identity), assignmentID, request, usage: usage, output: .checked)
             }
-            guard let copy = try CopyRecord.find(tx.db, assignment.copyId),
-                let job = try JobRecord.find(tx.db, copy.jobId),
-                let unit = try UnitRecord.find(tx.db, copy.unitId)
-            else { throw APIError.notFound("assignment '\(assignmentID)'") }
-            let live = copy.state == "leased" && copy.assignmentId == assignment.id
-            // A lease that expired but whose copy nobody has taken since: the result is still useful.
-            var lateButOpen = false
-            if !live && copy.state == "queued" && assignment.state == "expired" && unit.state == "pending"
-                && ["running", "aggregating", "paused"].contains(job.state)
-            {
-                // …unless its volunteer has another copy of the unit by now.
-                let volunteer = Self.volunteerOfRunner("r", tx.config)
-                lateButOpen =
-                    try tx.db.int(
-                        sql: """
-                            SELECT COUNT(*) FROM copy c JOIN runner r ON r.id = c.runner_id
-                            WHERE c.unit_id = ? AND \(volunteer) = ? AND c.state IN ('leased', 'uploaded', 'valid')
-                            """,
-                        arguments: [unit.id!, Self.volunteer(of: runner, tx.config)]
-                    ) == 0
-            }
-            assignment.state = "completed"
-            assignment.finishedAt = tx.now
-            assignment.outputDigest = request.outputDigest
-            assignment.blobDigest = request.blobDigest
-            assignment.usage = usage
-            assignment.counted = live || lateButOpen
-            try tx.db.run(
-                sql:
-                    "UPDATE assignment SET state = 'completed', finished_at = ?, output_digest = ?, blob_digest = ?, usage = ?, counted = ? WHERE id = ?",
-                arguments: [tx.now, request.outputDigest, request.blobDigest, usage, assignment.counted, assignment.id!]
-            )
-            tx.counters.completed += 1
-            if live || lateButOpen {
-                try tx.db.run(
-                    sql: """
-                        UPDATE copy SET state = 'uploaded', runner_id = ?, assignment_id = ?, output_digest = ?, blob_digest = ?, usage = ?,
-                            lease_expires_at = NULL, finished_at = ?, progress = 1
-                        WHERE id = ?
-                        """,
-                    arguments: [runner.id!, assignment.id!, request.outputDigest, request.blobDigest, usage, tx.now, copy.id!]
-                )
-                try tx.db.run(
-                    sql: "INSERT OR IGNORE INTO unit_blob (digest, unit_id) VALUES (?, ?)",
-                    arguments: [request.blobDigest, unit.id!]
-                )
-                tx.emit("copy", job: job, ["unit_id": unit.name, "copy_id": String(copy.id!), "state": "uploaded"])
-                try Self.evaluate(tx, unit: unit, job: job)
-            }
-            return try Self.ack(tx, assignment)
+            guard case .recorded(let ack) = second else { throw APIError.conflict("assignment \(assignmentID) changed while its output was checked") }
+            return ack
         }
+    }
+
+    /// How `record` treats the output a `complete` names.
+    enum OutputCheck: Sendable {
+        /// Inflate it in the transaction if it is small (`BlobStore.checkSmallOutput`); else ask for a full check.
+        case checkSmall(BlobStore)
+        /// It was checked in full, outside the transaction.
+        case checked
+    }
+
+    enum CompleteStep: Sendable {
+        case recorded(AssignmentAck)
+        /// The output must be checked outside the transaction, within the unit's disk, before it is recorded.
+        case needsFullCheck(Identity, diskBytes: Int64)
+    }
+
+    /// `complete` inside one write transaction: who asks first (an unauthenticated caller learns
+    /// nothing about blobs), then the assignment, then the output, then the state changes.
+    static func record(
+        _ tx: Transaction, _ caller: Caller, _ assignmentID: String, _ request: CompleteRequest, usage: String, output: OutputCheck
+    ) throws -> CompleteStep {
+        let identity = try tx.authenticate(caller, [.runner, .admin])
+        let runner = try Self.ownedRunner(tx, identity, request.runnerID)
+        let assignment = try Self.ownedAssignment(tx.db, runner, assignmentID)
+        switch assignment.state {
+        case "completed":
+            guard assignment.outputDigest == request.outputDigest, assignment.blobDigest == request.blobDigest else {
+                throw APIError.conflict("assignment \(assignmentID) was already completed with a different output")
+            }
+            return .recorded(try Self.ack(tx, assignment))
+        case "failed", "released":
+            throw APIError.conflict("assignment \(assignmentID) was already reported as \(assignment.state)")
+        default: break
+        }
+        guard let copy = try CopyRecord.find(tx.db, assignment.copyId),
+            let job = try JobRecord.find(tx.db, copy.jobId),
+            let unit = try UnitRecord.find(tx.db, copy.unitId)
+        else { throw APIError.notFound("assignment '\(assignmentID)'") }
+        // Only a blob this volunteer uploaded: naming someone else's is answered as if it were not
+        // stored, so a runner learns nothing about other volunteers' blobs and is granted none.
+        guard try uploaded(tx.db, request.blobDigest, by: [runner.tokenId, identity.tokenID]) else {
+            throw BlobStore.blobMissing(request.blobDigest)
+        }
+        if case .checkSmall(let blobs) = output,
+            try !blobs.checkSmallOutput(request.blobDigest, outputDigest: request.outputDigest, diskBytes: job.diskBytes)
+        {
+            return .needsFullCheck(identity, diskBytes: job.diskBytes)
+        }
+        return .recorded(try Self.recordCompletion(tx, runner, assignment, copy: copy, job: job, unit: unit, request, usage: usage))
+    }
+
+    /// Marks the assignment completed and, when its copy still counts, the copy uploaded, then runs quorum.
+    static func recordCompletion(
+        _ tx: Transaction, _ runner: RunnerRecord, _ assignment: AssignmentRecord, copy: CopyRecord, job: JobRecord, unit: UnitRecord,
+        _ request: CompleteRequest, usage: String
+    ) throws -> AssignmentAck {
+        var assignment = assignment
+        let live = copy.state == "leased" && copy.assignmentId == assignment.id
+        // A lease that expired but whose copy nobody has taken since: the result is still useful.
+        var lateButOpen = false
+        if !live && copy.state == "queued" && assignment.state == "expired" && unit.state == "pending"
+            && ["running", "aggregating", "paused"].contains(job.state)
+        {
+            // …unless its volunteer has another copy of the unit by now.
+            let volunteer = Self.volunteerOfRunner("r", tx.config)
+            lateButOpen =
+                try tx.db.int(
+                    sql: """
+                        SELECT COUNT(*) FROM copy c JOIN runner r ON r.id = c.runner_id
+                        WHERE c.unit_id = ? AND \(volunteer) = ? AND c.state IN ('leased', 'uploaded', 'valid')
+                        """,
+                    arguments: [unit.id!, Self.volunteer(of: runner, tx.config)]
+                ) == 0
+        }
+        assignment.state = "completed"
+        assignment.finishedAt = tx.now
+        assignment.outputDigest = request.outputDigest
+        assignment.blobDigest = request.blobDigest
+        assignment.usage = usage
+        assignment.counted = live || lateButOpen
+        try tx.db.run(
+            sql:
+                "UPDATE assignment SET state = 'completed', finished_at = ?, output_digest = ?, blob_digest = ?, usage = ?, counted = ? WHERE id = ?",
+            arguments: [tx.now, request.outputDigest, request.blobDigest, usage, assignment.counted, assignment.id!]
+        )
+        tx.counters.completed += 1
+        if live || lateButOpen {
+            try tx.db.run(
+                sql: """
+                    UPDATE copy SET state = 'uploaded', runner_id = ?, assignment_id = ?, output_digest = ?, blob_digest = ?, usage = ?,
+                        lease_expires_at = NULL, finished_at = ?, progress = 1
+                    WHERE id = ?
+                    """,
+                arguments: [runner.id!, assignment.id!, request.outputDigest, request.blobDigest, usage, tx.now, copy.id!]
+            )
+            try tx.db.run(
+                sql: "INSERT OR IGNORE INTO unit_blob (digest, unit_id) VALUES (?, ?)",
+                arguments: [request.blobDigest, unit.id!]
+            )
+            tx.emit("copy", job: job, ["unit_id": unit.name, "copy_id": String(copy.id!), "state": "uploaded"])
+            try Self.evaluate(tx, unit: unit, job: job)
+        }
+        return try Self.ack(tx, assignment)
     }
 
     /// Records that a copy could not produce an output. Idempotent on the assignment id.
@@ -155,14 +198,18 @@ extension Scheduler {
         }
     }
 
-    /// The disk bound of the unit whose output a `complete` names, when that output is still to be
-    /// checked: nil for a retry of a recorded completion, or one the transaction will refuse anyway.
-    static func diskToCheck(_ db: Database, _ identity: Identity, _ assignmentID: String, _ request: CompleteRequest) throws -> Int64? {
-        let assignment = try ownedAssignment(db, try ownedRunner(db, identity, request.runnerID), assignmentID)
-        guard assignment.state == "leased" || assignment.state == "expired" else { return nil }
-        return try Int64.fetchOne(
-            db, sql: "SELECT j.disk_bytes FROM copy c JOIN job j ON j.id = c.job_id WHERE c.id = ?", arguments: [assignment.copyId]
-        )
+    /// Remembers that a runner token (a volunteer) uploaded `digest`: `complete` accepts only such a blob.
+    public func recordUpload(_ identity: Identity, blob digest: String) async throws {
+        try await store.write { db in try Self.recordUpload(db, digest, tokenID: identity.tokenID) }
+    }
+
+    static func recordUpload(_ db: Database, _ digest: String, tokenID: Int64) throws {
+        try db.run(sql: "INSERT OR IGNORE INTO blob_upload (digest, token_id) VALUES (?, ?)", arguments: [digest, tokenID])
+    }
+
+    /// Did one of these tokens upload `digest`?
+    static func uploaded(_ db: Database, _ digest: String, by tokenIDs: [Int64]) throws -> Bool {
+        try tokenIDs.contains { try db.int(sql: "SELECT 1 FROM blob_upload WHERE digest = ? AND token_id = ?", arguments: [digest, $0]) != nil }
     }
 
     static func ownedAssignment(_ db: Database, _ runner: RunnerRecord, _ assignmentID: String) throws -> AssignmentRecord {

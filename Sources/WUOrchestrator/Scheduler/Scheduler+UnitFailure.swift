@@ -4,7 +4,7 @@ import GRDB
 extension Scheduler {
     /// The runner's reasons that the unit itself caused, as opposed to its runner (`fetch`,
     /// `sandbox`, …) or the orchestrator (`lease expired`): a unit with one of these really failed.
-    static let unitCausedReasons = ["oom", "timeout", "disk-exceeded", "exit-code", "signal"]
+    static let unitCausedReasons = ["oom", "timeout", "disk-exceeded", "output-invalid", "exit-code", "signal"]
 
     /// With `on_unit_failure: continue`: the failed unit's other copies are no longer needed (their
     /// heartbeats now answer abort), and the job ends once no other unit waits or runs.

@@ -163,8 +163,13 @@ final class AssignmentExecutor: Sendable {
             )
             return .completed(outputDigest: summary.outputDigest, blobDigest: summary.blobDigest!, archive: compressed, usage: usage)
         } catch let error as WUError where error.code == .limitExceeded {
-            usage.diskExceeded = true
-            return .failed(reason: "disk-exceeded", message: error.message, usage: usage)
+            // Outgrowing the disk is the unit's limit; a tree no runner takes is the unit's output itself.
+            // The message names the bound passed.
+            guard let bound = error.cause as? OutputArchive.Bound, bound != .disk else {
+                usage.diskExceeded = true
+                return .failed(reason: "disk-exceeded", message: error.message, usage: usage)
+            }
+            return .failed(reason: AssignmentOutcome.outputInvalid, message: error.message, usage: usage)
         } catch {
             return .failed(reason: "output", message: "cannot pack /out: \(error)", usage: usage)
         }

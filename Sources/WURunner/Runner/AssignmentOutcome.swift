@@ -6,6 +6,10 @@ enum AssignmentOutcome: Sendable {
     case completed(outputDigest: String, blobDigest: String, archive: String, usage: ResourceUsage)
     case failed(reason: String, message: String, usage: ResourceUsage?)
 
+    /// The fail reason for an output that breaks DESIGN.md's output bounds (too many entries, too deep,
+    /// a path too long) or that the orchestrator refused (`422 output-invalid`): not a disk problem.
+    static let outputInvalid = "output-invalid"
+
     /// The fail reason for a unit that ran but did not succeed.
     static func reason(for usage: ResourceUsage) -> (String, String) {
         let tail = usage.stderrTail.split(separator: "\n").suffix(5).joined(separator: "\n")

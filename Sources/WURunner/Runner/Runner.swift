@@ -307,16 +307,36 @@ public final class Runner: Service, Sendable {
                 defer { unlink(archive) }
                 try await Backoff.retrying(attempts: 40, logger: logger, "upload") { try await self.client.uploadBlob(blobDigest, from: archive) }
                 let body = CompleteRequest(runnerID: runnerID, outputDigest: outputDigest, blobDigest: blobDigest, usage: usage)
-                let ack = try await Backoff.retrying(attempts: 40, logger: logger, "complete") { try await self.client.complete(assignment: id, body) }
-                logger.info("completed", metadata: ["assignment.id": "\(id)", "copy.state": "\(ack.copyState)", "wall_ms": "\(usage.wallMs)"])
+                do {
+                    let ack = try await Backoff.retrying(attempts: 40, logger: logger, "complete") { try await self.client.complete(assignment: id, body) }
+                    logger.info("completed", metadata: ["assignment.id": "\(id)", "copy.state": "\(ack.copyState)", "wall_ms": "\(usage.wallMs)"])
+                } catch let error as ClientError where error.status == 422 {
+                    // The orchestrator checked the archive and refused it: retrying cannot help, a failure is the truth.
+                    logger.warning(
+                        "the orchestrator refused the output",
+                        metadata: ["assignment.id": "\(id)", "output.digest": "\(outputDigest)", "blob.digest": "\(blobDigest)", "refusal": "\(error)"]
+                    )
+                    try await fail(id, runnerID: runnerID, reason: AssignmentOutcome.outputInvalid, message: "the orchestrator refused the output: \(error.message)", usage: usage)
+                }
             case .failed(let reason, let message, let usage):
-                let body = FailRequest(runnerID: runnerID, reason: reason, message: String(message.prefix(2000)), usage: usage)
-                let ack = try await Backoff.retrying(attempts: 40, logger: logger, "fail") { try await self.client.fail(assignment: id, body) }
-                logger.info("failed", metadata: ["assignment.id": "\(id)", "reason": "\(reason)", "copy.state": "\(ack.copyState)"])
+                try await fail(id, runnerID: runnerID, reason: reason, message: message, usage: usage)
             }
+        } catch let error as ClientError where error.status != nil {
+            let what = if case .completed = outcome { "the completion" } else { "the failure" }
+            logger.warning(
+                "the orchestrator refused \(what); the lease will expire and the copy be requeued",
+                metadata: ["assignment.id": "\(id)", "refusal": "\(error)"]
+            )
         } catch {
             logger.info("could not report the outcome; the lease will expire and the copy be requeued", metadata: ["assignment.id": "\(id)", "error": "\(error)"])
         }
+    }
+
+    /// Reports a failed copy, retrying transient errors.
+    func fail(_ id: String, runnerID: String, reason: String, message: String, usage: ResourceUsage?) async throws {
+        let body = FailRequest(runnerID: runnerID, reason: reason, message: String(message.prefix(2000)), usage: usage)
+        let ack = try await Backoff.retrying(attempts: 40, logger: logger, "fail") { try await self.client.fail(assignment: id, body) }
+        logger.info("failed", metadata: ["assignment.id": "\(id)", "reason": "\(reason)", "copy.state": "\(ack.copyState)"])
     }
 
     /// Heartbeats with progress until the runner stops; aborts what the orchestrator says to abort.

@@ -11,7 +11,9 @@ import Glibc
 extension WUOrchestratorCommand {
     /// The load generator behind `make bench-orchestrator` (hidden): packs a job of trivial units,
     /// submits it, and drives K simulated runners (one thread and one keep-alive connection each)
-    /// through claim → complete, then prints throughput, claim latency and duplicates.
+    /// through claim → upload → complete, as a runner does: each unit packs its own output archive
+    /// and uploads it, so every complete names a distinct blob the server has to store and verify.
+    /// Prints throughput, claim/PUT/complete latency and duplicates.
     struct BenchLoad: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "bench-load",
@@ -51,6 +53,8 @@ extension WUOrchestratorCommand {
 
         struct Stats {
             var claimMs: [Double] = []
+            var putMs: [Double] = []
+            var completeMs: [Double] = []
             var completed = 0
             var errors = 0
             var seen = Set<String>()
@@ -67,16 +71,6 @@ extension WUOrchestratorCommand {
             print(
                 "submitted job \(job.jobID): \(job.units) units, \(bytes.count) bytes, in \(String(format: "%.2f", Date().timeIntervalSince(submitStart))) s"
             )
-            // A real output archive (a `/out` holding `ok`): the server checks each complete against it.
-            let out = NSTemporaryDirectory() + "wu-bench-out-\(getpid())"
-            defer { try? FileManager.default.removeItem(atPath: out) }
-            try FileManager.default.createDirectory(atPath: out + "/out", withIntermediateDirectories: true)
-            try Data("ok\n".utf8).write(to: URL(fileURLWithPath: out + "/out/ok"))
-            let archive = try OutputArchive.pack(directory: out + "/out", compressedPath: out + "/out.zst")
-            let (digest, blob) = (archive.outputDigest, archive.blobDigest!)
-            let output = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/out.zst")))
-            let (put, _) = try control.request("PUT", "/v1/blobs/\(blob)", token: runnerToken, body: output)
-            guard put == 201 else { throw ValidationError("blob upload answered \(put)") }
             var ids: [String] = []
             for i in 0..<runners {
                 let register =
@@ -100,9 +94,9 @@ extension WUOrchestratorCommand {
                     let claim = Array(
                         #"{"runner_id":"\#(id)","free":{"millicpus":4000,"memory_bytes":8589934592,"disk_bytes":8589934592},"wait":0,"max":1}"#.utf8
                     )
-                    let complete = Array(
-                        #"{"runner_id":"\#(id)","output_digest":"\#(digest)","blob_digest":"\#(blob)","usage":{"wall_ms":1,"exit_code":0}}"#.utf8
-                    )
+                    let scratch = NSTemporaryDirectory() + "wu-bench-\(getpid())-\(id)"
+                    defer { try? FileManager.default.removeItem(atPath: scratch) }
+                    try? FileManager.default.createDirectory(atPath: scratch + "/out", withIntermediateDirectories: true)
                     var empty = 0
                     while empty < 2 {
                         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -112,7 +106,7 @@ extension WUOrchestratorCommand {
                             stats.withLock { $0.errors += 1 }
                             return
                         }
-                        let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+                        let ms = milliseconds(since: t0)
                         stats.withLock { st in
                             st.claimMs.append(ms)
                             for a in response.assignments where !st.seen.insert("\(a.jobID)/\(a.unitID)").inserted { st.duplicates += 1 }
@@ -122,9 +116,7 @@ extension WUOrchestratorCommand {
                             continue
                         }
                         for a in response.assignments {
-                            let ok =
-                                (try? connection.request("POST", "/v1/assignments/\(a.assignmentID)/complete", token: runnerToken, body: complete))?.0
-                                == 200
+                            let ok = runUnit(a, runnerID: id, scratch: scratch, connection: connection, runnerToken: runnerToken, stats: stats)
                             stats.withLock { st in if ok { st.completed += 1 } else { st.errors += 1 } }
                         }
                     }
@@ -135,18 +127,20 @@ extension WUOrchestratorCommand {
             done.wait()
             let seconds = Date().timeIntervalSince(start)
             let final = stats.withLock { $0 }
-            let sorted = final.claimMs.sorted()
-            func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
-            let (_, jb) = try control.request("GET", "/v1/jobs/\(job.jobID)", token: requesterToken, body: [])
+            // A fresh connection: the server closes one left idle as long as the run took.
+            let after = try HTTPConnection(port: port)
+            let (_, jb) = try after.request("GET", "/v1/jobs/\(job.jobID)", token: requesterToken, body: [])
             let view = try? JSONDecoder().decode(JobView.self, from: Data(jb))
             print("units completed:   \(final.completed) in \(String(format: "%.2f", seconds)) s")
             print("units/s:           \(String(format: "%.0f", Double(final.completed) / seconds))")
-            print("claim p50:         \(String(format: "%.2f", percentile(0.5))) ms")
-            print("claim p99:         \(String(format: "%.2f", percentile(0.99))) ms")
+            for (name, samples) in [("claim", final.claimMs), ("PUT", final.putMs), ("complete", final.completeMs)] {
+                let (p50, p99) = percentiles(samples)
+                print("\((name + " p50/p99:").padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%.2f / %.2f", p50, p99)) ms")
+            }
             print("duplicate claims:  \(final.duplicates)")
             print("errors:            \(final.errors)")
             print("job state:         \(view?.state ?? "unknown")")
-            if let (_, metrics) = try? control.request("GET", "/metrics", token: requesterToken, body: []) {
+            if let (_, metrics) = try? after.request("GET", "/metrics", token: requesterToken, body: []) {
                 var values: [String: Double] = [:]
                 for line in String(decoding: metrics, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
                     let parts = line.split(separator: " ")
@@ -160,6 +154,43 @@ extension WUOrchestratorCommand {
             }
             if final.duplicates > 0 || view?.state != "completed" { throw ExitCode(1) }
         }
+    }
+}
+
+extension WUOrchestratorCommand.BenchLoad {
+    /// One unit as a runner finishes it: its own `/out` (the unit's id, so every blob differs),
+    /// packed into a canonical output archive, uploaded, then completed. False on any refusal.
+    static func runUnit(
+        _ assignment: Assignment, runnerID: String, scratch: String, connection: HTTPConnection, runnerToken: String, stats: borrowing Mutex<Stats>
+    ) -> Bool {
+        guard (try? Data("\(assignment.jobID)/\(assignment.unitID)\n".utf8).write(to: URL(fileURLWithPath: scratch + "/out/result"))) != nil,
+            let archive = try? OutputArchive.pack(directory: scratch + "/out", compressedPath: scratch + "/out.zst"),
+            let blob = archive.blobDigest,
+            let output = try? [UInt8](Data(contentsOf: URL(fileURLWithPath: scratch + "/out.zst")))
+        else { return false }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        guard (try? connection.request("PUT", "/v1/blobs/\(blob)", token: runnerToken, body: output))?.0 == 201 else { return false }
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        let complete = Array(
+            #"{"runner_id":"\#(runnerID)","output_digest":"\#(archive.outputDigest)","blob_digest":"\#(blob)","usage":{"wall_ms":1,"exit_code":0}}"#.utf8
+        )
+        let ok = (try? connection.request("POST", "/v1/assignments/\(assignment.assignmentID)/complete", token: runnerToken, body: complete))?.0 == 200
+        let putMs = Double(t1 - t0) / 1e6
+        let completeMs = milliseconds(since: t1)
+        stats.withLock { st in
+            st.putMs.append(putMs)
+            st.completeMs.append(completeMs)
+        }
+        return ok
+    }
+
+    static func milliseconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
+
+    /// p50 and p99 of `samples` in ms (0 when there are none).
+    static func percentiles(_ samples: [Double]) -> (Double, Double) {
+        let sorted = samples.sorted()
+        func at(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        return (at(0.5), at(0.99))
     }
 }
 
