@@ -200,7 +200,7 @@ enum Migrations {
         }
         // Who uploaded each blob (a runner token: a volunteer): `complete` accepts only a blob its
         // runner's volunteer uploaded, so naming a stored blob is not enough to be granted it.
-        migrator.registerMigration("v6-complete-perf-blob-uploads") { db in
+        migrator.registerMigration("v6-blob-uploads") { db in
             try db.execute(
                 sql: """
                     CREATE TABLE blob_upload (
