@@ -107,6 +107,36 @@ struct EndToEndTests {
         #expect(board.first { $0.name == "phoenix" }?.valid == 1)
     }
 
+    /// Two runners with one name on one machine (the default name is the host name), each with its
+    /// own work directory: when the second stops it removes its cgroup cap, which was the first
+    /// one's too, and every unit the first started after that was refused (`mkdir …/slot-0: ENOENT`).
+    @Test func twoRunnersWithOneNameKeepTheirOwnCaps() async throws {
+        let first = try await Cluster(label: "twin-a")
+        defer { first.shutdown() }
+        let second = try await Cluster(label: "twin-b")
+        defer { second.shutdown() }
+        let units = #"[{"id": "u1"}, {"id": "u2"}, {"id": "u3"}]"#
+        let bundle = try first.bundle(
+            "twin", spec: #"{"name": "twin", "command": ["/bin/sh", "-c", "sleep 2; echo done > /out/done"], "units": \#(units)}"#,
+            files: ["code/readme": "twin\n"]
+        )
+        try first.startRunner(name: "twin", extra: ["--max-units", "1"])
+        let job = try await first.submit(bundle)
+        try await first.eventually(20, "a copy is leased") {
+            try await first.requester.units(ofJob: job).units.contains { $0.copies.contains { $0.state == "leased" } }
+        }
+        // The second starts (making its cap) and stops (removing it) while the first runs units;
+        // the units after that still need the first runner's own cap.
+        let twin = try second.startRunner(name: "twin")
+        try await Task.sleep(for: .seconds(1))
+        twin.stop()
+        let view = try await first.waitForJob(job, seconds: 60)
+        #expect(view.state == "completed", "\(view.failureReasons)\n\(first.logs())")
+        for unit in try await first.requester.units(ofJob: job).units {
+            #expect(unit.copies.count == 1 && unit.copies[0].state == "valid", "\(unit.unitID): \(unit.copies.map { ($0.state, $0.failReason) })")
+        }
+    }
+
     /// The orchestrator killed with SIGKILL mid-job and restarted on the same data dir: runners reconnect,
     /// the job completes, nothing is lost or counted twice.
     @Test func orchestratorKilledMidJobLosesNothing() async throws {

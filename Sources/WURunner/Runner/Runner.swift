@@ -59,7 +59,13 @@ public final class Runner: Service, Sendable {
         chmod(unitsDirectory, 0o711)
         try Self.checkTraversable(unitsDirectory)
         let cache = try BlobCache(directory: configuration.workDirectory + "/cache", budgetBytes: configuration.cacheBudgetBytes, client: client)
-        let capName = "runner-" + String(configuration.name.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
+        // The cap is machine-wide (`wu/<name>` in the cgroup tree) and `create` sweeps whatever a
+        // previous run left under that name: it must belong to this work directory, not only to the
+        // runner's name, or a second runner with the same --name (the default: the host name) would
+        // kill the first one's units.
+        let readable = String(configuration.name.prefix(32).map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
+        let workDirectory = Self.resolved(configuration.workDirectory)
+        let capName = "runner-" + readable + "-" + String(Digest.sha256(Array(workDirectory.utf8)).prefix(12))
         let cap = try VolunteerCap.create(
             name: capName, limits: .init(memoryBytes: configuration.memoryBytes, millicpus: configuration.millicpus, pids: configuration.pids)
         )
@@ -131,6 +137,13 @@ public final class Runner: Service, Sendable {
 
     /// The sandbox binds `/code`, `/in` and `/out` as the unit's unprivileged id: every directory above the
     /// unit directories must let others pass (`o+x`), or every unit fails at its mount stage.
+    /// `path` with its links and `..` resolved (it exists by now), or as given if it cannot be.
+    static func resolved(_ path: String) -> String {
+        guard let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
+    }
+
     static func checkTraversable(_ path: String) throws {
         guard let resolved = realpath(path, nil) else { return }
         defer { free(resolved) }
