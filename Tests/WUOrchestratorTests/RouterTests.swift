@@ -78,6 +78,29 @@ extension OrchestratorTests {
             }
         }
 
+        /// The runner routes take an admin's token as well as a runner's (an operator may run a runner
+        /// with it); the document said runners only, so a client built from it was told wrong.
+        @Test func runnerRoutesListTheRolesTheServerTakes() async throws {
+            let h = try Harness()
+            try await withClient(h) { client in
+                let response = try await client.executeRequest(uri: "/openapi.json", method: .get, headers: [:], body: nil)
+                struct Operation: Decodable {
+                    let roles: [String]?
+                    enum CodingKeys: String, CodingKey { case roles = "x-roles" }
+                }
+                struct Doc: Decodable { let paths: [String: [String: Operation]] }
+                let doc = try Self.decode(Doc.self, response)
+                for path in ["/v1/runners/register", "/v1/runners/claim", "/v1/runners/heartbeat", "/v1/assignments/{id}/complete", "/v1/assignments/{id}/fail"] {
+                    let roles = doc.paths[path]?["post"]?.roles
+                    #expect(roles == ["runner", "admin"], "\(path): \(roles ?? [])")
+                }
+                let admin = try await client.executeRequest(
+                    uri: "/v1/runners/register", method: .post, headers: Self.auth(h.adminToken), body: Self.body(Self.registerBody)
+                )
+                #expect(admin.status == .created)
+            }
+        }
+
         @Test func credentialsAndRoles() async throws {
             let h = try Harness()
             try await withClient(h) { client in
