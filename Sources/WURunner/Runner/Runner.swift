@@ -64,7 +64,7 @@ public final class Runner: Service, Sendable {
         // runner's name, or a second runner with the same --name (the default: the host name) would
         // kill the first one's units.
         let readable = String(configuration.name.prefix(32).map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
-        let workDirectory = Self.resolved(configuration.workDirectory)
+        let workDirectory = Self.resolved(configuration.workDirectory) ?? configuration.workDirectory
         let capName = "runner-" + readable + "-" + String(Digest.sha256(Array(workDirectory.utf8)).prefix(12))
         let cap = try VolunteerCap.create(
             name: capName, limits: .init(memoryBytes: configuration.memoryBytes, millicpus: configuration.millicpus, pids: configuration.pids)
@@ -135,20 +135,19 @@ public final class Runner: Service, Sendable {
         for id in running { stop(id, because: FailRequest.released) }
     }
 
-    /// The sandbox binds `/code`, `/in` and `/out` as the unit's unprivileged id: every directory above the
-    /// unit directories must let others pass (`o+x`), or every unit fails at its mount stage.
-    /// `path` with its links and `..` resolved (it exists by now), or as given if it cannot be.
-    static func resolved(_ path: String) -> String {
-        guard let real = realpath(path, nil) else { return path }
+    /// `path` with its links and `..` resolved, or nil when it cannot be (it does not exist).
+    static func resolved(_ path: String) -> String? {
+        guard let real = realpath(path, nil) else { return nil }
         defer { free(real) }
         return String(cString: real)
     }
 
+    /// The sandbox binds `/code`, `/in` and `/out` as the unit's unprivileged id: every directory above the
+    /// unit directories must let others pass (`o+x`), or every unit fails at its mount stage.
     static func checkTraversable(_ path: String) throws {
-        guard let resolved = realpath(path, nil) else { return }
-        defer { free(resolved) }
+        guard let resolved = resolved(path) else { return }
         var current = ""
-        for component in String(cString: resolved).split(separator: "/") {
+        for component in resolved.split(separator: "/") {
             current += "/" + component
             var st = stat()
             guard stat(current, &st) == 0 else { continue }
