@@ -25,19 +25,7 @@ public final class VolunteerCap: Sendable {
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), !name.isEmpty else {
             throw SandboxError(.invalidLimits, "invalid cap name '\(name)'")
         }
-        guard geteuid() == 0 else {
-            throw SandboxError(
-                .unsupported,
-                "cgroup limits need root here (no delegated cgroup for this user); run as root or pass --no-limits"
-            )
-        }
-        guard let hierarchy = CgroupHierarchy.detect() else {
-            throw SandboxError(.unsupported, "no cgroup file system is mounted; limits cannot be enforced (pass --no-limits to run without)")
-        }
-        let missing = hierarchy.missingControllers
-        guard missing.isEmpty else {
-            throw SandboxError(.unsupported, "cgroup \(hierarchy.version.rawValue) lacks the controllers \(missing.joined(separator: ", "))")
-        }
+        let hierarchy = try usableHierarchy()
         let relative = "wu/" + name
         let old = Cgroup(hierarchy: hierarchy, relativePath: relative)
         if old.directories.contains(where: FileSystem.isDirectory) {
@@ -51,6 +39,15 @@ public final class VolunteerCap: Sendable {
     /// `limits` if missing, used as it is otherwise, and never swept (other processes may be
     /// running units under it). Units remove their own groups.
     public static func shared(name: String, limits: Cgroup.Limits = .init()) throws(SandboxError) -> VolunteerCap {
+        let hierarchy = try usableHierarchy()
+        let group = Cgroup(hierarchy: hierarchy, relativePath: "wu/" + name)
+        if group.directories.allSatisfy(FileSystem.isDirectory) { return VolunteerCap(cgroup: group, limits: limits) }
+        return VolunteerCap(cgroup: try Cgroup.create(hierarchy, relativePath: "wu/" + name, limits: limits), limits: limits)
+    }
+
+    /// The host's cgroup hierarchy, when this process may apply limits with it: root, mounted, and
+    /// with every controller a cap needs.
+    static func usableHierarchy() throws(SandboxError) -> CgroupHierarchy {
         guard geteuid() == 0 else {
             throw SandboxError(
                 .unsupported,
@@ -64,9 +61,7 @@ public final class VolunteerCap: Sendable {
         guard missing.isEmpty else {
             throw SandboxError(.unsupported, "cgroup \(hierarchy.version.rawValue) lacks the controllers \(missing.joined(separator: ", "))")
         }
-        let group = Cgroup(hierarchy: hierarchy, relativePath: "wu/" + name)
-        if group.directories.allSatisfy(FileSystem.isDirectory) { return VolunteerCap(cgroup: group, limits: limits) }
-        return VolunteerCap(cgroup: try Cgroup.create(hierarchy, relativePath: "wu/" + name, limits: limits), limits: limits)
+        return hierarchy
     }
 
     /// A cap that applies nothing: units run without cgroups (usage then has no CPU or memory figures).
